@@ -1,0 +1,108 @@
+// The one crypto module: SHA-256, BIP-340 tagged hashes, Schnorr signatures and ECDH on
+// secp256k1 (libsecp256k1), key files. Every other module reaches crypto only through here.
+//
+// Manners follow libsecp256k1: outputs before inputs where it helps, results that must be
+// checked, secrets wiped on destruction. All functions are thread-safe.
+#pragma once
+
+#include <array>
+#include <string>
+#include <string_view>
+
+#include "ledger/bytes.h"
+#include "ledger/status.h"
+
+namespace fedledger {
+
+// A BIP-340 x-only public key: the 32-byte x coordinate of a point with even y.
+using PubKey = Hash32;
+using Signature = std::array<uint8_t, 64>;
+
+Hash32 Sha256(ByteView data);
+inline Hash32 Sha256(std::string_view s) {
+  return Sha256(ByteView(reinterpret_cast<const uint8_t*>(s.data()), s.size()));
+}
+
+// Incremental SHA-256.
+class Sha256Hasher {
+ public:
+  Sha256Hasher();
+  ~Sha256Hasher();
+  Sha256Hasher(const Sha256Hasher&) = delete;
+  Sha256Hasher& operator=(const Sha256Hasher&) = delete;
+  Sha256Hasher& Update(ByteView data);
+  Sha256Hasher& Update(uint8_t byte) { return Update(ByteView(&byte, 1)); }
+  Hash32 Finish();  // the hasher may be reused after Finish()
+
+ private:
+  struct Impl;
+  Impl* impl_;
+};
+
+// BIP-340 tagged hash: SHA256(SHA256(tag) || SHA256(tag) || msg). Every signed digest in
+// fedledger is a tagged hash under one of the domain tags below, so a signature made for one
+// purpose can never be replayed as another.
+Hash32 TaggedHash(std::string_view tag, ByteView msg);
+
+namespace tags {
+inline constexpr std::string_view kEntry = "fedledger/entry/v1";
+inline constexpr std::string_view kBlock = "fedledger/block/v1";
+inline constexpr std::string_view kVote = "fedledger/vote/v1";
+inline constexpr std::string_view kValidatorSet = "fedledger/validator-set/v1";
+inline constexpr std::string_view kTaskSpec = "fedledger/task-spec/v1";
+inline constexpr std::string_view kPeerHandshake = "fedledger/peer-handshake/v1";
+inline constexpr std::string_view kPeerMessage = "fedledger/peer-message/v1";
+}  // namespace tags
+
+// Fills `out` with bytes from the operating system's CSPRNG. Aborts if the OS cannot
+// provide randomness (there is no safe way to continue).
+void RandomBytes(uint8_t* out, size_t n);
+
+class SecretKey {
+ public:
+  // A fresh key from the OS CSPRNG.
+  static SecretKey Generate();
+  // 32 bytes that must be a valid secp256k1 scalar (0 < k < n).
+  static Result<SecretKey> FromBytes(ByteView b);
+  static Result<SecretKey> FromHex(std::string_view hex);
+  // Deterministic key for tests and dev tooling only: SHA256("fedledger/dev-key" || seed).
+  static SecretKey FromSeed(std::string_view seed);
+
+  SecretKey(const SecretKey& o);
+  SecretKey& operator=(const SecretKey& o);
+  ~SecretKey();
+
+  const PubKey& pubkey() const { return pubkey_; }
+  std::string Hex() const;  // the secret in hex: for writing key files only
+
+  // BIP-340 signature over a 32-byte digest, with fresh auxiliary randomness.
+  Signature Sign(const Hash32& digest) const;
+  // Deterministic variant (no aux randomness) for reproducible test vectors.
+  Signature SignDeterministic(const Hash32& digest) const;
+
+  // ECDH shared secret with another x-only key: SHA256(x(k * P)). Symmetric:
+  // a.Ecdh(B) == b.Ecdh(A) regardless of the hidden y parity of either key.
+  Result<Hash32> Ecdh(const PubKey& peer) const;
+
+ private:
+  SecretKey() = default;
+  Status Init(ByteView b);
+  std::array<uint8_t, 32> sk_{};
+  std::array<uint8_t, 96> keypair_{};  // secp256k1_keypair (opaque, 96 bytes)
+  PubKey pubkey_;
+};
+
+// True iff `sig` is a valid BIP-340 signature by `pubkey` over `digest`. A pubkey that is
+// not an x coordinate on the curve simply fails verification.
+bool VerifySignature(const PubKey& pubkey, const Hash32& digest, const Signature& sig);
+
+// True iff the 32 bytes are the x coordinate of a curve point (a usable public key).
+bool IsValidPubKey(const PubKey& pubkey);
+
+// Key files: one line, the secret in hex. Saving never overwrites an existing file and
+// creates it with mode 0600. Loading refuses a file that group or others can read, as ssh
+// does, and says so.
+Status SaveSecretKey(const std::string& path, const SecretKey& key);
+Result<SecretKey> LoadSecretKey(const std::string& path);
+
+}  // namespace fedledger
