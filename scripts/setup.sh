@@ -13,6 +13,7 @@ packages=(
   librdkit-dev rdkit-data               # featurisation
   libjemalloc2 libjemalloc-dev          # reuses large training buffers instead of re-faulting them
   zlib1g-dev
+  libtomlplusplus-dev                   # node configs and task specs (TOML)
   python3 python3-torch python3-sklearn python3-rdkit   # benchmark peers and cross-checks
   etcd-server etcd-client               # consensus benchmark peer
 )

@@ -1,0 +1,165 @@
+// The LevelDB ledger store: blocks, entries, Merkle log nodes and indexes.
+//
+// Every committed block is written in ONE synced leveldb::WriteBatch holding the block
+// record, its entries, every Merkle node the block completes, the index keys and the new
+// head: a crash leaves all of a block or none of it. Key layout (docs/FORMAT.md):
+//   "M" name                      meta: "Mgenesis" -> genesis block hash, "Mhead" -> u64 height
+//   "B" be64 height               block record: u64 first_entry_index | bytes header | bytes cert
+//   "E" be64 index                canonical entry bytes (index = position in the global log)
+//   "L" u8 level be64 index       perfect Merkle node (32 bytes)
+//   "N" signer(32)                u64 last committed nonce of the signer
+//   "Is" signer(32) be64 index    index by signer      "Ik" u8 kind be64 index   by kind
+//   "It" u8 len task_id be64 idx  index by task        "Im" be64 time_ms be64 idx by time
+// (be64 = big-endian u64, so LevelDB's key order is numeric order; all values are
+// little-endian as in the rest of the format.)
+//
+// Thread safety: any number of concurrent readers; Commit() calls are serialised internally.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <shared_mutex>
+#include <string>
+#include <vector>
+
+#include "ledger/block.h"
+#include "ledger/entry.h"
+#include "ledger/merkle.h"
+#include "ledger/status.h"
+
+namespace leveldb {
+class DB;
+class Env;
+}  // namespace leveldb
+
+namespace fedledger {
+
+struct StoreOptions {
+  // Environment for LevelDB's files. nullptr: the default (real files). Tests pass an
+  // in-memory Env (leveldb::NewMemEnv) or a fault-injecting wrapper. Not owned.
+  leveldb::Env* env = nullptr;
+  // fsync every committed block. Only benchmarks of raw write paths turn this off.
+  bool sync = true;
+  size_t block_cache_bytes = 32 << 20;
+  // Verify every entry signature in Commit(). Consensus turns this off for blocks whose
+  // entries it has already verified (mempool, proposal check) so no signature is checked twice.
+  bool verify_signatures_on_commit = true;
+};
+
+// What the store keeps for each block besides its entries.
+struct BlockRecord {
+  BlockHeader header;
+  Hash32 hash;
+  std::optional<Certificate> cert;  // none for the genesis block
+  uint64_t first_entry_index = 0;   // global log index of the block's first entry
+};
+
+// Filters for QueryEntries; unset fields match everything. Times are the signer's
+// timestamp_ms, inclusive.
+struct EntryQuery {
+  std::optional<EntryKind> kind;
+  std::optional<PubKey> signer;
+  std::optional<std::string> task_id;
+  std::optional<uint64_t> since_ms;
+  std::optional<uint64_t> until_ms;
+  uint64_t limit = UINT64_MAX;
+};
+
+class Store : public MerkleNodeSource {
+ public:
+  // Creates a store at `path` holding only `genesis` (height 0). Refuses an existing store.
+  // The genesis block must have exactly one GENESIS entry with a valid signature, height 0,
+  // prev_hash all zeros, log_size 1 and the matching log root and validator-set hash.
+  static Result<std::unique_ptr<Store>> Create(const std::string& path, const Block& genesis,
+                                               const StoreOptions& options = {});
+  // Opens an existing store. Checks that the head block and its log root are present and
+  // consistent; `audit verify` does the full re-derivation.
+  static Result<std::unique_ptr<Store>> Open(const std::string& path,
+                                             const StoreOptions& options = {});
+  ~Store() override;
+
+  const std::string& chain_id() const { return chain_id_; }
+  const GenesisPayload& genesis() const { return genesis_; }
+  const Hash32& genesis_hash() const { return genesis_hash_; }
+  const ValidatorSet& validators() const { return validators_; }
+
+  // The committed head.
+  uint64_t height() const;
+  BlockRecord head() const;
+  uint64_t log_size() const;
+  Hash32 log_root() const;
+  // Last committed nonce of `signer`, 0 if it has none. A new entry needs a larger nonce.
+  uint64_t LastNonce(const PubKey& signer) const;
+
+  // The header of the block that would append `entries` on top of the head.
+  BlockHeader NextHeader(const std::vector<Entry>& entries, uint64_t time_ms,
+                         const PubKey& proposer) const;
+
+  // Checks `block` against the head without writing: next height, prev hash, chain id,
+  // validator set, entry_count, log size and root, every entry's chain id, signature
+  // (unless disabled) and nonce (strictly increasing per signer, also within the block),
+  // no GENESIS entries. InvalidArgument naming the first problem.
+  Status CheckBlock(const Block& block) const;
+  // CheckBlock, then the certificate, then one synced write batch.
+  Status Commit(const Block& block, const Certificate& cert);
+
+  Result<BlockRecord> GetBlockRecord(uint64_t height) const;
+  Result<Block> GetBlock(uint64_t height) const;
+  Result<Entry> GetEntry(uint64_t index) const;
+  // Height of the block holding global entry `index` (binary search over block records).
+  Result<uint64_t> HeightOfEntry(uint64_t index) const;
+
+  // Entries matching `q`, in log order, via the most selective index. The callback gets
+  // the global index and the entry; returning false stops the scan.
+  Status QueryEntries(const EntryQuery& q,
+                      const std::function<bool(uint64_t, const Entry&)>& fn) const;
+
+  // RFC 9162 proofs from stored nodes. tree_size 0 means the current log size.
+  Result<std::vector<Hash32>> InclusionProof(uint64_t index, uint64_t tree_size = 0) const;
+  Result<std::vector<Hash32>> ConsistencyProof(uint64_t old_size, uint64_t new_size) const;
+  Result<Hash32> RootAt(uint64_t tree_size) const;
+
+  // MerkleNodeSource.
+  Result<Hash32> Node(NodeId id) const override;
+
+  // For the auditor, which reads every key.
+  leveldb::DB* db() const { return db_.get(); }
+
+ private:
+  Store() = default;
+  Status LoadState();
+
+  StoreOptions options_;
+  std::unique_ptr<leveldb::DB> db_;
+  std::string chain_id_;
+  GenesisPayload genesis_;
+  Hash32 genesis_hash_;
+  ValidatorSet validators_;
+
+  mutable std::shared_mutex mu_;  // guards everything below
+  std::mutex commit_mu_;          // serialises Commit()
+  BlockRecord head_;
+  CompactRange log_;
+  std::map<PubKey, uint64_t> nonces_;
+};
+
+// Builds a genesis block (height 0) from a signed GENESIS entry.
+Result<Block> MakeGenesisBlock(const Entry& genesis_entry);
+
+// Storage key helpers, shared with the auditor and tests.
+namespace keys {
+std::string Meta(std::string_view name);
+std::string Block(uint64_t height);
+std::string Entry(uint64_t index);
+std::string Node(NodeId id);
+std::string Nonce(const PubKey& signer);
+std::string BySigner(const PubKey& signer, uint64_t index);
+std::string ByKind(EntryKind kind, uint64_t index);
+std::string ByTask(std::string_view task_id, uint64_t index);
+std::string ByTime(uint64_t time_ms, uint64_t index);
+}  // namespace keys
+
+}  // namespace fedledger
