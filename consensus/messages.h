@@ -1,0 +1,93 @@
+// Consensus wire messages between validators.
+//
+// Grammar (ledger/encoding.h; also docs/CONSENSUS.md):
+//   message       := u8 version(=1) | u8 type | body(type)
+//   type 1 PROPOSAL      := string<64> chain_id | u64 height | u32 round | u32 pol_round
+//                           | bytes<kMaxBlockBytes> block | signature(64)
+//       pol_round is the proposer's valid round, 0xFFFFFFFF for none (-1 in the paper).
+//       proposal digest := TaggedHash("fedledger/proposal/v1",
+//                           string chain_id | u64 height | u32 round | u32 pol_round | hash block_hash)
+//       signed by the round's proposer with its node key; block_hash = block.header.Hash().
+//   type 2 VOTE          := vote (ledger/block.h Vote encoding, prevote or precommit)
+//   type 3 SYNC_REQUEST  := u64 from_height | u32 max_blocks (1..kMaxSyncBlocks)
+//   type 4 SYNC_RESPONSE := list<bytes<kMaxBlockBytes> block | bytes<64+66*256> cert, kMaxSyncBlocks>
+//                           committed blocks in increasing height order, each with its certificate
+//   type 5 ENTRY_BATCH   := list<bytes<262144> entry, kMaxBatchEntries>
+// The vote body has no length prefix: it runs to the end of the message.
+//
+// Decoders check format only (lengths, kinds, trailing bytes, proposal and vote fields). They
+// do not verify signatures and do not check anything against the chain state: the state
+// machine does that. Every rejection names what is wrong.
+//
+// Thread-compatible value types.
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "ledger/block.h"
+#include "ledger/bytes.h"
+#include "ledger/crypto.h"
+#include "ledger/status.h"
+
+namespace fedledger::consensus {
+
+inline constexpr std::string_view kProposalTag = "fedledger/proposal/v1";
+inline constexpr uint32_t kNoRound = 0xFFFFFFFF;
+inline constexpr size_t kMaxBlockBytes = 32u << 20;
+inline constexpr size_t kMaxSyncBlocks = 64;
+inline constexpr size_t kMaxBatchEntries = 16384;
+inline constexpr size_t kMaxCertificateBytes = 8 + 4 + 32 + 3 + 66 * 256;
+
+enum class MessageType : uint8_t {
+  kProposal = 1,
+  kVote = 2,
+  kSyncRequest = 3,
+  kSyncResponse = 4,
+  kEntryBatch = 5,
+};
+const char* MessageTypeName(MessageType t);
+
+struct Proposal {
+  std::string chain_id;
+  uint64_t height = 0;
+  uint32_t round = 0;
+  uint32_t pol_round = kNoRound;
+  Block block;
+  Hash32 block_hash;  // cached block.header.Hash(); set by Sign() and by decoding
+  Signature sig{};
+
+  // The digest the proposer signs (see the grammar above).
+  Hash32 Digest() const;
+  // Sets block_hash and signs deterministically (BIP-340 without aux randomness).
+  void Sign(const SecretKey& key);
+  bool VerifySignature(const PubKey& proposer) const;
+};
+
+struct SyncRequest {
+  uint64_t from_height = 0;
+  uint32_t max_blocks = 0;
+};
+
+struct CommittedBlock {
+  Block block;
+  Certificate cert;
+};
+
+struct SyncResponse {
+  std::vector<CommittedBlock> blocks;
+};
+
+struct EntryBatch {
+  std::vector<Entry> entries;
+};
+
+using Message = std::variant<Proposal, Vote, SyncRequest, SyncResponse, EntryBatch>;
+
+MessageType TypeOf(const Message& m);
+Bytes EncodeMessage(const Message& m);
+Result<Message> DecodeMessage(ByteView bytes);
+
+}  // namespace fedledger::consensus

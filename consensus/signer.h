@@ -1,0 +1,108 @@
+// The validator's signer: signs proposals and votes with the node key, and before it signs
+// anything it durably records what it signs, so that after a crash it never signs a
+// conflicting message.
+//
+// Rule (as Tendermint's privval): messages are ordered by (height, round, step) with
+// step propose < prevote < precommit. The signer refuses anything below the last signed
+// (height, round, step), and at the same (height, round, step) it only re-signs the same
+// block hash. Signing is deterministic (BIP-340 without aux randomness), so re-signing gives
+// the same bytes. It also records the last non-nil precommit: that is the validator's lock,
+// which the state machine restores after a restart.
+//
+// Storage is behind SignerStorage: MemorySignerStorage for simulations (it survives a
+// simulated crash because the test keeps it), FileSignerStorage for nodes (two checksummed
+// slots written alternately with fdatasync, so a torn write loses at most the newest state,
+// which was never used because the message is sent only after Save returns).
+//
+// Thread-compatible.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "consensus/messages.h"
+#include "ledger/block.h"
+#include "ledger/crypto.h"
+#include "ledger/status.h"
+
+namespace fedledger::consensus {
+
+enum class SignStep : uint8_t { kNone = 0, kPropose = 1, kPrevote = 2, kPrecommit = 3 };
+
+struct SignedState {
+  uint64_t height = 0;
+  uint32_t round = 0;
+  SignStep step = SignStep::kNone;
+  Hash32 block_hash;  // of the last signed message (zero: nil vote)
+  // The last non-nil precommit (lock_height 0: none).
+  uint64_t lock_height = 0;
+  uint32_t lock_round = 0;
+  Hash32 lock_hash;
+  bool operator==(const SignedState&) const = default;
+};
+
+class SignerStorage {
+ public:
+  virtual ~SignerStorage() = default;
+  // The last saved state; a default SignedState if nothing was ever saved.
+  virtual Result<SignedState> Load() = 0;
+  // Durable when it returns OK.
+  virtual Status Save(const SignedState& state) = 0;
+};
+
+class MemorySignerStorage : public SignerStorage {
+ public:
+  Result<SignedState> Load() override { return state_; }
+  Status Save(const SignedState& state) override {
+    state_ = state;
+    ++saves_;
+    return Status::Ok();
+  }
+  int saves() const { return saves_; }
+
+ private:
+  SignedState state_;
+  int saves_ = 0;
+};
+
+class FileSignerStorage : public SignerStorage {
+ public:
+  // Opens or creates the file at `path` (mode 0600). A file whose slots both fail their
+  // checksum is Corruption: the validator must not start with an unknown signing history.
+  static Result<std::unique_ptr<FileSignerStorage>> Open(const std::string& path);
+  ~FileSignerStorage() override;
+  Result<SignedState> Load() override;
+  Status Save(const SignedState& state) override;
+
+ private:
+  FileSignerStorage(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
+  int fd_;
+  std::string path_;
+  uint64_t seq_ = 0;
+};
+
+class Signer {
+ public:
+  // `storage` is not owned and must outlive the signer. Loads the signed state.
+  static Result<std::unique_ptr<Signer>> Open(const SecretKey& key, SignerStorage* storage);
+
+  const PubKey& pubkey() const { return key_.pubkey(); }
+  const SignedState& state() const { return state_; }
+
+  // A signed vote, after recording it. FailedPrecondition if it would conflict with what
+  // was signed before (see the rule above); an I/O error if it could not be recorded.
+  Result<Vote> SignVote(VoteType type, const std::string& chain_id, uint64_t height,
+                        uint32_t round, const Hash32& block_hash);
+  // Signs `p` in place (sets block_hash and sig), after recording it. Same errors.
+  Status SignProposal(Proposal& p);
+
+ private:
+  Signer(const SecretKey& key, SignerStorage* storage) : key_(key), storage_(storage) {}
+  Status Authorize(uint64_t height, uint32_t round, SignStep step, const Hash32& hash);
+  SecretKey key_;
+  SignerStorage* storage_;
+  SignedState state_;
+};
+
+}  // namespace fedledger::consensus
