@@ -31,8 +31,10 @@
 #include "ledger/status.h"
 
 namespace leveldb {
+class Cache;
 class DB;
 class Env;
+class FilterPolicy;
 }  // namespace leveldb
 
 namespace fedledger {
@@ -133,6 +135,8 @@ class Store : public MerkleNodeSource {
   Status LoadState();
 
   StoreOptions options_;
+  leveldb::Cache* block_cache_ = nullptr;              // owned; outlives db_
+  const leveldb::FilterPolicy* filter_policy_ = nullptr;  // owned; outlives db_
   std::unique_ptr<leveldb::DB> db_;
   std::string chain_id_;
   GenesisPayload genesis_;

@@ -1,0 +1,561 @@
+#include "ledger/audit.h"
+
+#include <leveldb/db.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
+
+#include "ledger/store.h"
+
+namespace fedledger {
+
+namespace {
+
+double Now() {
+  using namespace std::chrono;
+  return duration<double>(steady_clock::now().time_since_epoch()).count();
+}
+
+std::string At(uint64_t height) { return "block " + std::to_string(height); }
+std::string At(uint64_t height, size_t pos, uint64_t index) {
+  return "block " + std::to_string(height) + ", entry " + std::to_string(index) +
+         " (position " + std::to_string(pos) + " in the block)";
+}
+
+struct SigJob {
+  uint64_t index;
+  uint64_t height;
+  uint32_t pos;
+  Hash32 digest;
+  PubKey signer;
+  Signature sig;
+};
+
+}  // namespace
+
+// A fixed pool verifying batches of entry signatures; remembers the earliest failure.
+struct ChainVerifier::Pool {
+  explicit Pool(unsigned n) {
+    for (unsigned i = 0; i < n; ++i) threads.emplace_back([this] { Run(); });
+  }
+  ~Pool() {
+    {
+      std::lock_guard l(mu);
+      stop = true;
+    }
+    cv.notify_all();
+    for (auto& t : threads) t.join();
+  }
+  void Submit(std::vector<SigJob> batch) {
+    std::unique_lock l(mu);
+    space.wait(l, [&] { return queue.size() < kMaxQueued; });
+    queue.push_back(std::move(batch));
+    ++outstanding;
+    cv.notify_one();
+  }
+  void Wait() {
+    std::unique_lock l(mu);
+    done_cv.wait(l, [&] { return outstanding == 0; });
+  }
+  void Run() {
+    for (;;) {
+      std::vector<SigJob> batch;
+      {
+        std::unique_lock l(mu);
+        cv.wait(l, [&] { return stop || !queue.empty(); });
+        if (queue.empty()) return;
+        batch = std::move(queue.front());
+        queue.pop_front();
+        space.notify_one();
+      }
+      uint64_t bad = UINT64_MAX;
+      const SigJob* bad_job = nullptr;
+      for (const SigJob& j : batch) {
+        if (!VerifySignature(j.signer, j.digest, j.sig) && j.index < bad) {
+          bad = j.index;
+          bad_job = &j;
+        }
+      }
+      std::lock_guard l(mu);
+      verified += batch.size();
+      if (bad_job && bad < first_bad) {
+        first_bad = bad;
+        first_bad_msg = At(bad_job->height, bad_job->pos, bad_job->index) +
+                        ": entry signature does not verify";
+      }
+      if (--outstanding == 0) done_cv.notify_all();
+    }
+  }
+
+  static constexpr size_t kMaxQueued = 64;
+  std::mutex mu;
+  std::condition_variable cv, space, done_cv;
+  std::deque<std::vector<SigJob>> queue;
+  std::vector<std::thread> threads;
+  size_t outstanding = 0;
+  bool stop = false;
+  uint64_t verified = 0;
+  uint64_t first_bad = UINT64_MAX;
+  std::string first_bad_msg;
+  std::vector<SigJob> pending;  // filled by the feeding thread only
+};
+
+ChainVerifier::ChainVerifier(const AuditOptions& options) : options_(options) {
+  unsigned n = options.threads ? options.threads : std::max(1u, std::thread::hardware_concurrency());
+  pool_ = std::make_unique<Pool>(n);
+  start_ = Now();
+}
+
+ChainVerifier::~ChainVerifier() = default;
+
+Status ChainVerifier::Fail(Status s) {
+  failed_ = Status::Corruption(s.message());
+  return failed_;
+}
+
+Status ChainVerifier::CheckEntry(const Entry& e, uint64_t height, size_t pos, uint64_t index) {
+  if (e.chain_id() != summary_.chain_id) {
+    return Status::Corruption(At(height, pos, index) + ": chain id '" + e.chain_id() +
+                              "' is not '" + summary_.chain_id + "'");
+  }
+  if ((height == 0) != (e.kind() == EntryKind::kGenesis)) {
+    return Status::Corruption(At(height, pos, index) +
+                              ": GENESIS entries belong to block 0 and only there");
+  }
+  uint64_t& last = nonces_[e.signer()];
+  if (e.nonce() <= last) {
+    return Status::Corruption(At(height, pos, index) + ": nonce " + std::to_string(e.nonce()) +
+                              " is not above the signer's previous nonce " +
+                              std::to_string(last) + " (replayed or reordered entry)");
+  }
+  last = e.nonce();
+  auto& signer_slot = signer_table_[e.signer()];
+  if (!signer_slot) signer_slot = std::make_unique<PubKey>(e.signer());
+  const std::string* task = nullptr;
+  if (const std::string* t = TaskIdOf(e.payload())) {
+    auto& slot = task_table_[*t];
+    if (!slot) slot = std::make_unique<std::string>(*t);
+    task = slot.get();
+  }
+  facts_.push_back({e.kind(), e.timestamp_ms(), signer_slot.get(), task});
+  ++summary_.entries_by_signer[e.signer()];
+  ++summary_.entries_by_kind[e.kind()];
+  return Status::Ok();
+}
+
+Status ChainVerifier::AddBlock(const BlockHeader& header, const std::optional<Certificate>& cert,
+                               const std::vector<ByteView>& entries,
+                               const std::function<void(NodeId, const Hash32&)>& on_node) {
+  if (!failed_.ok()) return failed_;
+  const uint64_t height = header.height;
+  const uint64_t expected_height = summary_.blocks;
+  if (height != expected_height) {
+    return Fail(Status::Corruption(At(expected_height) + ": found block " +
+                                   std::to_string(height) + " instead (missing or reordered)"));
+  }
+  if (header.entry_count != entries.size()) {
+    return Fail(Status::Corruption(At(height) + ": header says " +
+                                   std::to_string(header.entry_count) + " entries, found " +
+                                   std::to_string(entries.size())));
+  }
+  Hash32 hash = header.Hash();
+  if (height == 0) {
+    if (options_.expected_genesis && hash != *options_.expected_genesis) {
+      return Fail(Status::Corruption("block 0: genesis hash " + hash.Hex() +
+                                     " is not the expected " + options_.expected_genesis->Hex()));
+    }
+    if (cert) return Fail(Status::Corruption("block 0: the genesis block carries no certificate"));
+    if (entries.size() != 1) {
+      return Fail(Status::Corruption("block 0: must hold exactly one GENESIS entry"));
+    }
+    summary_.chain_id = header.chain_id;
+    summary_.genesis_hash = hash;
+    summary_.first_time_ms = header.time_ms;
+  } else {
+    if (header.chain_id != summary_.chain_id) {
+      return Fail(Status::Corruption(At(height) + ": chain id '" + header.chain_id + "'"));
+    }
+    if (header.prev_hash != prev_hash_) {
+      return Fail(Status::Corruption(At(height) + ": previous-block hash " +
+                                     header.prev_hash.ShortHex() + " does not match block " +
+                                     std::to_string(height - 1) + " (" + prev_hash_.ShortHex() +
+                                     ")"));
+    }
+    if (header.time_ms < prev_.time_ms) {
+      return Fail(Status::Corruption(At(height) + ": block time goes backwards"));
+    }
+    if (header.validator_set_hash != validators_.hash()) {
+      return Fail(Status::Corruption(At(height) + ": unknown validator set hash"));
+    }
+    if (validators_.IndexOf(header.proposer) < 0) {
+      return Fail(Status::Corruption(At(height) + ": proposer is not a validator"));
+    }
+    if (!cert) return Fail(Status::Corruption(At(height) + ": commit certificate is missing"));
+    Status cs = cert->Verify(validators_, summary_.chain_id, height, hash);
+    summary_.signatures_checked += cert->sigs.size();
+    if (!cs.ok()) return Fail(Status::Corruption(At(height) + ": " + cs.message()));
+  }
+
+  uint64_t first_index = log_.size();
+  for (size_t pos = 0; pos < entries.size(); ++pos) {
+    uint64_t index = first_index + pos;
+    auto decoded = Entry::Decode(entries[pos]);
+    if (!decoded.ok()) {
+      return Fail(Status::Corruption(At(height, pos, index) + ": " + decoded.status().message()));
+    }
+    const Entry& e = *decoded;
+    Status s = CheckEntry(e, height, pos, index);
+    if (!s.ok()) return Fail(s);
+    if (height == 0) {
+      auto genesis_block = MakeGenesisBlock(e);
+      if (!genesis_block.ok() || !(genesis_block->header == header)) {
+        return Fail(Status::Corruption(
+            "block 0: header does not match its GENESIS entry (height, time, proposer, log, "
+            "validator set)"));
+      }
+      const auto& g = *e.As<GenesisPayload>();
+      validators_ = ValidatorSet(g.validators);
+      summary_.validators = g.validators.size();
+      summary_.partners = g.partners.size();
+    }
+    pool_->pending.push_back({index, height, static_cast<uint32_t>(pos), e.digest(), e.signer(),
+                              e.signature()});
+    if (pool_->pending.size() >= 1024) {
+      pool_->Submit(std::move(pool_->pending));
+      pool_->pending.clear();
+    }
+    log_.Append(e.leaf_hash(), on_node);
+  }
+  if (log_.size() != header.log_size) {
+    return Fail(Status::Corruption(At(height) + ": header log size " +
+                                   std::to_string(header.log_size) + " but the entries give " +
+                                   std::to_string(log_.size())));
+  }
+  if (log_.Root() != header.log_root) {
+    return Fail(Status::Corruption(At(height) + ": header log root " +
+                                   header.log_root.ShortHex() +
+                                   " does not match the Merkle root of the entries " +
+                                   log_.Root().ShortHex()));
+  }
+  prev_ = header;
+  prev_hash_ = hash;
+  ++summary_.blocks;
+  if (options_.progress) options_.progress(log_.size(), 0);
+  return Status::Ok();
+}
+
+Status ChainVerifier::Finish(Status structural, uint64_t at_index) {
+  if (!pool_->pending.empty()) {
+    pool_->Submit(std::move(pool_->pending));
+    pool_->pending.clear();
+  }
+  pool_->Wait();
+  summary_.signatures_checked += pool_->verified;
+  summary_.entries = log_.size();
+  summary_.log_root = log_.Root();
+  summary_.head_hash = prev_hash_;
+  summary_.last_time_ms = prev_.time_ms;
+  summary_.seconds = Now() - start_;
+  // The earliest problem wins: a bad signature before the structural error point is reported
+  // first, since everything after it is already suspect.
+  Status first = !failed_.ok() ? failed_ : structural;
+  uint64_t first_at = !failed_.ok() ? log_.size() : at_index;
+  if (pool_->first_bad != UINT64_MAX && (first.ok() || pool_->first_bad <= first_at)) {
+    return Status::Corruption(pool_->first_bad_msg);
+  }
+  if (!first.ok()) return Status::Corruption(first.message());
+  if (summary_.blocks == 0) return Status::Corruption("the ledger holds no genesis block");
+  return Status::Ok();
+}
+
+// ---- store audit ----
+
+namespace {
+
+ByteView ViewOf(const leveldb::Slice& s) {
+  return ByteView(reinterpret_cast<const uint8_t*>(s.data()), s.size());
+}
+uint64_t BE64(const char* p) {
+  uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v = v << 8 | static_cast<uint8_t>(p[i]);
+  return v;
+}
+std::string Printable(const leveldb::Slice& key) {
+  std::string out;
+  for (size_t i = 0; i < key.size() && i < 48; ++i) {
+    char c = key[i];
+    if (c >= 0x21 && c < 0x7f) {
+      out.push_back(c);
+    } else {
+      out += "\\x" + ToHex(ByteView(reinterpret_cast<const uint8_t*>(&c), 1));
+    }
+  }
+  return out;
+}
+
+// Compares stored Merkle nodes with recomputed ones, reading each level sequentially.
+class NodeChecker {
+ public:
+  explicit NodeChecker(leveldb::DB* db) : db_(db) {}
+  void Check(NodeId id, const Hash32& h) {
+    if (!error_.ok()) return;
+    if (id.level >= its_.size()) its_.resize(id.level + 1);
+    auto& it = its_[id.level];
+    std::string key = keys::Node(id);
+    if (!it) {
+      it.reset(db_->NewIterator(leveldb::ReadOptions()));
+      it->Seek(key);
+    }
+    if (!it->Valid() || it->key() != leveldb::Slice(key)) {
+      error_ = Status::Corruption("Merkle node (" + std::to_string(id.level) + ", " +
+                                  std::to_string(id.index) + ") is missing or out of place");
+      return;
+    }
+    if (it->value().size() != 32 || Hash32::FromView(ViewOf(it->value())) != h) {
+      error_ = Status::Corruption("stored Merkle node (" + std::to_string(id.level) + ", " +
+                                  std::to_string(id.index) + ") differs from the recomputed one");
+      return;
+    }
+    ++checked_;
+    it->Next();
+  }
+  const Status& error() const { return error_; }
+  uint64_t checked() const { return checked_; }
+
+ private:
+  leveldb::DB* db_;
+  std::vector<std::unique_ptr<leveldb::Iterator>> its_;
+  Status error_;
+  uint64_t checked_ = 0;
+};
+
+Status CheckIndexesAndRecords(leveldb::DB* db, const ChainVerifier& v, uint64_t head_height,
+                              uint64_t node_count) {
+  const auto& facts = v.facts();
+  uint64_t n = facts.size();
+  uint64_t tasks_expected = 0;
+  for (const EntryFacts& f : facts) tasks_expected += f.task_id != nullptr;
+  uint64_t seen_signer = 0, seen_kind = 0, seen_task = 0, seen_time = 0, seen_nonce = 0;
+  uint64_t seen_blocks = 0, seen_entries = 0, seen_nodes = 0, seen_meta = 0;
+  std::unique_ptr<leveldb::Iterator> it(db->NewIterator(leveldb::ReadOptions()));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    leveldb::Slice k = it->key();
+    auto bad = [&](const std::string& why) {
+      return Status::Corruption("key '" + Printable(k) + "': " + why);
+    };
+    char p = k.empty() ? 0 : k[0];
+    if (p == 'B' && k.size() == 9) {
+      if (BE64(k.data() + 1) > head_height) return bad("block record above the head");
+      ++seen_blocks;
+    } else if (p == 'E' && k.size() == 9) {
+      if (BE64(k.data() + 1) >= n) return bad("entry beyond the log");
+      ++seen_entries;
+    } else if (p == 'L' && k.size() == 10) {
+      ++seen_nodes;
+    } else if (p == 'M') {
+      if (k != leveldb::Slice("Mgenesis") && k != leveldb::Slice("Mhead")) {
+        return bad("unknown meta record");
+      }
+      ++seen_meta;
+    } else if (p == 'N' && k.size() == 33) {
+      PubKey signer = Hash32::FromView(ViewOf(k).subspan(1, 32));
+      auto jt = v.nonces().find(signer);
+      if (jt == v.nonces().end()) return bad("nonce record of a key that signed nothing");
+      Reader r(ViewOf(it->value()));
+      auto nonce = r.U64("nonce");
+      if (!nonce.ok() || !r.done() || *nonce != jt->second) {
+        return bad("nonce record does not match the signer's last entry");
+      }
+      ++seen_nonce;
+    } else if (p == 'I' && k.size() >= 2) {
+      if (!it->value().empty()) return bad("index keys carry no value");
+      char t = k[1];
+      if (k.size() < 10) return bad("malformed index key");
+      uint64_t index = BE64(k.data() + k.size() - 8);
+      if (index >= n) return bad("index points past the log");
+      const EntryFacts& f = facts[index];
+      if (t == 's' && k.size() == 42) {
+        if (Hash32::FromView(ViewOf(k).subspan(2, 32)) != *f.signer) {
+          return bad("signer index disagrees with entry " + std::to_string(index));
+        }
+        ++seen_signer;
+      } else if (t == 'k' && k.size() == 11) {
+        if (static_cast<uint8_t>(k[2]) != static_cast<uint8_t>(f.kind)) {
+          return bad("kind index disagrees with entry " + std::to_string(index));
+        }
+        ++seen_kind;
+      } else if (t == 't' && k.size() >= 12 && static_cast<uint8_t>(k[2]) + 11u == k.size()) {
+        std::string task(k.data() + 3, static_cast<uint8_t>(k[2]));
+        if (!f.task_id || *f.task_id != task) {
+          return bad("task index disagrees with entry " + std::to_string(index));
+        }
+        ++seen_task;
+      } else if (t == 'm' && k.size() == 18) {
+        if (BE64(k.data() + 2) != f.timestamp_ms) {
+          return bad("time index disagrees with entry " + std::to_string(index));
+        }
+        ++seen_time;
+      } else {
+        return bad("malformed index key");
+      }
+    } else {
+      return bad("not a fedledger key");
+    }
+  }
+  if (!it->status().ok()) return Status::Corruption("reading store: " + it->status().ToString());
+  auto count = [](const char* what, uint64_t seen, uint64_t want) {
+    if (seen == want) return Status::Ok();
+    return Status::Corruption(std::string(what) + ": found " + std::to_string(seen) +
+                              ", expected " + std::to_string(want));
+  };
+  FL_TRY(count("block records", seen_blocks, head_height + 1));
+  FL_TRY(count("entry records", seen_entries, n));
+  FL_TRY(count("Merkle nodes", seen_nodes, node_count));
+  FL_TRY(count("meta records", seen_meta, 2));
+  FL_TRY(count("nonce records", seen_nonce, v.nonces().size()));
+  FL_TRY(count("signer index keys", seen_signer, n));
+  FL_TRY(count("kind index keys", seen_kind, n));
+  FL_TRY(count("task index keys", seen_task, tasks_expected));
+  FL_TRY(count("time index keys", seen_time, n));
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<AuditSummary> AuditStore(const std::string& path, const AuditOptions& options) {
+  leveldb::Options opts;
+  opts.create_if_missing = false;
+  opts.paranoid_checks = true;
+  leveldb::DB* raw = nullptr;
+  leveldb::Status s = leveldb::DB::Open(opts, path, &raw);
+  if (!s.ok()) {
+    if (s.IsInvalidArgument()) return Status::NotFound("no ledger store at " + path);
+    return Status::Corruption("cannot open store " + path + ": " + s.ToString());
+  }
+  std::unique_ptr<leveldb::DB> db(raw);
+
+  std::string v;
+  uint64_t head_height = 0;
+  if (!db->Get(leveldb::ReadOptions(), keys::Meta("head"), &v).ok() || v.size() != 8) {
+    return Status::Corruption("head record is missing or malformed");
+  }
+  {
+    Reader r(AsView(v));
+    head_height = r.U64("head").value();
+  }
+  std::optional<Hash32> recorded_genesis;
+  if (db->Get(leveldb::ReadOptions(), keys::Meta("genesis"), &v).ok() && v.size() == 32) {
+    recorded_genesis = Hash32::FromView(AsView(v));
+  } else {
+    return Status::Corruption("genesis record is missing or malformed");
+  }
+  uint64_t expected_total = 0;
+  if (db->Get(leveldb::ReadOptions(), keys::Block(head_height), &v).ok() && v.size() > 9) {
+    Reader r(AsView(v));
+    (void)r.U64("first");
+    auto hb = r.VarBytes("header", 4096);
+    if (hb.ok()) {
+      auto h = BlockHeader::Decode(*hb);
+      if (h.ok()) expected_total = h->log_size;
+    }
+  }
+  AuditOptions o = options;
+  if (o.progress) {
+    auto user = o.progress;
+    o.progress = [user, expected_total](uint64_t done, uint64_t) { user(done, expected_total); };
+  }
+  ChainVerifier verifier(o);
+  NodeChecker nodes(db.get());
+  auto on_node = [&](NodeId id, const Hash32& h) { nodes.Check(id, h); };
+
+  std::unique_ptr<leveldb::Iterator> blocks(db->NewIterator(leveldb::ReadOptions()));
+  std::unique_ptr<leveldb::Iterator> entries(db->NewIterator(leveldb::ReadOptions()));
+  entries->Seek(keys::Entry(0));
+  uint64_t next_index = 0;
+  Status structural;
+  uint64_t structural_at = UINT64_MAX;
+  std::vector<std::string> entry_bytes;
+  std::vector<ByteView> views;
+  blocks->Seek(keys::Block(0));
+  for (uint64_t h = 0; h <= head_height; ++h, blocks->Next()) {
+    std::string bkey = keys::Block(h);
+    if (!blocks->Valid() || blocks->key() != leveldb::Slice(bkey)) {
+      structural = Status::Corruption(At(h) + ": block record is missing");
+      structural_at = next_index;
+      break;
+    }
+    Reader r(ViewOf(blocks->value()));
+    auto first = r.U64("first_entry_index");
+    auto hb = r.VarBytes("header", 4096);
+    auto cb = hb.ok() ? r.VarBytes("certificate", 1 << 16) : Result<ByteView>(hb.status());
+    if (!first.ok() || !hb.ok() || !cb.ok() || !r.done()) {
+      structural = Status::Corruption(At(h) + ": block record is malformed");
+      structural_at = next_index;
+      break;
+    }
+    auto header = BlockHeader::Decode(*hb);
+    if (!header.ok()) {
+      structural = Status::Corruption(At(h) + ": " + header.status().message());
+      structural_at = next_index;
+      break;
+    }
+    std::optional<Certificate> cert;
+    if (!cb->empty()) {
+      auto c = Certificate::Decode(*cb);
+      if (!c.ok()) {
+        structural = Status::Corruption(At(h) + ": " + c.status().message());
+        structural_at = next_index;
+        break;
+      }
+      cert = std::move(c).value();
+    }
+    if (*first != next_index) {
+      structural = Status::Corruption(At(h) + ": block record says its entries start at " +
+                                      std::to_string(*first) + ", expected " +
+                                      std::to_string(next_index));
+      structural_at = next_index;
+      break;
+    }
+    entry_bytes.clear();
+    views.clear();
+    for (uint32_t i = 0; i < header->entry_count; ++i, entries->Next()) {
+      std::string ekey = keys::Entry(next_index + i);
+      if (!entries->Valid() || entries->key() != leveldb::Slice(ekey)) {
+        structural = Status::Corruption(At(h, i, next_index + i) + ": entry record is missing");
+        structural_at = next_index + i;
+        break;
+      }
+      entry_bytes.emplace_back(entries->value().ToString());
+    }
+    if (!structural.ok()) break;
+    for (const std::string& e : entry_bytes) views.push_back(AsView(e));
+    Status bs = verifier.AddBlock(*header, cert, views, on_node);
+    if (!bs.ok()) break;
+    if (!nodes.error().ok()) {
+      structural = Status::Corruption(At(h) + ": " + nodes.error().message());
+      structural_at = next_index + header->entry_count;
+      break;
+    }
+    next_index += header->entry_count;
+  }
+  Status result = verifier.Finish(structural, structural_at);
+  if (!result.ok()) return result;
+  if (verifier.summary().genesis_hash != *recorded_genesis) {
+    return Status::Corruption("the genesis record does not match block 0");
+  }
+  // Expected perfect nodes: sum over levels of floor(n / 2^level).
+  uint64_t n = verifier.log_size(), node_count = 0;
+  for (uint64_t w = n; w > 0; w >>= 1) node_count += w;
+  if (nodes.checked() != node_count) {
+    return Status::Corruption("Merkle nodes: recomputed " + std::to_string(node_count) +
+                              ", matched " + std::to_string(nodes.checked()));
+  }
+  FL_TRY(CheckIndexesAndRecords(db.get(), verifier, head_height, node_count));
+  AuditSummary summary = verifier.summary();
+  return summary;
+}
+
+}  // namespace fedledger

@@ -1,0 +1,602 @@
+#include "ledger/store.h"
+
+#include <leveldb/cache.h>
+#include <leveldb/db.h>
+#include <leveldb/filter_policy.h>
+#include <leveldb/write_batch.h>
+
+#include <algorithm>
+#include <cstring>
+
+namespace fedledger {
+
+namespace keys {
+namespace {
+void PutBE64(std::string& s, uint64_t v) {
+  for (int i = 7; i >= 0; --i) s.push_back(static_cast<char>(v >> (8 * i)));
+}
+void PutHash(std::string& s, const Hash32& h) {
+  s.append(reinterpret_cast<const char*>(h.data()), 32);
+}
+}  // namespace
+
+std::string Meta(std::string_view name) { return "M" + std::string(name); }
+std::string Block(uint64_t height) {
+  std::string k = "B";
+  PutBE64(k, height);
+  return k;
+}
+std::string Entry(uint64_t index) {
+  std::string k = "E";
+  PutBE64(k, index);
+  return k;
+}
+std::string Node(NodeId id) {
+  std::string k = "L";
+  k.push_back(static_cast<char>(id.level));
+  PutBE64(k, id.index);
+  return k;
+}
+std::string Nonce(const PubKey& signer) {
+  std::string k = "N";
+  PutHash(k, signer);
+  return k;
+}
+std::string BySigner(const PubKey& signer, uint64_t index) {
+  std::string k = "Is";
+  PutHash(k, signer);
+  PutBE64(k, index);
+  return k;
+}
+std::string ByKind(EntryKind kind, uint64_t index) {
+  std::string k = "Ik";
+  k.push_back(static_cast<char>(kind));
+  PutBE64(k, index);
+  return k;
+}
+std::string ByTask(std::string_view task_id, uint64_t index) {
+  std::string k = "It";
+  k.push_back(static_cast<char>(task_id.size()));
+  k.append(task_id);
+  PutBE64(k, index);
+  return k;
+}
+std::string ByTime(uint64_t time_ms, uint64_t index) {
+  std::string k = "Im";
+  PutBE64(k, time_ms);
+  PutBE64(k, index);
+  return k;
+}
+}  // namespace keys
+
+namespace {
+
+uint64_t ReadBE64(const char* p) {
+  uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v = v << 8 | static_cast<uint8_t>(p[i]);
+  return v;
+}
+
+leveldb::Slice ToSlice(const Bytes& b) {
+  return leveldb::Slice(reinterpret_cast<const char*>(b.data()), b.size());
+}
+ByteView ToView(const std::string& s) { return AsView(s); }
+
+Status FromLevelDB(const leveldb::Status& s, const std::string& what) {
+  if (s.ok()) return Status::Ok();
+  if (s.IsNotFound()) return Status::NotFound(what + ": " + s.ToString());
+  if (s.IsCorruption()) return Status::Corruption(what + ": " + s.ToString());
+  return Status::IOError(what + ": " + s.ToString());
+}
+
+Bytes EncodeBlockRecord(const BlockRecord& r) {
+  Writer w(512);
+  w.U64(r.first_entry_index);
+  w.VarBytes(r.header.Encode());
+  w.VarBytes(r.cert ? r.cert->Encode() : Bytes{});
+  return std::move(w).Take();
+}
+
+Result<BlockRecord> DecodeBlockRecord(ByteView b) {
+  Reader r(b);
+  BlockRecord rec;
+  FL_ASSIGN(rec.first_entry_index, r.U64("block record first_entry_index"));
+  FL_ASSIGN(ByteView hb, r.VarBytes("block record header", 4096));
+  FL_ASSIGN(rec.header, BlockHeader::Decode(hb));
+  FL_ASSIGN(ByteView cb, r.VarBytes("block record certificate", 1 << 16));
+  if (!cb.empty()) {
+    FL_ASSIGN(Certificate c, Certificate::Decode(cb));
+    rec.cert = std::move(c);
+  }
+  FL_TRY(r.ExpectEnd("block record"));
+  rec.hash = rec.header.Hash();
+  return rec;
+}
+
+leveldb::Options MakeOptions(const StoreOptions& o) {
+  leveldb::Options opts;
+  if (o.env) opts.env = o.env;
+  opts.block_cache = leveldb::NewLRUCache(o.block_cache_bytes);
+  opts.filter_policy = leveldb::NewBloomFilterPolicy(10);
+  opts.write_buffer_size = 16 << 20;
+  opts.max_file_size = 8 << 20;
+  return opts;
+}
+
+// Adds every key of `block` (entries, nodes, indexes, nonces, record) to `batch`.
+// `log` is advanced past the block's entries.
+void AddBlockToBatch(const Block& block, const std::optional<Certificate>& cert,
+                     CompactRange& log, leveldb::WriteBatch& batch) {
+  BlockRecord rec;
+  rec.header = block.header;
+  rec.cert = cert;
+  rec.first_entry_index = log.size();
+  std::map<PubKey, uint64_t> nonces;
+  std::string node_value(32, '\0');
+  for (const Entry& e : block.entries) {
+    uint64_t index = log.size();
+    batch.Put(keys::Entry(index), ToSlice(e.bytes()));
+    log.Append(e.leaf_hash(), [&](NodeId id, const Hash32& h) {
+      std::memcpy(node_value.data(), h.data(), 32);
+      batch.Put(keys::Node(id), node_value);
+    });
+    batch.Put(keys::BySigner(e.signer(), index), leveldb::Slice());
+    batch.Put(keys::ByKind(e.kind(), index), leveldb::Slice());
+    if (const std::string* task = TaskIdOf(e.payload())) {
+      batch.Put(keys::ByTask(*task, index), leveldb::Slice());
+    }
+    batch.Put(keys::ByTime(e.timestamp_ms(), index), leveldb::Slice());
+    nonces[e.signer()] = e.nonce();
+  }
+  for (const auto& [signer, nonce] : nonces) {
+    Writer w(8);
+    w.U64(nonce);
+    batch.Put(keys::Nonce(signer), ToSlice(w.bytes()));
+  }
+  batch.Put(keys::Block(block.header.height), ToSlice(EncodeBlockRecord(rec)));
+  Writer hw(8);
+  hw.U64(block.header.height);
+  batch.Put(keys::Meta("head"), ToSlice(hw.bytes()));
+}
+
+}  // namespace
+
+Result<Block> MakeGenesisBlock(const Entry& genesis_entry) {
+  const auto* g = genesis_entry.As<GenesisPayload>();
+  if (!g) return Status::InvalidArgument("the genesis block needs a GENESIS entry");
+  Block b;
+  b.header.chain_id = genesis_entry.chain_id();
+  b.header.height = 0;
+  b.header.time_ms = g->genesis_time_ms;
+  b.header.proposer = genesis_entry.signer();
+  b.header.entry_count = 1;
+  b.header.log_size = 1;
+  b.header.log_root = genesis_entry.leaf_hash();  // MTH of one leaf is the leaf hash
+  b.header.validator_set_hash = ValidatorSet(g->validators).hash();
+  b.entries.push_back(genesis_entry);
+  return b;
+}
+
+Store::~Store() {
+  // The DB must close before its cache and filter policy are freed.
+  db_.reset();
+  delete block_cache_;
+  delete filter_policy_;
+}
+
+Result<std::unique_ptr<Store>> Store::Create(const std::string& path, const Block& genesis,
+                                             const StoreOptions& options) {
+  if (genesis.entries.size() != 1 || genesis.entries[0].kind() != EntryKind::kGenesis) {
+    return Status::InvalidArgument("genesis block must hold exactly one GENESIS entry");
+  }
+  const Entry& ge = genesis.entries[0];
+  if (!ge.VerifySignature()) {
+    return Status::InvalidArgument("genesis entry signature does not verify");
+  }
+  FL_ASSIGN(Block expected, MakeGenesisBlock(ge));
+  if (!(expected.header == genesis.header)) {
+    return Status::InvalidArgument(
+        "genesis block header does not match its GENESIS entry (height 0, zero prev hash, "
+        "log size 1, log root = leaf hash, validator set hash)");
+  }
+  std::unique_ptr<Store> store(new Store);
+  store->options_ = options;
+  leveldb::Options opts = MakeOptions(options);
+  store->block_cache_ = opts.block_cache;
+  store->filter_policy_ = opts.filter_policy;
+  opts.create_if_missing = true;
+  opts.error_if_exists = true;
+  leveldb::DB* db = nullptr;
+  leveldb::Status s = leveldb::DB::Open(opts, path, &db);
+  if (!s.ok()) {
+    if (s.IsInvalidArgument() && s.ToString().find("exists") != std::string::npos) {
+      return Status::AlreadyExists("a ledger store already exists at " + path);
+    }
+    return FromLevelDB(s, "cannot create store at " + path);
+  }
+  store->db_.reset(db);
+
+  leveldb::WriteBatch batch;
+  CompactRange log;
+  AddBlockToBatch(genesis, std::nullopt, log, batch);
+  Hash32 genesis_hash = genesis.header.Hash();
+  batch.Put(keys::Meta("genesis"),
+            leveldb::Slice(reinterpret_cast<const char*>(genesis_hash.data()), 32));
+  leveldb::WriteOptions wo;
+  wo.sync = true;
+  FL_TRY(FromLevelDB(store->db_->Write(wo, &batch), "cannot write genesis"));
+  FL_TRY(store->LoadState());
+  return store;
+}
+
+Result<std::unique_ptr<Store>> Store::Open(const std::string& path, const StoreOptions& options) {
+  std::unique_ptr<Store> store(new Store);
+  store->options_ = options;
+  leveldb::Options opts = MakeOptions(options);
+  store->block_cache_ = opts.block_cache;
+  store->filter_policy_ = opts.filter_policy;
+  opts.create_if_missing = false;
+  leveldb::DB* db = nullptr;
+  leveldb::Status s = leveldb::DB::Open(opts, path, &db);
+  if (!s.ok()) {
+    if (s.IsInvalidArgument()) {
+      return Status::NotFound("no ledger store at " + path + " (" + s.ToString() + ")");
+    }
+    return FromLevelDB(s, "cannot open store at " + path);
+  }
+  store->db_.reset(db);
+  FL_TRY(store->LoadState().WithContext("store " + path));
+  return store;
+}
+
+Status Store::LoadState() {
+  std::string v;
+  leveldb::ReadOptions ro;
+  leveldb::Status s = db_->Get(ro, keys::Meta("genesis"), &v);
+  if (s.IsNotFound()) return Status::Corruption("no genesis record: not a fedledger store");
+  FL_TRY(FromLevelDB(s, "reading genesis record"));
+  if (v.size() != 32) return Status::Corruption("genesis record is not 32 bytes");
+  genesis_hash_ = Hash32::FromView(ToView(v));
+
+  FL_ASSIGN(Block genesis, GetBlock(0));
+  if (genesis.header.Hash() != genesis_hash_) {
+    return Status::Corruption("block 0 does not hash to the recorded genesis hash");
+  }
+  const auto* g = genesis.entries.size() == 1 ? genesis.entries[0].As<GenesisPayload>() : nullptr;
+  if (!g) return Status::Corruption("block 0 does not hold a GENESIS entry");
+  chain_id_ = genesis.header.chain_id;
+  genesis_ = *g;
+  validators_ = ValidatorSet(g->validators);
+
+  s = db_->Get(ro, keys::Meta("head"), &v);
+  FL_TRY(FromLevelDB(s, "reading head record"));
+  if (v.size() != 8) return Status::Corruption("head record is not 8 bytes");
+  uint64_t head_height;
+  {
+    Reader r(ToView(v));
+    FL_ASSIGN(head_height, r.U64("head"));
+  }
+  FL_ASSIGN(BlockRecord head, GetBlockRecord(head_height));
+  FL_ASSIGN(CompactRange log, CompactRange::Load(*this, head.header.log_size));
+  if (log.Root() != head.header.log_root) {
+    return Status::Corruption("stored Merkle nodes do not give the head block's log root");
+  }
+  std::map<PubKey, uint64_t> nonces;
+  std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(ro));
+  for (it->Seek("N"); it->Valid() && it->key().starts_with("N"); it->Next()) {
+    if (it->key().size() != 33 || it->value().size() != 8) {
+      return Status::Corruption("malformed nonce record");
+    }
+    Reader r(ByteView(reinterpret_cast<const uint8_t*>(it->value().data()), 8));
+    FL_ASSIGN(uint64_t n, r.U64("nonce"));
+    nonces[Hash32::FromView(
+        ByteView(reinterpret_cast<const uint8_t*>(it->key().data()) + 1, 32))] = n;
+  }
+  FL_TRY(FromLevelDB(it->status(), "scanning nonces"));
+
+  std::unique_lock lock(mu_);
+  head_ = std::move(head);
+  log_ = std::move(log);
+  nonces_ = std::move(nonces);
+  return Status::Ok();
+}
+
+uint64_t Store::height() const {
+  std::shared_lock lock(mu_);
+  return head_.header.height;
+}
+BlockRecord Store::head() const {
+  std::shared_lock lock(mu_);
+  return head_;
+}
+uint64_t Store::log_size() const {
+  std::shared_lock lock(mu_);
+  return log_.size();
+}
+Hash32 Store::log_root() const {
+  std::shared_lock lock(mu_);
+  return head_.header.log_root;
+}
+uint64_t Store::LastNonce(const PubKey& signer) const {
+  std::shared_lock lock(mu_);
+  auto it = nonces_.find(signer);
+  return it == nonces_.end() ? 0 : it->second;
+}
+
+BlockHeader Store::NextHeader(const std::vector<Entry>& entries, uint64_t time_ms,
+                              const PubKey& proposer) const {
+  std::shared_lock lock(mu_);
+  BlockHeader h;
+  h.chain_id = chain_id_;
+  h.height = head_.header.height + 1;
+  h.prev_hash = head_.hash;
+  h.time_ms = std::max(time_ms, head_.header.time_ms);
+  h.proposer = proposer;
+  h.entry_count = static_cast<uint32_t>(entries.size());
+  CompactRange log = log_;
+  for (const Entry& e : entries) log.Append(e.leaf_hash());
+  h.log_size = log.size();
+  h.log_root = log.Root();
+  h.validator_set_hash = validators_.hash();
+  return h;
+}
+
+Status Store::CheckBlock(const Block& block) const {
+  std::shared_lock lock(mu_);
+  const BlockHeader& h = block.header;
+  auto bad = [&](const std::string& m) {
+    return Status::InvalidArgument("block " + std::to_string(h.height) + ": " + m);
+  };
+  if (h.chain_id != chain_id_) return bad("chain id '" + h.chain_id + "' is not " + chain_id_);
+  if (h.height != head_.header.height + 1) {
+    return bad("expected height " + std::to_string(head_.header.height + 1));
+  }
+  if (h.prev_hash != head_.hash) return bad("previous hash does not match the head block");
+  if (h.validator_set_hash != validators_.hash()) return bad("unknown validator set");
+  if (validators_.IndexOf(h.proposer) < 0) return bad("proposer is not a validator");
+  if (h.time_ms < head_.header.time_ms) return bad("time goes backwards");
+  if (h.entry_count != block.entries.size()) {
+    return bad("header says " + std::to_string(h.entry_count) + " entries, block holds " +
+               std::to_string(block.entries.size()));
+  }
+  std::map<PubKey, uint64_t> nonces;
+  CompactRange log = log_;
+  for (size_t i = 0; i < block.entries.size(); ++i) {
+    const Entry& e = block.entries[i];
+    auto bad_entry = [&](const std::string& m) {
+      return bad("entry " + std::to_string(i) + " (" + EntryKindName(e.kind()) + " by " +
+                 e.signer().ShortHex() + "): " + m);
+    };
+    if (e.chain_id() != chain_id_) return bad_entry("chain id '" + e.chain_id() + "'");
+    if (e.kind() == EntryKind::kGenesis) return bad_entry("GENESIS is only allowed at height 0");
+    auto it = nonces.find(e.signer());
+    uint64_t last = it != nonces.end() ? it->second : [&] {
+      auto jt = nonces_.find(e.signer());
+      return jt == nonces_.end() ? uint64_t{0} : jt->second;
+    }();
+    if (e.nonce() <= last) {
+      return bad_entry("nonce " + std::to_string(e.nonce()) + " is not above the signer's last " +
+                       std::to_string(last) + " (replay)");
+    }
+    nonces[e.signer()] = e.nonce();
+    if (options_.verify_signatures_on_commit && !e.VerifySignature()) {
+      return bad_entry("signature does not verify");
+    }
+    log.Append(e.leaf_hash());
+  }
+  if (log.size() != h.log_size) {
+    return bad("log size " + std::to_string(h.log_size) + " should be " +
+               std::to_string(log.size()));
+  }
+  if (log.Root() != h.log_root) return bad("log root does not match the entries");
+  return Status::Ok();
+}
+
+Status Store::Commit(const Block& block, const Certificate& cert) {
+  std::lock_guard commit_lock(commit_mu_);
+  FL_TRY(CheckBlock(block));
+  Hash32 hash = block.header.Hash();
+  FL_TRY(cert.Verify(validators_, chain_id_, block.header.height, hash)
+             .WithContext("block " + std::to_string(block.header.height)));
+  CompactRange log;
+  {
+    std::shared_lock lock(mu_);
+    log = log_;
+  }
+  leveldb::WriteBatch batch;
+  AddBlockToBatch(block, cert, log, batch);
+  leveldb::WriteOptions wo;
+  wo.sync = options_.sync;
+  FL_TRY(FromLevelDB(db_->Write(wo, &batch), "committing block " +
+                                                 std::to_string(block.header.height)));
+  std::unique_lock lock(mu_);
+  head_.header = block.header;
+  head_.hash = hash;
+  head_.cert = cert;
+  head_.first_entry_index = log_.size();
+  log_ = std::move(log);
+  for (const Entry& e : block.entries) nonces_[e.signer()] = e.nonce();
+  return Status::Ok();
+}
+
+Result<BlockRecord> Store::GetBlockRecord(uint64_t height) const {
+  std::string v;
+  leveldb::Status s = db_->Get(leveldb::ReadOptions(), keys::Block(height), &v);
+  if (s.IsNotFound()) return Status::NotFound("no block at height " + std::to_string(height));
+  FL_TRY(FromLevelDB(s, "reading block " + std::to_string(height)));
+  auto rec = DecodeBlockRecord(ToView(v));
+  if (!rec.ok()) {
+    return Status::Corruption("block " + std::to_string(height) + ": " + rec.status().message());
+  }
+  if (rec->header.height != height) {
+    return Status::Corruption("block record at height " + std::to_string(height) +
+                              " holds height " + std::to_string(rec->header.height));
+  }
+  return rec;
+}
+
+Result<Entry> Store::GetEntry(uint64_t index) const {
+  std::string v;
+  leveldb::Status s = db_->Get(leveldb::ReadOptions(), keys::Entry(index), &v);
+  if (s.IsNotFound()) return Status::NotFound("no entry at index " + std::to_string(index));
+  FL_TRY(FromLevelDB(s, "reading entry " + std::to_string(index)));
+  auto e = Entry::Decode(ToView(v));
+  if (!e.ok()) {
+    return Status::Corruption("entry " + std::to_string(index) + ": " + e.status().message());
+  }
+  return e;
+}
+
+Result<Block> Store::GetBlock(uint64_t height) const {
+  FL_ASSIGN(BlockRecord rec, GetBlockRecord(height));
+  Block b;
+  b.header = rec.header;
+  b.entries.reserve(rec.header.entry_count);
+  std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(leveldb::ReadOptions()));
+  std::string first = keys::Entry(rec.first_entry_index);
+  uint64_t index = rec.first_entry_index;
+  it->Seek(first);
+  for (uint32_t i = 0; i < rec.header.entry_count; ++i, ++index, it->Next()) {
+    if (!it->Valid() || it->key() != leveldb::Slice(keys::Entry(index))) {
+      return Status::Corruption("block " + std::to_string(height) + ": entry " +
+                                std::to_string(index) + " is missing");
+    }
+    auto e = Entry::Decode(ByteView(reinterpret_cast<const uint8_t*>(it->value().data()),
+                                    it->value().size()));
+    if (!e.ok()) {
+      return Status::Corruption("entry " + std::to_string(index) + ": " + e.status().message());
+    }
+    b.entries.push_back(std::move(e).value());
+  }
+  return b;
+}
+
+Result<uint64_t> Store::HeightOfEntry(uint64_t index) const {
+  BlockRecord head = this->head();
+  if (index >= head.header.log_size) {
+    return Status::NotFound("no entry at index " + std::to_string(index) + " (log size " +
+                            std::to_string(head.header.log_size) + ")");
+  }
+  uint64_t lo = 0, hi = head.header.height;  // the answer is in [lo, hi]
+  while (lo < hi) {
+    uint64_t mid = lo + (hi - lo) / 2;
+    FL_ASSIGN(BlockRecord rec, GetBlockRecord(mid));
+    if (rec.header.log_size <= index) {
+      lo = mid + 1;
+    } else {
+      hi = mid;
+    }
+  }
+  return lo;
+}
+
+Status Store::QueryEntries(const EntryQuery& q,
+                           const std::function<bool(uint64_t, const Entry&)>& fn) const {
+  auto matches = [&](const Entry& e) {
+    if (q.kind && e.kind() != *q.kind) return false;
+    if (q.signer && e.signer() != *q.signer) return false;
+    if (q.task_id) {
+      const std::string* t = TaskIdOf(e.payload());
+      if (!t || *t != *q.task_id) return false;
+    }
+    if (q.since_ms && e.timestamp_ms() < *q.since_ms) return false;
+    if (q.until_ms && e.timestamp_ms() > *q.until_ms) return false;
+    return true;
+  };
+  uint64_t emitted = 0;
+  uint64_t size = log_size();
+  auto visit = [&](uint64_t index) -> Result<bool> {
+    if (index >= size) return false;  // committed after the scan began
+    FL_ASSIGN(Entry e, GetEntry(index));
+    if (!matches(e)) return true;
+    ++emitted;
+    return fn(index, e) && emitted < q.limit;
+  };
+
+  std::string prefix;
+  if (q.task_id) {
+    if (q.task_id->size() > 255) return Status::InvalidArgument("task id too long");
+    prefix = keys::ByTask(*q.task_id, 0);
+  } else if (q.signer) {
+    prefix = keys::BySigner(*q.signer, 0);
+  } else if (q.kind) {
+    prefix = keys::ByKind(*q.kind, 0);
+  }
+  std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(leveldb::ReadOptions()));
+  if (!prefix.empty()) {
+    prefix.resize(prefix.size() - 8);
+    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+      if (it->key().size() != prefix.size() + 8) continue;
+      FL_ASSIGN(bool more, visit(ReadBE64(it->key().data() + prefix.size())));
+      if (!more) return Status::Ok();
+    }
+    return FromLevelDB(it->status(), "scanning index");
+  }
+  if (q.since_ms || q.until_ms) {
+    std::vector<uint64_t> indexes;
+    std::string start = keys::ByTime(q.since_ms.value_or(0), 0);
+    for (it->Seek(start); it->Valid() && it->key().starts_with("Im"); it->Next()) {
+      if (it->key().size() != 18) continue;
+      if (q.until_ms && ReadBE64(it->key().data() + 2) > *q.until_ms) break;
+      indexes.push_back(ReadBE64(it->key().data() + 10));
+    }
+    FL_TRY(FromLevelDB(it->status(), "scanning time index"));
+    std::sort(indexes.begin(), indexes.end());
+    for (uint64_t index : indexes) {
+      FL_ASSIGN(bool more, visit(index));
+      if (!more) return Status::Ok();
+    }
+    return Status::Ok();
+  }
+  for (uint64_t index = 0; index < size; ++index) {
+    FL_ASSIGN(bool more, visit(index));
+    if (!more) break;
+  }
+  return Status::Ok();
+}
+
+Result<Hash32> Store::Node(NodeId id) const {
+  std::string v;
+  leveldb::Status s = db_->Get(leveldb::ReadOptions(), keys::Node(id), &v);
+  if (s.IsNotFound()) {
+    return Status::NotFound("Merkle node (" + std::to_string(id.level) + ", " +
+                            std::to_string(id.index) + ") is not stored");
+  }
+  FL_TRY(FromLevelDB(s, "reading Merkle node"));
+  if (v.size() != 32) return Status::Corruption("Merkle node is not 32 bytes");
+  return Hash32::FromView(ToView(v));
+}
+
+Result<std::vector<Hash32>> Store::InclusionProof(uint64_t index, uint64_t tree_size) const {
+  uint64_t size = log_size();
+  if (tree_size == 0) tree_size = size;
+  if (tree_size > size) {
+    return Status::InvalidArgument("tree size " + std::to_string(tree_size) +
+                                   " exceeds the log size " + std::to_string(size));
+  }
+  if (index >= tree_size) {
+    return Status::InvalidArgument("entry " + std::to_string(index) + " is not in a tree of " +
+                                   std::to_string(tree_size) + " entries");
+  }
+  return MerkleInclusionProof(*this, index, tree_size);
+}
+
+Result<std::vector<Hash32>> Store::ConsistencyProof(uint64_t old_size, uint64_t new_size) const {
+  uint64_t size = log_size();
+  if (old_size == 0 || old_size > new_size || new_size > size) {
+    return Status::InvalidArgument("need 0 < from <= to <= log size " + std::to_string(size) +
+                                   ", got from " + std::to_string(old_size) + " to " +
+                                   std::to_string(new_size));
+  }
+  return MerkleConsistencyProof(*this, old_size, new_size);
+}
+
+Result<Hash32> Store::RootAt(uint64_t tree_size) const {
+  if (tree_size > log_size()) {
+    return Status::InvalidArgument("tree size " + std::to_string(tree_size) +
+                                   " exceeds the log size");
+  }
+  return MerkleRoot(*this, tree_size);
+}
+
+}  // namespace fedledger

@@ -1,0 +1,40 @@
+// Helpers shared by the CLI commands: data-dir layout, progress bars, JSON output.
+#pragma once
+
+#include <chrono>
+#include <cstdio>
+#include <memory>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "ledger/store.h"
+#include "tools/command.h"
+
+namespace fedledger::cli {
+
+// A node's data directory holds the LevelDB store in <dir>/ledger, keys in <dir>/keys and
+// other node state beside them. Auditors may also point --data-dir at a copied LevelDB
+// directory itself; both are accepted.
+std::string LedgerPath(const std::string& data_dir);
+std::unique_ptr<Store> OpenStore(const std::string& data_dir);
+
+// A progress bar on stderr, shown only when stderr is a terminal and the work has already
+// taken more than a second. Cheap to call often.
+class Progress {
+ public:
+  explicit Progress(std::string label);
+  ~Progress();
+  void Update(uint64_t done, uint64_t total);
+  void Done();
+
+ private:
+  std::string label_;
+  bool tty_;
+  bool shown_ = false;
+  std::chrono::steady_clock::time_point start_, last_;
+};
+
+void PrintJson(const nlohmann::json& j);
+
+}  // namespace fedledger::cli
