@@ -1,0 +1,106 @@
+// Wire format of validator links (see docs/NETWORK.md for the full description).
+//
+// A link is a WebSocket connection to path kWebSocketPath carrying binary messages, each one
+// frame := u8 type || body, encoded with ledger/encoding.h:
+//   HELLO     0x01  u8 version(=1) || string<64> chain_id || hash client_key || hash client_nonce
+//   CHALLENGE 0x02  hash server_key || hash server_nonce || raw64 server_sig
+//   AUTH      0x03  raw64 client_sig
+//   WELCOME   0x04  (empty)
+//   DATA      0x10  u64 seq || bytes<max> payload || raw64 sig
+// The dialer (client) sends HELLO, the acceptor (server) answers CHALLENGE, the client AUTH,
+// the server WELCOME; after that both sides send only DATA.
+//
+// Handshake signatures are BIP-340 over
+//   TaggedHash(tags::kPeerHandshake, u8 role || string chain_id || hash client_key ||
+//              hash server_key || hash client_nonce || hash server_nonce)
+// with role 0x01 for the server's signature and 0x02 for the client's, so neither can be
+// reflected back as the other. The link id is the same digest with role 0x03; it binds every
+// DATA signature to this one link, so frames recorded on an earlier link never verify again.
+//
+// A DATA signature is BIP-340 by the sender's node key over
+//   TaggedHash(tags::kPeerMessage, string chain_id || hash sender || hash receiver ||
+//              hash link_id || u64 seq || hash SHA256(payload))
+// seq starts at 1 on each link and increases by one per DATA frame in each direction.
+//
+// This header is Beast-free and exists so that the codec can be tested and so that tests can
+// play a misbehaving peer. All functions are pure and thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "ledger/bytes.h"
+#include "ledger/crypto.h"
+#include "ledger/status.h"
+
+namespace fedledger::net::wire {
+
+inline constexpr uint8_t kVersion = 1;
+inline constexpr const char* kWebSocketPath = "/fedledger/peer/v1";
+// Upper bound of a handshake frame (HELLO is the largest: 1+1+1+64+32+32).
+inline constexpr size_t kMaxHandshakeFrame = 256;
+// DATA overhead over the payload: type, seq, varint length (<= 10), signature.
+inline constexpr size_t kDataOverhead = 1 + 8 + 10 + 64;
+
+enum class FrameType : uint8_t {
+  kHello = 0x01,
+  kChallenge = 0x02,
+  kAuth = 0x03,
+  kWelcome = 0x04,
+  kData = 0x10,
+};
+
+struct Hello {
+  std::string chain_id;
+  PubKey client_key;
+  Hash32 client_nonce;
+};
+struct Challenge {
+  PubKey server_key;
+  Hash32 server_nonce;
+  Signature server_sig{};
+};
+struct Auth {
+  Signature client_sig{};
+};
+struct Data {
+  uint64_t seq = 0;
+  ByteView payload;  // points into the decoded frame
+  Signature sig{};
+};
+
+// Everything both handshake signatures cover.
+struct HandshakeTranscript {
+  std::string chain_id;
+  PubKey client_key;
+  PubKey server_key;
+  Hash32 client_nonce;
+  Hash32 server_nonce;
+};
+enum class HandshakeRole : uint8_t { kServer = 0x01, kClient = 0x02, kLinkId = 0x03 };
+
+Hash32 HandshakeDigest(HandshakeRole role, const HandshakeTranscript& t);
+inline Hash32 LinkId(const HandshakeTranscript& t) {
+  return HandshakeDigest(HandshakeRole::kLinkId, t);
+}
+Hash32 MessageDigest(std::string_view chain_id, const PubKey& sender, const PubKey& receiver,
+                     const Hash32& link_id, uint64_t seq, ByteView payload);
+
+Bytes EncodeHello(const Hello& m);
+Bytes EncodeChallenge(const Challenge& m);
+Bytes EncodeAuth(const Auth& m);
+Bytes EncodeWelcome();
+Bytes EncodeData(uint64_t seq, ByteView payload, const Signature& sig);
+
+// The type byte of a frame; InvalidArgument for an empty frame or an unknown type.
+Result<FrameType> PeekType(ByteView frame);
+// Decoders take the whole frame (type byte included) and reject a wrong type, a short
+// frame, trailing bytes and (HELLO) an unsupported version or a malformed chain id.
+Result<Hello> DecodeHello(ByteView frame);
+Result<Challenge> DecodeChallenge(ByteView frame);
+Result<Auth> DecodeAuth(ByteView frame);
+Status DecodeWelcome(ByteView frame);
+Result<Data> DecodeData(ByteView frame, size_t max_payload);
+
+}  // namespace fedledger::net::wire
