@@ -426,9 +426,11 @@ Status CheckIndexesAndRecords(leveldb::DB* db, const ChainVerifier& v, uint64_t 
 }  // namespace
 
 Result<AuditSummary> AuditStore(const std::string& path, const AuditOptions& options) {
+  double start = Now();
   leveldb::Options opts;
   opts.create_if_missing = false;
   opts.paranoid_checks = true;
+  if (options.env) opts.env = options.env;
   leveldb::DB* raw = nullptr;
   leveldb::Status s = leveldb::DB::Open(opts, path, &raw);
   if (!s.ok()) {
@@ -555,6 +557,7 @@ Result<AuditSummary> AuditStore(const std::string& path, const AuditOptions& opt
   }
   FL_TRY(CheckIndexesAndRecords(db.get(), verifier, head_height, node_count));
   AuditSummary summary = verifier.summary();
+  summary.seconds = Now() - start;
   return summary;
 }
 

@@ -20,6 +20,10 @@
 #include "ledger/merkle.h"
 #include "ledger/status.h"
 
+namespace leveldb {
+class Env;
+}
+
 namespace fedledger {
 
 struct AuditSummary {
@@ -46,6 +50,8 @@ struct AuditOptions {
   std::function<void(uint64_t, uint64_t)> progress;
   // If set, the genesis block must hash to this value (the trust anchor).
   std::optional<Hash32> expected_genesis;
+  // LevelDB environment for AuditStore (tests pass an in-memory one). Not owned.
+  leveldb::Env* env = nullptr;
 };
 
 // Per-entry facts a store auditor needs after the fact (to check indexes).

@@ -257,11 +257,28 @@ Result<SecretKey> LoadSecretKey(const std::string& path) {
                                     ": it must not be readable by group or others "
                                     "(run: chmod 600 " + path + ")");
   }
-  char buf[130];
-  ssize_t n = ::read(fd, buf, sizeof buf);
+  // One line of 64 hex digits plus a little whitespace fits in 130 bytes; read one byte
+  // more so that anything longer is refused instead of silently cut off.
+  char buf[131];
+  size_t n = 0;
+  while (n < sizeof buf) {
+    ssize_t got = ::read(fd, buf + n, sizeof buf - n);
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) {
+      ::close(fd);
+      Wipe(buf, sizeof buf);
+      return Status::IOError("cannot read key file " + path + ": " + std::strerror(errno));
+    }
+    if (got == 0) break;
+    n += static_cast<size_t>(got);
+  }
   ::close(fd);
-  if (n < 0) return Status::IOError("cannot read key file " + path);
-  std::string_view text(buf, static_cast<size_t>(n));
+  if (n == sizeof buf) {
+    Wipe(buf, sizeof buf);
+    return Status::InvalidArgument("key file " + path +
+                                   ": too long; expected one line of 64 hex digits");
+  }
+  std::string_view text(buf, n);
   while (!text.empty() && (text.back() == '\n' || text.back() == '\r' || text.back() == ' ')) {
     text.remove_suffix(1);
   }

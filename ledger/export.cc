@@ -304,7 +304,7 @@ Result<ProofCheck> CheckProofDoc(const json& doc, const std::optional<Hash32>& e
                                 std::to_string(out.tree_size));
     }
     Status s = VerifyInclusionProof(e.leaf_hash(), out.leaf_index, out.tree_size, proof, h.log_root);
-    if (!s.ok()) return Status::Corruption("inclusion proof: " + s.message());
+    if (!s.ok()) return Status::Corruption(s.message());
     out.head_height = h.height;
     out.entry = std::move(e);
     return out;
@@ -320,7 +320,7 @@ Result<ProofCheck> CheckProofDoc(const json& doc, const std::optional<Hash32>& e
       return Status::Corruption("the signed heads' log sizes do not match the proof's sizes");
     }
     Status s = VerifyConsistencyProof(out.from_size, out.tree_size, hf.log_root, ht.log_root, proof);
-    if (!s.ok()) return Status::Corruption("consistency proof: " + s.message());
+    if (!s.ok()) return Status::Corruption(s.message());
     out.head_height = ht.height;
     return out;
   }

@@ -1,0 +1,268 @@
+#include <catch2/catch.hpp>
+
+#include <random>
+#include <sstream>
+
+#include "ledger/audit.h"
+#include "ledger/export.h"
+#include "test_util.h"
+
+using namespace fedledger;
+using fedledger::testing::MemEnv;
+using fedledger::testing::SmallChain;
+
+namespace {
+
+// A block of `n` fresh entries by the dev operator key on top of the store's head.
+Block NextBlock(const Store& store, const std::string& seed, int n, uint64_t first_nonce) {
+  SecretKey op = DevOperatorKey(seed);
+  Block b;
+  for (int i = 0; i < n; ++i) {
+    EntryBody body;
+    body.chain_id = store.chain_id();
+    body.nonce = first_nonce + i;
+    body.timestamp_ms = store.head().header.time_ms + 1 + i;
+    body.payload = TaskRevokePayload{"task-x", "test " + std::to_string(i)};
+    b.entries.push_back(Entry::Sign(body, op).value());
+  }
+  b.header = store.NextHeader(b.entries, store.head().header.time_ms + n,
+                              DevValidatorKey(seed, 0).pubkey());
+  return b;
+}
+
+std::vector<SecretKey> Validators(const std::string& seed, int n) {
+  std::vector<SecretKey> v;
+  for (int i = 0; i < n; ++i) v.push_back(DevValidatorKey(seed, i));
+  return v;
+}
+
+}  // namespace
+
+TEST_CASE("store: commit, reopen and reject bad blocks without changing anything") {
+  MemEnv mem;
+  auto store = SeedDevChain("/db", SmallChain(mem.get(), 40, 10)).value();
+  REQUIRE(store->height() == 4);
+  REQUIRE(store->log_size() == 41);
+  auto vals = Validators("dev", 4);
+  uint64_t nonce = store->LastNonce(DevOperatorKey("dev").pubkey()) + 1;
+
+  Block good = NextBlock(*store, "dev", 3, nonce);
+  Certificate cert = DevCertificate(store->chain_id(), good.header, vals);
+  BlockRecord before = store->head();
+
+  SECTION("a replayed nonce is refused") {
+    Block b = NextBlock(*store, "dev", 1, nonce - 1);
+    auto s = store->Commit(b, DevCertificate(store->chain_id(), b.header, vals));
+    REQUIRE(!s.ok());
+    CHECK_THAT(s.message(), Catch::Contains("replay"));
+  }
+  SECTION("a wrong log root is refused") {
+    Block b = good;
+    b.header.log_root.v[0] ^= 1;
+    auto s = store->Commit(b, DevCertificate(store->chain_id(), b.header, vals));
+    CHECK_THAT(s.message(), Catch::Contains("log root"));
+  }
+  SECTION("a wrong previous hash is refused") {
+    Block b = good;
+    b.header.prev_hash.v[3] ^= 1;
+    auto s = store->Commit(b, DevCertificate(store->chain_id(), b.header, vals));
+    CHECK_THAT(s.message(), Catch::Contains("previous hash"));
+  }
+  SECTION("a certificate short of quorum is refused") {
+    Certificate c = cert;
+    c.sigs.resize(2);
+    auto s = store->Commit(good, c);
+    CHECK_THAT(s.message(), Catch::Contains("needs 3"));
+  }
+  SECTION("a forged certificate signature is refused") {
+    Certificate c = cert;
+    c.sigs[1].sig[5] ^= 1;
+    auto s = store->Commit(good, c);
+    CHECK_THAT(s.message(), Catch::Contains("does not verify"));
+  }
+  SECTION("a certificate by non-validators is refused") {
+    auto s = store->Commit(good, DevCertificate(store->chain_id(), good.header,
+                                                Validators("other", 4)));
+    CHECK(!s.ok());
+  }
+  SECTION("a bad entry signature is refused") {
+    Block b = good;
+    Bytes bytes = b.entries[1].bytes();
+    bytes.back() ^= 1;
+    b.entries[1] = Entry::Decode(bytes).value();
+    b.header = store->NextHeader(b.entries, b.header.time_ms, b.header.proposer);
+    auto s = store->Commit(b, DevCertificate(store->chain_id(), b.header, vals));
+    CHECK_THAT(s.message(), Catch::Contains("signature does not verify"));
+  }
+  SECTION("a GENESIS entry after height 0 is refused") {
+    Block g = store->GetBlock(0).value();
+    Block b = good;
+    b.entries = {g.entries[0]};
+    b.header = store->NextHeader(b.entries, b.header.time_ms, b.header.proposer);
+    auto s = store->Commit(b, DevCertificate(store->chain_id(), b.header, vals));
+    CHECK(!s.ok());
+  }
+  SECTION("a good block commits and survives reopening") {
+    REQUIRE(store->Commit(good, cert).ok());
+    store.reset();
+    store = Store::Open("/db/ledger", {.env = mem.get()}).value();
+    CHECK(store->height() == 5);
+    CHECK(store->log_size() == 44);
+    CHECK(store->head().hash == good.header.Hash());
+    CHECK(store->LastNonce(DevOperatorKey("dev").pubkey()) == nonce + 2);
+    before = store->head();
+  }
+  // Whatever happened above, the head is either unchanged or the good block, and the store
+  // still verifies.
+  CHECK(store->head().hash == before.hash);
+  AuditOptions ao;
+  ao.env = mem.get();
+  auto audit = AuditStore("/db/ledger", ao);
+  INFO(audit.status().ToString());
+  CHECK(audit.ok());
+}
+
+TEST_CASE("store: Create refuses an existing store and a malformed genesis") {
+  MemEnv mem;
+  auto store = SeedDevChain("/db", SmallChain(mem.get(), 5, 5)).value();
+  Block g = store->GetBlock(0).value();
+  store.reset();
+  StoreOptions so;
+  so.env = mem.get();
+  CHECK(Store::Create("/db/ledger", g, so).status().code() == Status::Code::kAlreadyExists);
+  Block bad = g;
+  bad.header.log_root.v[0] ^= 1;
+  CHECK(!Store::Create("/db2", bad, so).ok());
+  CHECK(Store::Open("/nothing-here", so).status().code() == Status::Code::kNotFound);
+}
+
+TEST_CASE("store: index queries equal a brute-force scan") {
+  MemEnv mem;
+  auto store = SeedDevChain("/db", SmallChain(mem.get(), 600, 70)).value();
+  std::vector<Entry> all;
+  for (uint64_t i = 0; i < store->log_size(); ++i) all.push_back(store->GetEntry(i).value());
+  std::mt19937_64 rng(7);
+  for (int trial = 0; trial < 40; ++trial) {
+    EntryQuery q;
+    const Entry& pick = all[rng() % all.size()];
+    if (rng() % 2) q.kind = pick.kind();
+    if (rng() % 3 == 0) q.signer = pick.signer();
+    if (rng() % 3 == 0 && TaskIdOf(pick.payload())) q.task_id = *TaskIdOf(pick.payload());
+    if (rng() % 3 == 0) q.since_ms = pick.timestamp_ms() - 5000;
+    if (rng() % 3 == 0) q.until_ms = pick.timestamp_ms() + 5000;
+    std::vector<uint64_t> want, got;
+    for (uint64_t i = 0; i < all.size(); ++i) {
+      const Entry& e = all[i];
+      const std::string* t = TaskIdOf(e.payload());
+      if (q.kind && e.kind() != *q.kind) continue;
+      if (q.signer && e.signer() != *q.signer) continue;
+      if (q.task_id && (!t || *t != *q.task_id)) continue;
+      if (q.since_ms && e.timestamp_ms() < *q.since_ms) continue;
+      if (q.until_ms && e.timestamp_ms() > *q.until_ms) continue;
+      want.push_back(i);
+    }
+    REQUIRE(store->QueryEntries(q, [&](uint64_t i, const Entry&) {
+      got.push_back(i);
+      return true;
+    }).ok());
+    CHECK(got == want);
+  }
+  // HeightOfEntry agrees with the block records.
+  for (uint64_t h = 0; h <= store->height(); ++h) {
+    BlockRecord r = store->GetBlockRecord(h).value();
+    for (uint64_t i = r.first_entry_index; i < r.header.log_size; i += 13) {
+      CHECK(store->HeightOfEntry(i).value() == h);
+    }
+  }
+}
+
+TEST_CASE("store: proofs from stored nodes verify against every block's signed root") {
+  MemEnv mem;
+  auto store = SeedDevChain("/db", SmallChain(mem.get(), 300, 37)).value();
+  std::vector<BlockRecord> recs;
+  for (uint64_t h = 0; h <= store->height(); ++h) recs.push_back(store->GetBlockRecord(h).value());
+  for (const BlockRecord& r : recs) {
+    uint64_t n = r.header.log_size;
+    CHECK(store->RootAt(n).value() == r.header.log_root);
+    for (uint64_t i = 0; i < n; i += 7) {
+      auto proof = store->InclusionProof(i, n).value();
+      CHECK(VerifyInclusionProof(store->GetEntry(i)->leaf_hash(), i, n, proof, r.header.log_root).ok());
+    }
+    for (const BlockRecord& older : recs) {
+      if (older.header.log_size > n) break;
+      auto proof = store->ConsistencyProof(older.header.log_size, n).value();
+      CHECK(VerifyConsistencyProof(older.header.log_size, n, older.header.log_root,
+                                   r.header.log_root, proof).ok());
+    }
+  }
+  CHECK(!store->InclusionProof(store->log_size(), 0).ok());
+  CHECK(!store->ConsistencyProof(0, 5).ok());
+  // Proof documents check offline, and a tampered one does not.
+  auto doc = MakeInclusionProofDoc(*store, 123, 0).value();
+  CHECK(CheckProofDoc(doc, store->genesis_hash()).ok());
+  auto wrong_anchor = store->genesis_hash();
+  wrong_anchor.v[0] ^= 1;
+  CHECK(!CheckProofDoc(doc, wrong_anchor).ok());
+  doc["leaf_index"] = 124;
+  CHECK(!CheckProofDoc(doc, std::nullopt).ok());
+  auto cdoc = MakeConsistencyProofDoc(*store, recs[2].header.log_size, store->log_size()).value();
+  CHECK(CheckProofDoc(cdoc, std::nullopt).ok());
+  std::string root = cdoc["from_head"]["header"];
+  root[root.size() - 70] = root[root.size() - 70] == '0' ? '1' : '0';  // inside log_root
+  cdoc["from_head"]["header"] = root;
+  CHECK(!CheckProofDoc(cdoc, std::nullopt).ok());
+}
+
+TEST_CASE("export: round trip verifies; any change to a line is caught") {
+  MemEnv mem;
+  auto store = SeedDevChain("/db", SmallChain(mem.get(), 120, 25)).value();
+  std::stringstream ss;
+  REQUIRE(ExportStore(*store, ss).ok());
+  std::string text = ss.str();
+  {
+    std::istringstream in(text);
+    auto s = VerifyExport(in, {});
+    INFO(s.status().ToString());
+    REQUIRE(s.ok());
+    CHECK(s->entries == 121);
+    CHECK(s->log_root == store->log_root());
+  }
+  // Truncation (drop the end line), a flipped hex digit anywhere in a block line, a dropped
+  // block line: all fail.
+  std::vector<std::string> lines;
+  std::istringstream all(text);
+  for (std::string l; std::getline(all, l);) lines.push_back(l);
+  auto join = [](const std::vector<std::string>& ls) {
+    std::string out;
+    for (const auto& l : ls) out += l + "\n";
+    return out;
+  };
+  auto fails = [](const std::string& t) {
+    std::istringstream in(t);
+    return !VerifyExport(in, {}).ok();
+  };
+  CHECK(fails(join({lines.begin(), lines.end() - 1})));
+  auto dropped = lines;
+  dropped.erase(dropped.begin() + 3);
+  CHECK(fails(join(dropped)));
+  std::mt19937 rng(3);
+  for (int t = 0; t < 60; ++t) {
+    auto changed = lines;
+    size_t li = 1 + rng() % (lines.size() - 2);
+    std::string& l = changed[li];
+    // Change one hex digit inside a header, certificate or entry (hex runs of 64+ digits).
+    std::vector<size_t> hex_positions;
+    for (size_t i = 0; i < l.size();) {
+      size_t j = i;
+      while (j < l.size() && std::isxdigit(static_cast<unsigned char>(l[j]))) ++j;
+      if (j - i >= 64 && i > 0 && l[i - 1] == '"') {
+        for (size_t k = i; k < j; ++k) hex_positions.push_back(k);
+      }
+      i = j + 1;
+    }
+    size_t pos = hex_positions[rng() % hex_positions.size()];
+    l[pos] = l[pos] == 'a' ? 'b' : 'a';
+    INFO("line " << li << " pos " << pos);
+    CHECK(fails(join(changed)));
+  }
+}
