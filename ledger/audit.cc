@@ -275,6 +275,14 @@ Status ChainVerifier::Finish(Status structural, uint64_t at_index) {
 
 namespace {
 
+// The auditor also asks LevelDB to check its block checksums, so damage below the
+// record level is reported as such.
+leveldb::ReadOptions AuditRead() {
+  leveldb::ReadOptions ro;
+  ro.verify_checksums = true;
+  return ro;
+}
+
 ByteView ViewOf(const leveldb::Slice& s) {
   return ByteView(reinterpret_cast<const uint8_t*>(s.data()), s.size());
 }
@@ -306,7 +314,7 @@ class NodeChecker {
     auto& it = its_[id.level];
     std::string key = keys::Node(id);
     if (!it) {
-      it.reset(db_->NewIterator(leveldb::ReadOptions()));
+      it.reset(db_->NewIterator(AuditRead()));
       it->Seek(key);
     }
     if (!it->Valid() || it->key() != leveldb::Slice(key)) {
@@ -340,7 +348,7 @@ Status CheckIndexesAndRecords(leveldb::DB* db, const ChainVerifier& v, uint64_t 
   for (const EntryFacts& f : facts) tasks_expected += f.task_id != nullptr;
   uint64_t seen_signer = 0, seen_kind = 0, seen_task = 0, seen_time = 0, seen_nonce = 0;
   uint64_t seen_blocks = 0, seen_entries = 0, seen_nodes = 0, seen_meta = 0;
-  std::unique_ptr<leveldb::Iterator> it(db->NewIterator(leveldb::ReadOptions()));
+  std::unique_ptr<leveldb::Iterator> it(db->NewIterator(AuditRead()));
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
     leveldb::Slice k = it->key();
     auto bad = [&](const std::string& why) {
@@ -441,7 +449,7 @@ Result<AuditSummary> AuditStore(const std::string& path, const AuditOptions& opt
 
   std::string v;
   uint64_t head_height = 0;
-  if (!db->Get(leveldb::ReadOptions(), keys::Meta("head"), &v).ok() || v.size() != 8) {
+  if (!db->Get(AuditRead(), keys::Meta("head"), &v).ok() || v.size() != 8) {
     return Status::Corruption("head record is missing or malformed");
   }
   {
@@ -449,13 +457,13 @@ Result<AuditSummary> AuditStore(const std::string& path, const AuditOptions& opt
     head_height = r.U64("head").value();
   }
   std::optional<Hash32> recorded_genesis;
-  if (db->Get(leveldb::ReadOptions(), keys::Meta("genesis"), &v).ok() && v.size() == 32) {
+  if (db->Get(AuditRead(), keys::Meta("genesis"), &v).ok() && v.size() == 32) {
     recorded_genesis = Hash32::FromView(AsView(v));
   } else {
     return Status::Corruption("genesis record is missing or malformed");
   }
   uint64_t expected_total = 0;
-  if (db->Get(leveldb::ReadOptions(), keys::Block(head_height), &v).ok() && v.size() > 9) {
+  if (db->Get(AuditRead(), keys::Block(head_height), &v).ok() && v.size() > 9) {
     Reader r(AsView(v));
     (void)r.U64("first");
     auto hb = r.VarBytes("header", 4096);
@@ -473,8 +481,8 @@ Result<AuditSummary> AuditStore(const std::string& path, const AuditOptions& opt
   NodeChecker nodes(db.get());
   auto on_node = [&](NodeId id, const Hash32& h) { nodes.Check(id, h); };
 
-  std::unique_ptr<leveldb::Iterator> blocks(db->NewIterator(leveldb::ReadOptions()));
-  std::unique_ptr<leveldb::Iterator> entries(db->NewIterator(leveldb::ReadOptions()));
+  std::unique_ptr<leveldb::Iterator> blocks(db->NewIterator(AuditRead()));
+  std::unique_ptr<leveldb::Iterator> entries(db->NewIterator(AuditRead()));
   entries->Seek(keys::Entry(0));
   uint64_t next_index = 0;
   Status structural;

@@ -32,8 +32,6 @@ $fl audit export --data-dir "$demo/node" --out "$demo/ledger.jsonl"
 $fl audit verify-export "$demo/ledger.jsonl" | head -3
 
 step "One changed byte in a stored entry: verification fails and names the entry"
-build/tests/fedledger_ledger_tests "tamper: the auditor names the first bad block and entry" --success 2>/dev/null \
-  | grep -m1 -o 'block 2, entry 15[^"]*' || true
 cp -r "$demo/node/ledger" "$demo/tampered"
 /usr/bin/python3 - "$demo/tampered" <<'PY'
 import os, sys
