@@ -1,0 +1,130 @@
+// The `fedledger` binary as users meet it: exit codes, messages, files it creates.
+#include <catch2/catch.hpp>
+
+#include <leveldb/db.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "ledger/store.h"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Run {
+  int code;
+  std::string out;  // stdout and stderr together
+};
+
+Run Fl(const std::string& args) {
+  std::string cmd = std::string(FEDLEDGER_BINARY) + " " + args + " 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  REQUIRE(p);
+  std::string out;
+  std::array<char, 4096> buf;
+  size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
+  int status = pclose(p);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    char tmpl[] = "/tmp/fedledger-cli-XXXXXX";
+    path = mkdtemp(tmpl);
+  }
+  ~TempDir() { fs::remove_all(path); }
+  std::string operator/(const std::string& s) const { return (path / s).string(); }
+};
+
+}  // namespace
+
+TEST_CASE("cli: keygen writes a 0600 key, never overwrites, and loaders refuse open modes") {
+  TempDir d;
+  Run r = Fl("keygen --out " + (d / "a.key"));
+  REQUIRE(r.code == 0);
+  struct stat st;
+  REQUIRE(stat((d / "a.key").c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0600);
+  Run again = Fl("keygen --out " + (d / "a.key"));
+  CHECK(again.code == 2);
+  CHECK_THAT(again.out, Catch::Contains("refusing to overwrite"));
+  Run pub = Fl("pubkey --key " + (d / "a.key"));
+  CHECK(pub.code == 0);
+  CHECK_THAT(r.out, Catch::Contains(pub.out.substr(0, 64)));
+  chmod((d / "a.key").c_str(), 0640);
+  Run open = Fl("pubkey --key " + (d / "a.key"));
+  CHECK(open.code == 2);
+  CHECK_THAT(open.out, Catch::Contains("must not be readable by group or others"));
+  std::ofstream(d / "bad.key") << "not a key\n";
+  chmod((d / "bad.key").c_str(), 0600);
+  Run bad = Fl("pubkey --key " + (d / "bad.key"));
+  CHECK(bad.code == 2);
+  CHECK_THAT(bad.out, Catch::Contains("64 hex digits"));
+}
+
+TEST_CASE("cli: dev seed, audit verify, log, prove and check-proof; tampering exits 1") {
+  TempDir d;
+  REQUIRE(Fl("dev seed --data-dir " + (d / "n") + " --entries 1500 --block-entries 200").code == 0);
+  Run v = Fl("audit verify --data-dir " + (d / "n") + " --json");
+  REQUIRE(v.code == 0);
+  auto j = nlohmann::json::parse(v.out);
+  CHECK(j["ok"] == true);
+  CHECK(j["entries"] == 1501);
+  CHECK(j["blocks"] == 9);
+
+  Run log = Fl("audit log --data-dir " + (d / "n") + " --task task-00003 --json");
+  REQUIRE(log.code == 0);
+  auto rows = nlohmann::json::parse(log.out);
+  REQUIRE(rows.size() > 5);
+  CHECK(rows[0]["kind"] == "TASK_PROPOSE");
+  for (const auto& row : rows) CHECK(row["payload"]["task_id"] == "task-00003");
+  CHECK(Fl("audit log --data-dir " + (d / "n") + " --kind no-such-kind").code == 2);
+  CHECK(Fl("audit log --data-dir " + (d / "n") + " --since yesterday").code == 2);
+  CHECK(Fl("audit log --data-dir " + (d / "missing")).code == 2);
+
+  REQUIRE(Fl("audit prove --data-dir " + (d / "n") + " --entry 77 --out " + (d / "p.json")).code == 0);
+  Run ok = Fl("audit check-proof " + (d / "p.json") + " --genesis-hash " + j["genesis_hash"].get<std::string>());
+  CHECK(ok.code == 0);
+  CHECK_THAT(ok.out, Catch::Contains("proof OK"));
+  auto doc = nlohmann::json::parse(std::ifstream(d / "p.json"));
+  std::string h = doc["proof"][0];
+  h[0] = h[0] == 'a' ? 'b' : 'a';
+  doc["proof"][0] = h;
+  std::ofstream(d / "bad.json") << doc.dump();
+  CHECK(Fl("audit check-proof " + (d / "bad.json")).code == 1);
+  CHECK(Fl("audit prove --data-dir " + (d / "n") + " --entry 77 --tree-size 300").code == 2);
+
+  REQUIRE(Fl("audit export --data-dir " + (d / "n") + " --out " + (d / "x.jsonl")).code == 0);
+  CHECK(Fl("audit export --data-dir " + (d / "n") + " --out " + (d / "x.jsonl")).code == 2);
+  CHECK(Fl("audit verify-export " + (d / "x.jsonl")).code == 0);
+
+  // Reorder two entries of one block in the store: verification fails naming block 3.
+  {
+    leveldb::DB* raw = nullptr;
+    REQUIRE(leveldb::DB::Open(leveldb::Options(), d / "n/ledger", &raw).ok());
+    std::unique_ptr<leveldb::DB> db(raw);
+    std::string a, b;
+    REQUIRE(db->Get({}, fedledger::keys::Entry(450), &a).ok());
+    REQUIRE(db->Get({}, fedledger::keys::Entry(451), &b).ok());
+    REQUIRE(db->Put({}, fedledger::keys::Entry(450), b).ok());
+    REQUIRE(db->Put({}, fedledger::keys::Entry(451), a).ok());
+  }
+  Run bad = Fl("audit verify --data-dir " + (d / "n"));
+  CHECK(bad.code == 1);
+  CHECK_THAT(bad.out, Catch::Contains("verification FAILED: block 3"));
+  CHECK(Fl("audit verify --data-dir " + (d / "n") + " --genesis-hash 00").code == 2);
+}
+
+TEST_CASE("cli: bad flags are usage errors") {
+  CHECK(Fl("audit verify").code == 2);
+  CHECK(Fl("dev seed --data-dir /tmp/x --entries -5").code == 2);
+  CHECK(Fl("no-such-command").code == 2);
+}
