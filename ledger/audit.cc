@@ -442,7 +442,10 @@ Result<AuditSummary> AuditStore(const std::string& path, const AuditOptions& opt
   leveldb::DB* raw = nullptr;
   leveldb::Status s = leveldb::DB::Open(opts, path, &raw);
   if (!s.ok()) {
-    if (s.IsInvalidArgument()) return Status::NotFound("no ledger store at " + path);
+    if (s.IsInvalidArgument() || s.IsNotFound()) {
+      return Status::NotFound("no ledger store at " + path);
+    }
+    if (s.IsIOError()) return Status::IOError("cannot open store " + path + ": " + s.ToString());
     return Status::Corruption("cannot open store " + path + ": " + s.ToString());
   }
   std::unique_ptr<leveldb::DB> db(raw);
