@@ -465,6 +465,16 @@ def main(doc):
     def eq(label, value):
         assert get(label) == value, "mismatch: " + label
 
+    for v in (0, 1, 127, 128, 300, 2**64 - 1):
+        eq("varint.%d" % v, enc_varint(v))
+        assert Reader(enc_varint(v)).varint() == v
+    for bad in ("8000", "8100", "ffffffffffffffffff02", "8080808080808080808001", "80"):
+        try:
+            Reader(bytes.fromhex(bad)).varint()
+            raise SystemExit("non-canonical varint %s accepted" % bad)
+        except ValueError:
+            pass
+
     names = ["alice", "bob"] + ["validator-%d" % i for i in range(4)]
     sk = {}
     for n in names:

@@ -35,6 +35,7 @@
 
 #include "ledger/block.h"
 #include "ledger/crypto.h"
+#include "ledger/encoding.h"
 #include "ledger/entry.h"
 #include "ledger/export.h"
 #include "ledger/merkle.h"
@@ -81,6 +82,22 @@ const std::vector<std::string>& KeyNamesInOrder() {
 
 std::unique_ptr<Fixture> Build() {
   auto f = std::make_unique<Fixture>();
+
+  // ---- varints (section 2), and the non-canonical forms a decoder must refuse ----
+  for (uint64_t v : {uint64_t{0}, uint64_t{1}, uint64_t{127}, uint64_t{128}, uint64_t{300},
+                     UINT64_MAX}) {
+    Writer w;
+    w.Varint(v);
+    Reader r(w.bytes());
+    REQUIRE(Ok(r.Varint("v")) == v);
+    f->Add("varint." + std::to_string(v), Hx(w.bytes()));
+  }
+  for (const char* bad : {"8000", "8100", "ffffffffffffffffff02", "8080808080808080808001", "80"}) {
+    Bytes b = Ok(FromHex(bad));
+    Reader r(b);
+    INFO("non-canonical varint " << bad);
+    CHECK_FALSE(r.Varint("v").ok());
+  }
 
   // ---- keys ----
   std::map<std::string, SecretKey> keys;
