@@ -503,6 +503,7 @@ Status Store::QueryEntries(const EntryQuery& q,
     if (q.until_ms && e.timestamp_ms() > *q.until_ms) return false;
     return true;
   };
+  if (q.limit == 0) return Status::Ok();
   uint64_t emitted = 0;
   uint64_t size = log_size();
   auto visit = [&](uint64_t index) -> Result<bool> {
