@@ -83,7 +83,9 @@ Result<Block> Block::Decode(ByteView bytes) {
                                    " entries but its header says " +
                                    std::to_string(b.header.entry_count));
   }
-  b.entries.reserve(n);
+  // Reserve no more than the input can hold (each entry takes at least a length byte and a
+  // signature): a few bytes claiming 2^20 entries must not allocate ~500 MB of Entry objects.
+  b.entries.reserve(std::min<uint64_t>(n, r.remaining() / 65));
   for (uint64_t i = 0; i < n; ++i) {
     FL_ASSIGN(ByteView eb, r.VarBytes("entry", kMaxEntryBytes));
     auto e = Entry::Decode(eb);
