@@ -80,8 +80,7 @@ Result<std::vector<Hash32>> MerkleInclusionProof(const MerkleNodeSource& src, ui
                                                  uint64_t tree_size) {
   if (index >= tree_size) {
     return Status::InvalidArgument("inclusion proof: leaf index " + std::to_string(index) +
-                                   " is not in a tree of " + std::to_string(tree_size) +
-                                   " leaves");
+                                   " is not in a tree of " + std::to_string(tree_size) + " leaves");
   }
   std::vector<Hash32> proof;
   uint64_t lo = 0, hi = tree_size;
@@ -104,12 +103,11 @@ Result<std::vector<Hash32>> MerkleInclusionProof(const MerkleNodeSource& src, ui
 // RFC 9162 section 2.1.4.1, SUBPROOF(m, D[n], b), unrolled the same way. `whole_old_tree`
 // is b: true while the current subtree still starts at leaf 0, i.e. while its left part is
 // the old tree itself (whose root the verifier already has).
-Result<std::vector<Hash32>> MerkleConsistencyProof(const MerkleNodeSource& src,
-                                                   uint64_t old_size, uint64_t new_size) {
+Result<std::vector<Hash32>> MerkleConsistencyProof(const MerkleNodeSource& src, uint64_t old_size,
+                                                   uint64_t new_size) {
   if (old_size == 0 || old_size > new_size) {
     return Status::InvalidArgument("consistency proof: needs 0 < old size <= new size, got " +
-                                   std::to_string(old_size) + " and " +
-                                   std::to_string(new_size));
+                                   std::to_string(old_size) + " and " + std::to_string(new_size));
   }
   std::vector<Hash32> proof;
   uint64_t lo = 0, hi = new_size;
@@ -139,8 +137,8 @@ Result<std::vector<Hash32>> MerkleConsistencyProof(const MerkleNodeSource& src,
 Status VerifyInclusionProof(const Hash32& leaf_hash, uint64_t index, uint64_t tree_size,
                             const std::vector<Hash32>& proof, const Hash32& root) {
   if (index >= tree_size) {
-    return Fail("inclusion proof: leaf index " + std::to_string(index) +
-                " is not in a tree of " + std::to_string(tree_size) + " leaves");
+    return Fail("inclusion proof: leaf index " + std::to_string(index) + " is not in a tree of " +
+                std::to_string(tree_size) + " leaves");
   }
   uint64_t fn = index, sn = tree_size - 1;
   Hash32 r = leaf_hash;
@@ -304,8 +302,8 @@ void MemoryMerkleLog::Append(const Hash32& leaf_hash) {
 Result<Hash32> MemoryMerkleLog::Node(NodeId id) const {
   if (id.level >= levels_.size() || id.index >= levels_[id.level].size()) {
     return Status::NotFound("no Merkle node (level " + std::to_string(id.level) + ", index " +
-                            std::to_string(id.index) + ") in a log of " +
-                            std::to_string(size()) + " leaves");
+                            std::to_string(id.index) + ") in a log of " + std::to_string(size()) +
+                            " leaves");
   }
   return levels_[id.level][id.index];
 }

@@ -1,18 +1,17 @@
 // Tests of the crypto module (ledger/crypto.h): SHA-256 and tagged hashes, BIP-340 through
 // our wrapper, ECDH, key files.
+#include "ledger/crypto.h"
+
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <catch2/catch.hpp>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <random>
-
-#include <catch2/catch.hpp>
-
-#include "ledger/crypto.h"
 
 namespace fedledger {
 namespace {
@@ -246,9 +245,9 @@ TEST_CASE("crypto: secret keys are checked scalars", "[crypto]") {
   CHECK_FALSE(
       SecretKey::FromHex("FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141").ok());
   CHECK_FALSE(SecretKey::FromHex(std::string(64, 'f')).ok());
-  CHECK(SecretKey::FromHex("FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364140").ok());
-  CHECK(SecretKey::FromHex(std::string(63, '1')).status().code() ==
-        Status::Code::kInvalidArgument);
+  CHECK(
+      SecretKey::FromHex("FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364140").ok());
+  CHECK(SecretKey::FromHex(std::string(63, '1')).status().code() == Status::Code::kInvalidArgument);
   CHECK_FALSE(SecretKey::FromHex(std::string(62, '1') + "zz").ok());
   CHECK_FALSE(SecretKey::FromBytes(Bytes(31, 1)).ok());
   CHECK_FALSE(SecretKey::FromBytes(Bytes(33, 1)).ok());
@@ -272,10 +271,10 @@ TEST_CASE("crypto: secret keys are checked scalars", "[crypto]") {
 // n - k for a 32-byte big-endian scalar k: the key with the same x-only public key and the
 // opposite y parity. Exactly one of k and n - k has an odd-y public point.
 SecretKey Negate(const SecretKey& k) {
-  static const uint8_t kOrder[32] = {
-      0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
-      0xFF, 0xFF, 0xFF, 0xFF, 0xFE, 0xBA, 0xAE, 0xDC, 0xE6, 0xAF, 0x48,
-      0xA0, 0x3B, 0xBF, 0xD2, 0x5E, 0x8C, 0xD0, 0x36, 0x41, 0x41};
+  static const uint8_t kOrder[32] = {0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+                                     0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFE,
+                                     0xBA, 0xAE, 0xDC, 0xE6, 0xAF, 0x48, 0xA0, 0x3B,
+                                     0xBF, 0xD2, 0x5E, 0x8C, 0xD0, 0x36, 0x41, 0x41};
   auto bytes = FromHex(k.Hex());
   REQUIRE(bytes.ok());
   Bytes out(32);
@@ -328,7 +327,8 @@ TEST_CASE("crypto: ECDH known answers and bad peers", "[crypto][ecdh]") {
   CHECK(*s1 == Sha256(peer.view()));
   auto s3 = three->Ecdh(one->pubkey());  // 3 * G
   REQUIRE(s3.ok());
-  CHECK(*s3 == Sha256(H("F9308A019258C31049344F85F89D5229B531C845836F99B08601F113BCE036F9").view()));
+  CHECK(*s3 ==
+        Sha256(H("F9308A019258C31049344F85F89D5229B531C845836F99B08601F113BCE036F9").view()));
 
   // Keys that are not curve points are refused, not silently mapped to something.
   for (const char* bad : {"EEFDEA4CDB677750A420FEE807EACF21EB9898AE79B9768766E4FAA04A2D4A34",
@@ -425,8 +425,7 @@ TEST_CASE("crypto: key files readable by group or others are refused", "[crypto]
   }
 }
 
-TEST_CASE("crypto: key files with garbage are rejected with a clear message",
-          "[crypto][keyfile]") {
+TEST_CASE("crypto: key files with garbage are rejected with a clear message", "[crypto][keyfile]") {
   TempDir dir;
   const std::string valid = SecretKey::Generate().Hex();
   struct Case {

@@ -5,16 +5,16 @@
 // independently of ledger/entry.cc: every entry Entry::Sign produces must match it byte for
 // byte, every accepted input must re-encode to itself, and it lets us build inputs that are
 // wrong in exactly one chosen way.
+#include "ledger/encoding.h"
+
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <cstdlib>
 #include <iostream>
 #include <random>
 
-#include <catch2/catch.hpp>
-
 #include "ledger/block.h"
 #include "ledger/crypto.h"
-#include "ledger/encoding.h"
 #include "ledger/entry.h"
 #include "ledger/merkle.h"
 
@@ -27,8 +27,7 @@ uint64_t TestSeed() {
   static const uint64_t seed = [] {
     const char* env = std::getenv("FEDLEDGER_TEST_SEED");
     uint64_t s = env ? std::strtoull(env, nullptr, 10) : std::random_device{}();
-    std::cout << "encoding_test seed: " << s << " (replay with FEDLEDGER_TEST_SEED=" << s
-              << ")\n";
+    std::cout << "encoding_test seed: " << s << " (replay with FEDLEDGER_TEST_SEED=" << s << ")\n";
     return s;
   }();
   return seed;
@@ -51,16 +50,15 @@ TEST_CASE("encoding: varints are minimal LEB128 and round-trip", "[encoding]") {
     uint64_t v;
     const char* hex;
   };
-  for (const Known& k : std::initializer_list<Known>{
-           {0, "00"},
-           {1, "01"},
-           {127, "7f"},
-           {128, "8001"},
-           {300, "ac02"},
-           {16383, "ff7f"},
-           {16384, "808001"},
-           {uint64_t{1} << 63, "80808080808080808001"},
-           {~uint64_t{0}, "ffffffffffffffffff01"}}) {
+  for (const Known& k : std::initializer_list<Known>{{0, "00"},
+                                                     {1, "01"},
+                                                     {127, "7f"},
+                                                     {128, "8001"},
+                                                     {300, "ac02"},
+                                                     {16383, "ff7f"},
+                                                     {16384, "808001"},
+                                                     {uint64_t{1} << 63, "80808080808080808001"},
+                                                     {~uint64_t{0}, "ffffffffffffffffff01"}}) {
     INFO("value " << k.v);
     Writer w;
     w.Varint(k.v);
@@ -73,8 +71,7 @@ TEST_CASE("encoding: varints are minimal LEB128 and round-trip", "[encoding]") {
   }
 }
 
-TEST_CASE("encoding: every accepted short varint is the one encoding of its value",
-          "[encoding]") {
+TEST_CASE("encoding: every accepted short varint is the one encoding of its value", "[encoding]") {
   // All 1- and 2-byte inputs, and a seeded sample of longer ones: each either fails, or
   // decodes to a value whose encoding is exactly the bytes consumed.
   std::mt19937_64 rng(TestSeed());
@@ -82,7 +79,8 @@ TEST_CASE("encoding: every accepted short varint is the one encoding of its valu
   std::vector<Bytes> inputs;
   for (int a = 0; a < 256; ++a) {
     inputs.push_back({static_cast<uint8_t>(a)});
-    for (int b = 0; b < 256; ++b) inputs.push_back({static_cast<uint8_t>(a), static_cast<uint8_t>(b)});
+    for (int b = 0; b < 256; ++b)
+      inputs.push_back({static_cast<uint8_t>(a), static_cast<uint8_t>(b)});
   }
   for (int i = 0; i < 20000; ++i) {
     Bytes in(3 + rng() % 9);
@@ -114,18 +112,17 @@ TEST_CASE("encoding: bad varints are rejected naming the problem", "[encoding]")
     const char* hex;
     const char* says;
   };
-  for (const Bad& b : std::initializer_list<Bad>{
-           {"", "truncated"},
-           {"80", "truncated"},
-           {"ffff", "truncated"},
-           {"8000", "non-minimal"},
-           {"ff00", "non-minimal"},
-           {"818000", "non-minimal"},
-           {"80808080808080808000", "non-minimal"},
-           {"ffffffffffffffffff02", "overflows"},
-           {"ffffffffffffffffff7f", "overflows"},
-           {"ffffffffffffffffff81", "overflows"},
-           {"8080808080808080808001", "overflows"}}) {
+  for (const Bad& b : std::initializer_list<Bad>{{"", "truncated"},
+                                                 {"80", "truncated"},
+                                                 {"ffff", "truncated"},
+                                                 {"8000", "non-minimal"},
+                                                 {"ff00", "non-minimal"},
+                                                 {"818000", "non-minimal"},
+                                                 {"80808080808080808000", "non-minimal"},
+                                                 {"ffffffffffffffffff02", "overflows"},
+                                                 {"ffffffffffffffffff7f", "overflows"},
+                                                 {"ffffffffffffffffff81", "overflows"},
+                                                 {"8080808080808080808001", "overflows"}}) {
     INFO("input " << b.hex);
     Bytes in = Hex(b.hex);
     Reader r(in);
@@ -191,29 +188,28 @@ TEST_CASE("encoding: strings must be valid UTF-8 text", "[encoding]") {
     bool single_line_ok;
     bool multiline_ok;
   };
-  for (const Case& c : std::initializer_list<Case>{
-           {"", true, true},
-           {"68656c6c6f", true, true},             // hello
-           {"68c3a96c6c6f", true, true},           // héllo
-           {"e29c93", true, true},                 // U+2713
-           {"f09f9880", true, true},               // U+1F600
-           {"f48fbfbf", true, true},               // U+10FFFF
-           {"610a62", false, true},                // newline
-           {"610962", false, true},                // tab
-           {"610d62", false, false},               // carriage return
-           {"6100", false, false},                 // NUL
-           {"617f", false, false},                 // DEL
-           {"c080", false, false},                 // over-long NUL
-           {"c1bf", false, false},                 // over-long
-           {"e08080", false, false},               // over-long
-           {"f0808080", false, false},             // over-long
-           {"eda080", false, false},               // surrogate U+D800
-           {"f4908080", false, false},             // past U+10FFFF
-           {"80", false, false},                   // lone continuation byte
-           {"e282", false, false},                 // truncated sequence
-           {"c3", false, false},                   // truncated sequence
-           {"f8888080", false, false},             // 5-byte form
-           {"ff", false, false}}) {
+  for (const Case& c : std::initializer_list<Case>{{"", true, true},
+                                                   {"68656c6c6f", true, true},    // hello
+                                                   {"68c3a96c6c6f", true, true},  // héllo
+                                                   {"e29c93", true, true},        // U+2713
+                                                   {"f09f9880", true, true},      // U+1F600
+                                                   {"f48fbfbf", true, true},      // U+10FFFF
+                                                   {"610a62", false, true},       // newline
+                                                   {"610962", false, true},       // tab
+                                                   {"610d62", false, false},      // carriage return
+                                                   {"6100", false, false},        // NUL
+                                                   {"617f", false, false},        // DEL
+                                                   {"c080", false, false},        // over-long NUL
+                                                   {"c1bf", false, false},        // over-long
+                                                   {"e08080", false, false},      // over-long
+                                                   {"f0808080", false, false},    // over-long
+                                                   {"eda080", false, false},    // surrogate U+D800
+                                                   {"f4908080", false, false},  // past U+10FFFF
+                                                   {"80", false, false},  // lone continuation byte
+                                                   {"e282", false, false},  // truncated sequence
+                                                   {"c3", false, false},    // truncated sequence
+                                                   {"f8888080", false, false},  // 5-byte form
+                                                   {"ff", false, false}}) {
     INFO("string bytes " << c.hex);
     Bytes raw = Hex(c.hex);
     CHECK(IsValidUtf8(AsStringView(raw), false) == c.single_line_ok);
@@ -355,14 +351,13 @@ class TestEncoder {
 };
 
 struct Encoded {
-  Bytes bytes;                       // unsigned part + signature
+  Bytes bytes;  // unsigned part + signature
   std::vector<size_t> varint_offsets;
 };
 
 // entry := u8 version | string chain_id | u8 kind | hash signer | u64 nonce | u64 timestamp
 //          | payload | signature
-Encoded EncodeEntry(const EntryBody& b, const Signature& sig, uint8_t version = 1,
-                    int kind = -1) {
+Encoded EncodeEntry(const EntryBody& b, const Signature& sig, uint8_t version = 1, int kind = -1) {
   TestEncoder e;
   e.w.U8(version);
   e.Str(b.chain_id);
@@ -397,8 +392,8 @@ TaskSpec SampleSpec(bool large) {
   TaskSpec s;
   s.task_id = large ? "melloddy.round-robin:v2" : "t1";
   s.title = large ? "Kinase panel \xe2\x80\x94 federated (\xce\xb1=0.5)" : "";
-  s.description = large ? std::string("Line one\n\tindented line two\n") + std::string(600, 'd')
-                        : "";
+  s.description =
+      large ? std::string("Line one\n\tindented line two\n") + std::string(600, 'd') : "";
   std::vector<PubKey> ps = SortedKeys({"alice", "bob", "carol"});
   for (size_t i = 0; i < (large ? ps.size() : 1); ++i) {
     s.participants.push_back({ps[i], "ds-" + std::to_string(i)});
@@ -409,7 +404,9 @@ TaskSpec SampleSpec(bool large) {
   s.expires_at_ms = 1700000000000;
   s.model = "trunk-mlp";
   if (large) {
-    s.settings = {{"dropout", "0.2"}, {"hidden", "4096"}, {"lr", "0.001"},
+    s.settings = {{"dropout", "0.2"},
+                  {"hidden", "4096"},
+                  {"lr", "0.001"},
                   {"privacy.note", "caf\xc3\xa9 \xf0\x9f\x94\x92"}};
   }
   return s;
@@ -433,7 +430,8 @@ std::vector<Sample> SampleBodies() {
   };
   GenesisPayload g;
   g.genesis_time_ms = 1700000000000;
-  for (const char* v : {"val-0", "val-1", "val-2", "val-3"}) g.validators.push_back({v, Key(v).pubkey()});
+  for (const char* v : {"val-0", "val-1", "val-2", "val-3"})
+    g.validators.push_back({v, Key(v).pubkey()});
   for (const char* p : {"alice", "bob", "carol"}) g.partners.push_back({p, Key(p).pubkey()});
   add("genesis", g, "val-0", 0);
   GenesisPayload g1;
@@ -441,16 +439,15 @@ std::vector<Sample> SampleBodies() {
   g1.validators.push_back({"solo", Key("solo").pubkey()});
   add("genesis, one validator, no partners", g1, "solo", 0);
 
-  add("dataset register", DatasetRegisterPayload{"chembl-kinase", Digest("data"), 123456,
-                                                  "smiles,assay,label",
-                                                  "Public kinase subset.\nTwo lines."},
+  add("dataset register",
+      DatasetRegisterPayload{"chembl-kinase", Digest("data"), 123456, "smiles,assay,label",
+                             "Public kinase subset.\nTwo lines."},
       "alice", 1);
-  add("dataset register, minimal", DatasetRegisterPayload{"d", Digest("x"), 1, "", ""}, "bob",
-      1);
+  add("dataset register, minimal", DatasetRegisterPayload{"d", Digest("x"), 1, "", ""}, "bob", 1);
   add("task propose, large", TaskProposePayload{SampleSpec(true)}, "alice", 2);
   add("task propose, minimal", TaskProposePayload{SampleSpec(false)}, "bob", 2);
-  add("task approve", TaskApprovePayload{"melloddy.round-robin:v2", SampleSpec(true).Hash()},
-      "bob", 3);
+  add("task approve", TaskApprovePayload{"melloddy.round-robin:v2", SampleSpec(true).Hash()}, "bob",
+      3);
   add("task approve, short id", TaskApprovePayload{"t", Digest("spec")}, "carol", 3);
   add("task reject", TaskRejectPayload{"t1", Digest("spec"), "Schema mismatch:\n\tassay ids"},
       "carol", 4);
@@ -458,15 +455,11 @@ std::vector<Sample> SampleBodies() {
   add("task revoke", TaskRevokePayload{"t1", "Legal hold \xe2\x9a\x96"}, "alice", 5);
   add("task revoke, no reason", TaskRevokePayload{"t2", ""}, "bob", 5);
   add("task complete", TaskCompletePayload{"t1", 10, Digest("trunk")}, "operator", 6);
-  add("task complete, max rounds", TaskCompletePayload{"t2", 0xffffffff, Digest("t")}, "alice",
-      6);
-  add("data access", DataAccessPayload{"t1", 3, "chembl-kinase", Digest("data"), 5000}, "alice",
-      7);
-  add("data access, round 0", DataAccessPayload{"t1", 0, "d", Digest("d"), ~uint64_t{0}}, "bob",
-      7);
+  add("task complete, max rounds", TaskCompletePayload{"t2", 0xffffffff, Digest("t")}, "alice", 6);
+  add("data access", DataAccessPayload{"t1", 3, "chembl-kinase", Digest("data"), 5000}, "alice", 7);
+  add("data access, round 0", DataAccessPayload{"t1", 0, "d", Digest("d"), ~uint64_t{0}}, "bob", 7);
   add("model update", ModelUpdatePayload{"t1", 3, Digest("upd"), 5000, 1 << 20}, "alice", 8);
-  add("model update, extremes", ModelUpdatePayload{"t1", 0xffffffff, Digest("u"), 1, 1}, "bob",
-      8);
+  add("model update, extremes", ModelUpdatePayload{"t1", 0xffffffff, Digest("u"), 1, 1}, "bob", 8);
   add("round aggregate",
       RoundAggregatePayload{"t1", 3, Digest("agg"), SortedKeys({"alice", "bob", "carol"}), 15000},
       "operator", 9);
@@ -475,8 +468,8 @@ std::vector<Sample> SampleBodies() {
   add("round restart",
       RoundRestartPayload{"t1", 4, 1, SortedKeys({"carol", "bob"}), "Timed out after 60 s"},
       "operator", 11);
-  add("round restart, later attempt",
-      RoundRestartPayload{"t1", 4, 7, SortedKeys({"alice"}), ""}, "operator", 12);
+  add("round restart, later attempt", RoundRestartPayload{"t1", 4, 7, SortedKeys({"alice"}), ""},
+      "operator", 12);
   return out;
 }
 
@@ -625,8 +618,7 @@ TEST_CASE("entry: non-canonical and invalid inputs are rejected naming the probl
                     "kind: unknown entry kind " + std::to_string(k));
     }
     // A known kind with another kind's payload does not parse.
-    expect_reject(EncodeEntry(ok, kJunkSig, 1, static_cast<int>(EntryKind::kTaskRevoke)).bytes,
-                  "");
+    expect_reject(EncodeEntry(ok, kJunkSig, 1, static_cast<int>(EntryKind::kTaskRevoke)).bytes, "");
   }
   SECTION("non-minimal varints anywhere") {
     for (const Sample& s : samples) {
@@ -675,7 +667,8 @@ TEST_CASE("entry: non-canonical and invalid inputs are rejected naming the probl
     // List counts over the limit.
     std::vector<PubKey> many(257, Key("alice").pubkey());
     b.payload = RoundAggregatePayload{"t1", 0, Digest("a"), many, 1};
-    expect_reject(EncodeEntry(b, kJunkSig).bytes, "contributors: count 257 exceeds the limit of 256");
+    expect_reject(EncodeEntry(b, kJunkSig).bytes,
+                  "contributors: count 257 exceeds the limit of 256");
     GenesisPayload g;
     g.genesis_time_ms = 1;
     g.validators.assign(257, Member{"v", Key("v").pubkey()});
@@ -685,8 +678,8 @@ TEST_CASE("entry: non-canonical and invalid inputs are rejected naming the probl
     expect_reject(Bytes(kMaxEntryBytes + 1, 0), "exceeds the limit");
   }
   SECTION("invalid UTF-8 and control characters in text") {
-    for (const char* bad : {"\xc0\x80", "\xed\xa0\x80", "\xf4\x90\x80\x80", "\x80", "a\x01",
-                            "a\x7f", "\xe2\x82"}) {
+    for (const char* bad :
+         {"\xc0\x80", "\xed\xa0\x80", "\xf4\x90\x80\x80", "\x80", "a\x01", "a\x7f", "\xe2\x82"}) {
       EntryBody b = ok;
       b.payload = TaskRevokePayload{"t1", std::string("why: ") + bad};
       expect_reject(EncodeEntry(b, kJunkSig).bytes, "reason: not valid UTF-8");
@@ -841,8 +834,8 @@ TEST_CASE("entry: mutation sweep", "[encoding][entry][mutation]") {
       for (size_t i = 0; i < 400; ++i) positions.push_back(rng() % orig.size());
     }
     for (size_t pos : positions) {
-      for (uint8_t mask : {uint8_t{0x01}, uint8_t{0x80}, uint8_t{0xff},
-                           static_cast<uint8_t>(1 + rng() % 255)}) {
+      for (uint8_t mask :
+           {uint8_t{0x01}, uint8_t{0x80}, uint8_t{0xff}, static_cast<uint8_t>(1 + rng() % 255)}) {
         Bytes m = orig;
         m[pos] ^= mask;
         auto d = Entry::Decode(m);
@@ -856,7 +849,8 @@ TEST_CASE("entry: mutation sweep", "[encoding][entry][mutation]") {
           FAIL("byte " << pos << " ^ " << int(mask) << " still verifies");
         }
         if (EncodeEntry(d->body(), d->signature()).bytes != m) {
-          FAIL("byte " << pos << " ^ " << int(mask) << " decoded to a value that encodes differently");
+          FAIL("byte " << pos << " ^ " << int(mask)
+                       << " decoded to a value that encodes differently");
         }
       }
     }
@@ -876,7 +870,8 @@ std::vector<SecretKey> ValidatorKeys(size_t n) {
 
 ValidatorSet MakeSet(const std::vector<SecretKey>& keys) {
   std::vector<Member> ms;
-  for (size_t i = 0; i < keys.size(); ++i) ms.push_back({"val-" + std::to_string(i), keys[i].pubkey()});
+  for (size_t i = 0; i < keys.size(); ++i)
+    ms.push_back({"val-" + std::to_string(i), keys[i].pubkey()});
   return ValidatorSet(ms);
 }
 
@@ -925,7 +920,8 @@ TEST_CASE("block: header and block round-trip; malformed blocks are rejected",
     INFO("prefix " << n);
     CHECK_FALSE(Block::Decode(ByteView(bb.data(), n)).ok());
   }
-  for (size_t n = 0; n < hb.size(); ++n) CHECK_FALSE(BlockHeader::Decode(ByteView(hb.data(), n)).ok());
+  for (size_t n = 0; n < hb.size(); ++n)
+    CHECK_FALSE(BlockHeader::Decode(ByteView(hb.data(), n)).ok());
   Bytes trailing = bb;
   trailing.push_back(0);
   CHECK(Contains(Block::Decode(trailing).status(), "trailing bytes after block"));
@@ -1004,7 +1000,8 @@ TEST_CASE("block: votes round-trip and are domain separated", "[encoding][block]
       CHECK(d->Encode() == enc);
       CHECK(d->VerifySignature());
       CHECK(v.Digest() == TaggedHash(tags::kVote, v.EncodeUnsigned()));
-      for (size_t n = 0; n < enc.size(); ++n) CHECK_FALSE(Vote::Decode(ByteView(enc.data(), n)).ok());
+      for (size_t n = 0; n < enc.size(); ++n)
+        CHECK_FALSE(Vote::Decode(ByteView(enc.data(), n)).ok());
       Bytes t = enc;
       t.push_back(0);
       CHECK(Contains(Vote::Decode(t).status(), "trailing bytes after vote"));
@@ -1040,7 +1037,7 @@ TEST_CASE("block: quorum is floor(2n/3)+1 and f is floor((n-1)/3)", "[block]") {
     INFO("n = " << n);
     CHECK(vs.Quorum() == 2 * n / 3 + 1);
     CHECK(vs.MaxFaulty() == (n - 1) / 3);
-    CHECK(3 * vs.Quorum() > 2 * n);       // more than two thirds
+    CHECK(3 * vs.Quorum() > 2 * n);         // more than two thirds
     CHECK(3 * (vs.Quorum() - 1) <= 2 * n);  // and the smallest such count
   }
   CHECK(ValidatorSet().MaxFaulty() == 0);
@@ -1084,21 +1081,24 @@ TEST_CASE("block: certificates round-trip and verify at exactly a quorum", "[blo
     Certificate c = f.Cert(quorum);
     CHECK(f.Verify(c).ok());
     REQUIRE(c.sigs.size() == q);
-    for (size_t i = 1; i < c.sigs.size(); ++i) CHECK(c.sigs[i - 1].validator_index < c.sigs[i].validator_index);
+    for (size_t i = 1; i < c.sigs.size(); ++i)
+      CHECK(c.sigs[i - 1].validator_index < c.sigs[i].validator_index);
 
     const Bytes enc = c.Encode();
     auto d = Certificate::Decode(enc);
     REQUIRE(d.ok());
     CHECK(d->Encode() == enc);
     CHECK(f.Verify(*d).ok());
-    for (size_t k = 0; k < enc.size(); k += 7) CHECK_FALSE(Certificate::Decode(ByteView(enc.data(), k)).ok());
+    for (size_t k = 0; k < enc.size(); k += 7)
+      CHECK_FALSE(Certificate::Decode(ByteView(enc.data(), k)).ok());
     Bytes t = enc;
     t.push_back(0);
     CHECK(Contains(Certificate::Decode(t).status(), "trailing bytes after certificate"));
 
     CHECK(f.Verify(f.Cert(all)).ok());
     if (q > 1) {
-      Certificate short_cert = f.Cert(std::vector<size_t>(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(q - 1)));
+      Certificate short_cert = f.Cert(
+          std::vector<size_t>(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(q - 1)));
       Status s = f.Verify(short_cert);
       CHECK(s.code() == Status::Code::kCorruption);
       CHECK(Contains(s, "needs " + std::to_string(q)));
@@ -1116,8 +1116,9 @@ TEST_CASE("block: forged or mismatched certificates are rejected", "[block][cert
   // Signatures over one chain do not count for another.
   CHECK_FALSE(good.Verify(f.vals, "fed-test.2", f.height, f.block).ok());
   // Another validator set (same size, other keys) does not accept it.
-  CHECK_FALSE(good.Verify(MakeSet({Key("x0"), Key("x1"), Key("x2"), Key("x3")}), f.chain,
-                          f.height, f.block).ok());
+  CHECK_FALSE(
+      good.Verify(MakeSet({Key("x0"), Key("x1"), Key("x2"), Key("x3")}), f.chain, f.height, f.block)
+          .ok());
 
   Certificate c = good;
   c.sigs[1].sig[5] ^= 1;

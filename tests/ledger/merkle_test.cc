@@ -8,16 +8,16 @@
 //      2.1.3.1 and 2.1.4.1 literally over an in-memory list of leaf hashes.
 //   3. Randomized trees (seeded; the seed is printed, FEDLEDGER_TEST_SEED replays it) whose
 //      proofs must verify and whose altered proofs must all fail.
+#include "ledger/merkle.h"
+
 #include <bit>
+#include <catch2/catch.hpp>
 #include <cstdlib>
 #include <iostream>
 #include <map>
 #include <random>
 
-#include <catch2/catch.hpp>
-
 #include "ledger/crypto.h"
-#include "ledger/merkle.h"
 
 namespace fedledger {
 namespace {
@@ -141,8 +141,8 @@ std::vector<std::pair<std::string, std::vector<Hash32>>> AlteredProofs(
     for (int bit : {0, 131, 255}) {
       auto p = proof;
       p[i].v[bit / 8] ^= static_cast<uint8_t>(1u << (bit % 8));
-      out.emplace_back("bit " + std::to_string(bit) + " of hash " + std::to_string(i) +
-                           " flipped", p);
+      out.emplace_back("bit " + std::to_string(bit) + " of hash " + std::to_string(i) + " flipped",
+                       p);
     }
     auto dropped = proof;
     dropped.erase(dropped.begin() + static_cast<std::ptrdiff_t>(i));
@@ -150,8 +150,8 @@ std::vector<std::pair<std::string, std::vector<Hash32>>> AlteredProofs(
     if (i + 1 < proof.size() && proof[i] != proof[i + 1]) {
       auto swapped = proof;
       std::swap(swapped[i], swapped[i + 1]);
-      out.emplace_back("hashes " + std::to_string(i) + " and " + std::to_string(i + 1) +
-                           " swapped", swapped);
+      out.emplace_back("hashes " + std::to_string(i) + " and " + std::to_string(i + 1) + " swapped",
+                       swapped);
     }
   }
   auto appended = proof;
@@ -276,8 +276,14 @@ TestLog MakeLog(std::mt19937_64& rng, uint64_t size) {
 // transparency-dev/merkle proof/verify_test.go (same vectors as certificate-transparency-go
 // merkletree and google/trillian): leaves, roots of sizes 1..8, and proofs. Inclusion vectors
 // there use 1-based leaf numbers; they are converted to 0-based indexes here.
-const char* const kLeafData[] = {"",         "00",       "10", "2021", "3031", "40414243",
-                                 "5051525354555657", "606162636465666768696a6b6c6d6e6f"};
+const char* const kLeafData[] = {"",
+                                 "00",
+                                 "10",
+                                 "2021",
+                                 "3031",
+                                 "40414243",
+                                 "5051525354555657",
+                                 "606162636465666768696a6b6c6d6e6f"};
 const char* const kRoots[] = {
     "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d",
     "fac54203e7cc696cf0dfcb42c92a1d9dbaf70ad9e621f4bd8d98662f00e3c125",
@@ -355,15 +361,15 @@ TEST_CASE("merkle: RFC 6962 known-answer inclusion proofs", "[merkle]") {
     auto proof = MerkleInclusionProof(k.log, v.index, v.size);
     REQUIRE(proof.ok());
     CHECK(*proof == v.proof);
-    CHECK(VerifyInclusionProof(k.leaves[v.index], v.index, v.size, v.proof, k.roots[v.size])
-              .ok());
+    CHECK(VerifyInclusionProof(k.leaves[v.index], v.index, v.size, v.proof, k.roots[v.size]).ok());
     CheckInclusion(k.log, k.leaves, k.roots, v.index, v.size, true);
   }
   // The upstream "treeSize * 2" and "treeSize / 2" probes against the original root.
   for (const Vector& v : vectors) {
     if (v.size < 2) continue;
-    CHECK_FALSE(VerifyInclusionProof(k.leaves[v.index], v.index, v.size * 2, v.proof,
-                                     k.roots[v.size]).ok());
+    CHECK_FALSE(
+        VerifyInclusionProof(k.leaves[v.index], v.index, v.size * 2, v.proof, k.roots[v.size])
+            .ok());
   }
 }
 
