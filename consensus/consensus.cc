@@ -179,6 +179,15 @@ Status Consensus::HandleProposal(const PubKey& from, Proposal p) {
     Reject(from, "proposal signature does not verify");
     return Status::Ok();
   }
+  for (const Vote& v : p.pol_votes) {
+    if (v.type != VoteType::kPrevote || v.height != p.height || v.round != p.pol_round ||
+        v.block_hash != p.block_hash) {
+      Reject(from, "proposal carries a vote that is not part of its proof of lock");
+      return Status::Ok();
+    }
+    FL_TRY(HandleVote(from, v));
+  }
+  p.pol_votes.clear();
   pacemaker_.Observe(vals_.IndexOf(proposer.key), p.round);
   if (p.round > round_ + options_.round_window) return Status::Ok();
   proposals_[p.round] = ProposalSlot{std::move(p), std::nullopt};
@@ -443,6 +452,7 @@ Status Consensus::TryPropose() {
   if (valid_block_) {
     p.block = *valid_block_;
     p.pol_round = static_cast<uint32_t>(valid_round_);
+    p.pol_votes = votes_.Votes(VoteType::kPrevote, p.pol_round, p.block.header.Hash());
   } else {
     std::vector<Entry> entries =
         mempool_.Select(options_.max_block_entries, options_.max_block_bytes);

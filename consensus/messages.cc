@@ -17,6 +17,8 @@ void EncodeBody(Writer& w, const Proposal& p) {
   w.U32(p.pol_round);
   w.VarBytes(p.block.Encode());
   w.Raw(ByteView(p.sig.data(), p.sig.size()));
+  w.Varint(p.pol_votes.size());
+  for (const Vote& v : p.pol_votes) w.VarBytes(v.Encode());
 }
 void EncodeBody(Writer& w, const Vote& v) { w.Raw(v.Encode()); }
 void EncodeBody(Writer& w, const SyncRequest& r) {
@@ -59,6 +61,21 @@ Result<Proposal> DecodeProposal(Reader& r) {
   p.block_hash = p.block.header.Hash();
   FL_ASSIGN(ByteView sig, r.Raw("proposal.signature", 64));
   std::copy(sig.begin(), sig.end(), p.sig.begin());
+  FL_ASSIGN(uint64_t n, r.Count("proposal.pol_votes", kMaxPolVotes));
+  if (p.pol_round == kNoRound && n != 0) {
+    return Status::InvalidArgument("proposal.pol_votes: present without a pol_round");
+  }
+  for (uint64_t i = 0; i < n; ++i) {
+    FL_ASSIGN(ByteView vb, r.VarBytes("proposal.pol_vote", kMaxVoteBytes));
+    auto v = Vote::Decode(vb);
+    if (!v.ok()) return v.status().WithContext("proposal.pol_vote " + std::to_string(i));
+    if (v->type != VoteType::kPrevote || v->height != p.height || v->round != p.pol_round ||
+        v->block_hash != p.block_hash || v->chain_id != p.chain_id) {
+      return Status::InvalidArgument("proposal.pol_vote " + std::to_string(i) +
+                                     ": not a prevote for the block at pol_round (bad proof of lock)");
+    }
+    p.pol_votes.push_back(std::move(v).value());
+  }
   return p;
 }
 

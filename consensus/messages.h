@@ -4,7 +4,12 @@
 //   message       := u8 version(=1) | u8 type | body(type)
 //   type 1 PROPOSAL      := string<64> chain_id | u64 height | u32 round | u32 pol_round
 //                           | bytes<kMaxBlockBytes> block | signature(64)
+//                           | list<bytes<256> vote, 256> pol_votes
 //       pol_round is the proposer's valid round, 0xFFFFFFFF for none (-1 in the paper).
+//       pol_votes is the proof of lock: >2/3 prevotes for the block at pol_round (empty when
+//       pol_round is none). They are not covered by the proposal signature; each vote carries
+//       its own. They let a validator that missed those prevotes apply line 28 of the paper
+//       (our gossip does not retransmit old votes, so the proposer carries them).
 //       proposal digest := TaggedHash("fedledger/proposal/v1",
 //                           string chain_id | u64 height | u32 round | u32 pol_round | hash block_hash)
 //       signed by the round's proposer with its node key; block_hash = block.header.Hash().
@@ -40,6 +45,8 @@ inline constexpr size_t kMaxBlockBytes = 32u << 20;
 inline constexpr size_t kMaxSyncBlocks = 64;
 inline constexpr size_t kMaxBatchEntries = 16384;
 inline constexpr size_t kMaxCertificateBytes = 8 + 4 + 32 + 3 + 66 * 256;
+inline constexpr size_t kMaxVoteBytes = 256;
+inline constexpr size_t kMaxPolVotes = 256;
 
 enum class MessageType : uint8_t {
   kProposal = 1,
@@ -58,6 +65,7 @@ struct Proposal {
   Block block;
   Hash32 block_hash;  // cached block.header.Hash(); set by Sign() and by decoding
   Signature sig{};
+  std::vector<Vote> pol_votes;
 
   // The digest the proposer signs (see the grammar above).
   Hash32 Digest() const;
