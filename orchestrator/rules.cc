@@ -376,13 +376,20 @@ Verdict FederationState::CheckRestart(const Entry& e, const RoundRestartPayload&
                                      " does not follow the current attempt " +
                                      std::to_string(cur->attempt));
   }
-  bool drops_non_deliverer = false;
+  // The drop set is exactly the members without a MODEL_UPDATE in this attempt. Dropping a
+  // member that delivered is refused: an aggregator holding every masked update of the
+  // attempt could sum them (all masks cancel), then drop one member and learn its update as
+  // the difference of the two sums.
   for (const PubKey& d : p.dropped) {
     if (!cur->IsMember(d)) {
       return Bad(R::kBadDropSet, ctx + ": " + DescribeKey(d) + " is not a member of " +
                                      RoundName(cur->round, cur->attempt));
     }
-    if (!cur->updates.count(d)) drops_non_deliverer = true;
+    if (cur->updates.count(d)) {
+      return Bad(R::kBadDropSet, ctx + ": " + DescribeKey(d) + " delivered its MODEL_UPDATE in " +
+                                     RoundName(cur->round, cur->attempt) +
+                                     " and cannot be dropped");
+    }
   }
   for (const PubKey& m : cur->members) {
     if (!cur->updates.count(m) &&
@@ -392,7 +399,7 @@ Verdict FederationState::CheckRestart(const Entry& e, const RoundRestartPayload&
                                      " and must be dropped too");
     }
   }
-  if (drops_non_deliverer && t - cur->attempt_started_ms < task->spec.round_timeout_ms) {
+  if (t - cur->attempt_started_ms < task->spec.round_timeout_ms) {
     return Bad(R::kRoundNotTimedOut,
                ctx + ": " + RoundName(cur->round, cur->attempt) + " started at " +
                    std::to_string(cur->attempt_started_ms) + " ms and times out after " +

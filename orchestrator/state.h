@@ -34,14 +34,14 @@
 //                     the sum of their sample counts. Starts the next round (members: the
 //                     participants that have not revoked) or, after the last round, waits for
 //                     TASK_COMPLETE.
-//   ROUND_RESTART     by the aggregator for the current round with attempt == current + 1;
-//                     dropped is a subset of the attempt's members containing every member
-//                     that has no MODEL_UPDATE in the attempt (it may also drop deliverers whose
-//                     artifact failed verification); if any dropped member did not deliver, the
-//                     round timeout (spec.round_timeout_ms since the attempt started) must have
-//                     passed. Updates of the old attempt are discarded (masks depend on the
-//                     attempt and the member set). Dropped members rejoin in the next round.
-//                     Fewer than 2 members left: the task is aborted (closed).
+//   ROUND_RESTART     by the aggregator for the current round with attempt == current + 1,
+//                     once the round timeout (spec.round_timeout_ms since the attempt started)
+//                     has passed; dropped is EXACTLY the attempt's members without a
+//                     MODEL_UPDATE (dropping a deliverer would let the aggregator difference
+//                     two sums and unmask it). Updates of the old attempt are discarded: masks
+//                     depend on the attempt and the member set, so the remaining members
+//                     re-mask and resubmit (no new DATA_ACCESS). Dropped members rejoin in the
+//                     next round. Fewer than 2 members left: the task is aborted (closed).
 //   TASK_COMPLETE     by the aggregator after the last round's aggregate, rounds_completed ==
 //                     spec.rounds.
 //   GENESIS           never (there is one, at height 0).

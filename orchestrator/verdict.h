@@ -51,8 +51,8 @@ enum class RejectReason : uint8_t {
   kContributorsMismatch,     // ROUND_AGGREGATE contributors differ from the attempt's updaters
   kTotalSamplesMismatch,     // ROUND_AGGREGATE total_samples differs from the sum of sample counts
   kWrongAttempt,             // ROUND_RESTART attempt is not current attempt + 1
-  kRoundNotTimedOut,         // ROUND_RESTART drops a non-deliverer before the round timeout
-  kBadDropSet,               // ROUND_RESTART drops a non-member or keeps a non-deliverer
+  kRoundNotTimedOut,         // ROUND_RESTART before the round timeout
+  kBadDropSet,               // ROUND_RESTART drop set is not exactly the non-deliverers
   kRoundsNotFinished,        // TASK_COMPLETE before the last round's aggregate
   kRoundsCompletedMismatch,  // TASK_COMPLETE rounds_completed differs from spec.rounds
 };

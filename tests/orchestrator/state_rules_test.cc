@@ -329,6 +329,16 @@ std::vector<Case> Cases() {
          return f.Make(f.op, RoundRestartPayload{kT, 0, 1, Fed::Keys({&f.dave}), "x"});
        },
        R::kBadDropSet, {"partner 'dave' is not a member of round 0 attempt 0"}},
+      {"restart dropping a member that delivered",
+       [](Fed& f) {
+         f.ActiveTask(kT);
+         f.Deliver(kT, 0, {&f.alice, &f.bob});
+         f.now += testing::kRoundTimeout;
+       },
+       [](Fed& f) {
+         return f.Make(f.op, RoundRestartPayload{kT, 0, 1, Fed::Keys({&f.bob, &f.carol}), "x"});
+       },
+       R::kBadDropSet, {"partner 'bob' delivered its MODEL_UPDATE in round 0 attempt 0 and cannot be dropped"}},
       {"completion before the last round", [](Fed& f) { f.ActiveTask(kT, 2); f.FullRound(kT, 0); },
        [](Fed& f) { return f.Make(f.op, TaskCompletePayload{kT, 2, Fed::H("f")}); },
        R::kRoundsNotFinished, {"1 of 2 rounds are aggregated"}},
