@@ -31,16 +31,24 @@ Verdict FederationState::CheckImpl(const Entry& e, uint64_t t) const {
       return Bad(R::kGenesisNotAllowed, "GENESIS: the ledger already has its genesis");
     case EntryKind::kDatasetRegister:
       return CheckDatasetRegister(e, *e.As<DatasetRegisterPayload>());
-    case EntryKind::kTaskPropose: return CheckPropose(e, *e.As<TaskProposePayload>(), t);
-    case EntryKind::kTaskApprove: return CheckApprove(e, *e.As<TaskApprovePayload>(), t);
-    case EntryKind::kTaskReject: return CheckReject(e, *e.As<TaskRejectPayload>(), t);
-    case EntryKind::kTaskRevoke: return CheckRevoke(e, *e.As<TaskRevokePayload>(), t);
-    case EntryKind::kDataAccess: return CheckDataAccess(e, *e.As<DataAccessPayload>(), t);
-    case EntryKind::kModelUpdate: return CheckModelUpdate(e, *e.As<ModelUpdatePayload>(), t);
+    case EntryKind::kTaskPropose:
+      return CheckPropose(e, *e.As<TaskProposePayload>(), t);
+    case EntryKind::kTaskApprove:
+      return CheckApprove(e, *e.As<TaskApprovePayload>(), t);
+    case EntryKind::kTaskReject:
+      return CheckReject(e, *e.As<TaskRejectPayload>(), t);
+    case EntryKind::kTaskRevoke:
+      return CheckRevoke(e, *e.As<TaskRevokePayload>(), t);
+    case EntryKind::kDataAccess:
+      return CheckDataAccess(e, *e.As<DataAccessPayload>(), t);
+    case EntryKind::kModelUpdate:
+      return CheckModelUpdate(e, *e.As<ModelUpdatePayload>(), t);
     case EntryKind::kRoundAggregate:
       return CheckAggregate(e, *e.As<RoundAggregatePayload>(), t);
-    case EntryKind::kRoundRestart: return CheckRestart(e, *e.As<RoundRestartPayload>(), t);
-    case EntryKind::kTaskComplete: return CheckComplete(e, *e.As<TaskCompletePayload>(), t);
+    case EntryKind::kRoundRestart:
+      return CheckRestart(e, *e.As<RoundRestartPayload>(), t);
+    case EntryKind::kTaskComplete:
+      return CheckComplete(e, *e.As<TaskCompletePayload>(), t);
   }
   // Entry::Decode and Entry::Sign refuse unknown kinds, so this is unreachable for an Entry.
   std::abort();
@@ -62,14 +70,14 @@ Verdict FederationState::FindOpenTask(const char* what, const std::string& task_
                        " ms) before every participant approved; it accepts nothing more");
       }
       if (must_be_active) {
-        return Bad(R::kTaskNotActive,
-                   ctx + ": the task is not active yet (" +
-                       std::to_string(task->approvals.size()) + " of " +
-                       std::to_string(task->spec.participants.size()) +
-                       " approvals committed)");
+        return Bad(R::kTaskNotActive, ctx + ": the task is not active yet (" +
+                                          std::to_string(task->approvals.size()) + " of " +
+                                          std::to_string(task->spec.participants.size()) +
+                                          " approvals committed)");
       }
       break;
-    case TaskStatus::kActive: break;
+    case TaskStatus::kActive:
+      break;
     default: {
       std::string by = task->closed_by ? " by " + DescribeKey(*task->closed_by) : "";
       return Bad(R::kTaskClosed, ctx + ": the task is " + TaskStatusName(task->status) + by +
@@ -98,7 +106,8 @@ Verdict FederationState::CheckRoundMember(const char* what, const TaskRecord& ta
     if (rv != task.revocations.end() && rv->second <= cur->round) {
       return Bad(R::kNotRoundMember, ctx + ": " + DescribeKey(signer) +
                                          " revoked its participation and takes no part from "
-                                         "round " + std::to_string(rv->second) + " on");
+                                         "round " +
+                                         std::to_string(rv->second) + " on");
     }
     return Bad(R::kNotRoundMember, ctx + ": " + DescribeKey(signer) + " was dropped from " +
                                        RoundName(cur->round, cur->attempt) +
@@ -114,14 +123,13 @@ Verdict FederationState::CheckDatasetRegister(const Entry& e,
                                               const DatasetRegisterPayload& p) const {
   const std::string ctx = "DATASET_REGISTER of '" + p.dataset_id + "'";
   if (!IsPartner(e.signer())) {
-    return Bad(R::kNotPartner, ctx + ": signer " + DescribeKey(e.signer()) +
-                                   " is not a partner in the genesis");
+    return Bad(R::kNotPartner,
+               ctx + ": signer " + DescribeKey(e.signer()) + " is not a partner in the genesis");
   }
   if (const DatasetRecord* d = LookupDataset(e.signer(), p.dataset_id)) {
-    return Bad(R::kDuplicateDataset, ctx + ": " + DescribeKey(e.signer()) +
-                                         " already registered it (hash " +
-                                         d->content_hash.ShortHex() +
-                                         "...); register a new version under a new id");
+    return Bad(R::kDuplicateDataset,
+               ctx + ": " + DescribeKey(e.signer()) + " already registered it (hash " +
+                   d->content_hash.ShortHex() + "...); register a new version under a new id");
   }
   return Verdict::Valid();
 }
@@ -133,16 +141,17 @@ Verdict FederationState::CheckPropose(const Entry& e, const TaskProposePayload& 
   const TaskSpec& s = p.spec;
   const std::string ctx = For(EntryKind::kTaskPropose, s.task_id);
   if (!IsPartner(e.signer())) {
-    return Bad(R::kNotPartner, ctx + ": proposer " + DescribeKey(e.signer()) +
-                                   " is not a partner in the genesis");
+    return Bad(R::kNotPartner,
+               ctx + ": proposer " + DescribeKey(e.signer()) + " is not a partner in the genesis");
   }
   if (LookupTask(s.task_id) != nullptr) {
     return Bad(R::kDuplicateTask, ctx + ": a task with this id already exists");
   }
   if (s.participants.size() < 2) {
     return Bad(R::kTooFewParticipants,
-               ctx + ": a task needs at least 2 participants (secure aggregation hides each "
-                     "update only in a sum of two or more), the spec lists " +
+               ctx +
+                   ": a task needs at least 2 participants (secure aggregation hides each "
+                   "update only in a sum of two or more), the spec lists " +
                    std::to_string(s.participants.size()));
   }
   for (const Participant& part : s.participants) {
@@ -176,8 +185,8 @@ Verdict FederationState::CheckApprove(const Entry& e, const TaskApprovePayload& 
   const TaskRecord* task = nullptr;
   if (Verdict v = FindOpenTask("TASK_APPROVE", p.task_id, t, false, &task); !v) return v;
   if (task->FindParticipant(e.signer()) == nullptr) {
-    return Bad(R::kNotParticipant, ctx + ": " + DescribeKey(e.signer()) +
-                                       " is not a participant of the task");
+    return Bad(R::kNotParticipant,
+               ctx + ": " + DescribeKey(e.signer()) + " is not a participant of the task");
   }
   if (p.spec_hash != task->spec_hash) {
     return Bad(R::kSpecHashMismatch, ctx + ": spec hash " + p.spec_hash.ShortHex() +
@@ -185,20 +194,18 @@ Verdict FederationState::CheckApprove(const Entry& e, const TaskApprovePayload& 
                                          task->spec_hash.ShortHex() + "...");
   }
   if (task->approvals.count(e.signer())) {
-    return Bad(R::kAlreadyApproved, ctx + ": " + DescribeKey(e.signer()) +
-                                        " already approved it");
+    return Bad(R::kAlreadyApproved, ctx + ": " + DescribeKey(e.signer()) + " already approved it");
   }
   return Verdict::Valid();
 }
 
-Verdict FederationState::CheckReject(const Entry& e, const TaskRejectPayload& p,
-                                     uint64_t t) const {
+Verdict FederationState::CheckReject(const Entry& e, const TaskRejectPayload& p, uint64_t t) const {
   const std::string ctx = For(EntryKind::kTaskReject, p.task_id);
   const TaskRecord* task = nullptr;
   if (Verdict v = FindOpenTask("TASK_REJECT", p.task_id, t, false, &task); !v) return v;
   if (task->FindParticipant(e.signer()) == nullptr) {
-    return Bad(R::kNotParticipant, ctx + ": " + DescribeKey(e.signer()) +
-                                       " is not a participant of the task");
+    return Bad(R::kNotParticipant,
+               ctx + ": " + DescribeKey(e.signer()) + " is not a participant of the task");
   }
   if (p.spec_hash != task->spec_hash) {
     return Bad(R::kSpecHashMismatch, ctx + ": spec hash " + p.spec_hash.ShortHex() +
@@ -206,16 +213,16 @@ Verdict FederationState::CheckReject(const Entry& e, const TaskRejectPayload& p,
                                          task->spec_hash.ShortHex() + "...");
   }
   if (task->status == TaskStatus::kActive) {
-    return Bad(R::kAlreadyApproved, ctx + ": every participant approved and the task is "
-                                          "active; a participant leaves with TASK_REVOKE");
+    return Bad(R::kAlreadyApproved, ctx +
+                                        ": every participant approved and the task is "
+                                        "active; a participant leaves with TASK_REVOKE");
   }
   return Verdict::Valid();
 }
 
 // ---- TASK_REVOKE ----
 
-Verdict FederationState::CheckRevoke(const Entry& e, const TaskRevokePayload& p,
-                                     uint64_t t) const {
+Verdict FederationState::CheckRevoke(const Entry& e, const TaskRevokePayload& p, uint64_t t) const {
   const std::string ctx = For(EntryKind::kTaskRevoke, p.task_id);
   const TaskRecord* task = nullptr;
   if (Verdict v = FindOpenTask("TASK_REVOKE", p.task_id, t, true, &task); !v) {
@@ -225,8 +232,8 @@ Verdict FederationState::CheckRevoke(const Entry& e, const TaskRevokePayload& p,
     return v;
   }
   if (task->FindParticipant(e.signer()) == nullptr) {
-    return Bad(R::kNotParticipant, ctx + ": " + DescribeKey(e.signer()) +
-                                       " is not a participant of the task");
+    return Bad(R::kNotParticipant,
+               ctx + ": " + DescribeKey(e.signer()) + " is not a participant of the task");
   }
   if (task->revocations.count(e.signer())) {
     return Bad(R::kAlreadyRevoked, ctx + ": " + DescribeKey(e.signer()) + " already revoked");
@@ -243,8 +250,8 @@ Verdict FederationState::CheckDataAccess(const Entry& e, const DataAccessPayload
   if (Verdict v = FindOpenTask("DATA_ACCESS", p.task_id, t, true, &task); !v) return v;
   const Participant* part = task->FindParticipant(e.signer());
   if (part == nullptr) {
-    return Bad(R::kNotParticipant, ctx + ": " + DescribeKey(e.signer()) +
-                                       " is not a participant of the task");
+    return Bad(R::kNotParticipant,
+               ctx + ": " + DescribeKey(e.signer()) + " is not a participant of the task");
   }
   const RoundProgress* cur = nullptr;
   if (Verdict v = CheckRoundMember("DATA_ACCESS", *task, e.signer(), p.round, &cur); !v) {
@@ -258,8 +265,7 @@ Verdict FederationState::CheckDataAccess(const Entry& e, const DataAccessPayload
   const DatasetRecord* ds = LookupDataset(e.signer(), p.dataset_id);
   if (ds == nullptr) {  // the proposal required it and datasets are never removed
     return Bad(R::kDatasetNotRegistered, ctx + ": dataset '" + p.dataset_id +
-                                             "' is not registered by " +
-                                             DescribeKey(e.signer()));
+                                             "' is not registered by " + DescribeKey(e.signer()));
   }
   if (p.dataset_hash != ds->content_hash) {
     return Bad(R::kDatasetHashMismatch, ctx + ": dataset hash " + p.dataset_hash.ShortHex() +
@@ -285,8 +291,8 @@ Verdict FederationState::CheckModelUpdate(const Entry& e, const ModelUpdatePaylo
   const TaskRecord* task = nullptr;
   if (Verdict v = FindOpenTask("MODEL_UPDATE", p.task_id, t, true, &task); !v) return v;
   if (task->FindParticipant(e.signer()) == nullptr) {
-    return Bad(R::kNotParticipant, ctx + ": " + DescribeKey(e.signer()) +
-                                       " is not a participant of the task");
+    return Bad(R::kNotParticipant,
+               ctx + ": " + DescribeKey(e.signer()) + " is not a participant of the task");
   }
   const RoundProgress* cur = nullptr;
   if (Verdict v = CheckRoundMember("MODEL_UPDATE", *task, e.signer(), p.round, &cur); !v) {
@@ -342,17 +348,16 @@ Verdict FederationState::CheckAggregate(const Entry& e, const RoundAggregatePayl
   if (p.contributors != cur->members) {
     return Bad(R::kContributorsMismatch,
                ctx + ": lists " + std::to_string(p.contributors.size()) +
-                   " contributors, but the contributors of " +
-                   RoundName(cur->round, cur->attempt) + " are exactly its " +
-                   std::to_string(cur->members.size()) + " members with a MODEL_UPDATE");
+                   " contributors, but the contributors of " + RoundName(cur->round, cur->attempt) +
+                   " are exactly its " + std::to_string(cur->members.size()) +
+                   " members with a MODEL_UPDATE");
   }
   uint64_t total = 0;
   for (const auto& [k, u] : cur->updates) total += u.sample_count;
   if (p.total_samples != total) {
-    return Bad(R::kTotalSamplesMismatch, ctx + ": total_samples " +
-                                             std::to_string(p.total_samples) +
-                                             " is not the sum of the updates' sample counts " +
-                                             std::to_string(total));
+    return Bad(R::kTotalSamplesMismatch,
+               ctx + ": total_samples " + std::to_string(p.total_samples) +
+                   " is not the sum of the updates' sample counts " + std::to_string(total));
   }
   return Verdict::Valid();
 }
@@ -392,19 +397,18 @@ Verdict FederationState::CheckRestart(const Entry& e, const RoundRestartPayload&
     }
   }
   for (const PubKey& m : cur->members) {
-    if (!cur->updates.count(m) &&
-        !std::binary_search(p.dropped.begin(), p.dropped.end(), m)) {
+    if (!cur->updates.count(m) && !std::binary_search(p.dropped.begin(), p.dropped.end(), m)) {
       return Bad(R::kBadDropSet, ctx + ": " + DescribeKey(m) + " has no MODEL_UPDATE in " +
                                      RoundName(cur->round, cur->attempt) +
                                      " and must be dropped too");
     }
   }
   if (t - cur->attempt_started_ms < task->spec.round_timeout_ms) {
-    return Bad(R::kRoundNotTimedOut,
-               ctx + ": " + RoundName(cur->round, cur->attempt) + " started at " +
-                   std::to_string(cur->attempt_started_ms) + " ms and times out after " +
-                   std::to_string(task->spec.round_timeout_ms) + " ms; block time is " +
-                   std::to_string(t) + " ms");
+    return Bad(R::kRoundNotTimedOut, ctx + ": " + RoundName(cur->round, cur->attempt) +
+                                         " started at " + std::to_string(cur->attempt_started_ms) +
+                                         " ms and times out after " +
+                                         std::to_string(task->spec.round_timeout_ms) +
+                                         " ms; block time is " + std::to_string(t) + " ms");
   }
   return Verdict::Valid();
 }
@@ -438,11 +442,12 @@ Verdict FederationState::CheckComplete(const Entry& e, const TaskCompletePayload
 void FederationState::ApplyImpl(const Entry& e, uint64_t t) {
   const PubKey& signer = e.signer();
   switch (e.kind()) {
-    case EntryKind::kGenesis: std::abort();  // never valid
+    case EntryKind::kGenesis:
+      std::abort();  // never valid
     case EntryKind::kDatasetRegister: {
       const auto& p = *e.As<DatasetRegisterPayload>();
       DatasetRecord d{signer, p.dataset_id, p.content_hash, p.rows, p.schema, p.description,
-                      t, e.leaf_hash()};
+                      t,      e.leaf_hash()};
       datasets_.insert_or_assign(DatasetKey(signer, p.dataset_id), std::move(d));
       return;
     }
@@ -538,8 +543,7 @@ void FederationState::ApplyImpl(const Entry& e, uint64_t t) {
         task.status = TaskStatus::kAborted;
         task.closed_by = signer;
         task.close_reason = "round " + std::to_string(cur.round) + " attempt " +
-                            std::to_string(cur.attempt) + " has fewer than 2 members: " +
-                            p.reason;
+                            std::to_string(cur.attempt) + " has fewer than 2 members: " + p.reason;
         task.closed_ms = t;
       }
       return;

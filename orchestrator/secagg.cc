@@ -53,7 +53,8 @@ Result<FixedPoint> FixedPoint::Make(float clip, uint64_t max_total_weight, doubl
   if (max_total_weight == 0) {
     return Status::InvalidArgument("secagg max_total_weight: must be at least 1");
   }
-  const double bound = kSumLimit / (static_cast<double>(clip) * static_cast<double>(max_total_weight));
+  const double bound =
+      kSumLimit / (static_cast<double>(clip) * static_cast<double>(max_total_weight));
   if (scale == 0) {
     // Largest power of two <= bound.
     int exp = 0;
@@ -62,10 +63,10 @@ Result<FixedPoint> FixedPoint::Make(float clip, uint64_t max_total_weight, doubl
   } else if (!std::isfinite(scale) || !(scale > 0)) {
     return Status::InvalidArgument("secagg scale: must be finite and positive");
   } else if (scale > bound) {
-    return Status::InvalidArgument(
-        "secagg scale: " + std::to_string(scale) + " overflows the 32-bit sum for clip " +
-        std::to_string(clip) + " and total weight " + std::to_string(max_total_weight) +
-        " (at most " + std::to_string(bound) + ")");
+    return Status::InvalidArgument("secagg scale: " + std::to_string(scale) +
+                                   " overflows the 32-bit sum for clip " + std::to_string(clip) +
+                                   " and total weight " + std::to_string(max_total_weight) +
+                                   " (at most " + std::to_string(bound) + ")");
   }
   return FixedPoint(clip, scale, max_total_weight);
 }
@@ -85,8 +86,7 @@ Result<EncodeStats> FixedPoint::Encode(std::span<const float> x, uint64_t weight
   return st;
 }
 
-void FixedPoint::Decode(std::span<const uint32_t> sum, double divisor,
-                        std::span<float> out) const {
+void FixedPoint::Decode(std::span<const uint32_t> sum, double divisor, std::span<float> out) const {
   assert(sum.size() == out.size() && divisor > 0);
   kernels::Decode(sum.data(), sum.size(), 1.0 / (scale_ * divisor), out.data());
 }

@@ -85,7 +85,8 @@ class FixedPoint {
   void Decode(std::span<const uint32_t> sum, double divisor, std::span<float> out) const;
 
  private:
-  FixedPoint(float clip, double scale, uint64_t w) : clip_(clip), scale_(scale), max_total_weight_(w) {}
+  FixedPoint(float clip, double scale, uint64_t w)
+      : clip_(clip), scale_(scale), max_total_weight_(w) {}
   float clip_;
   double scale_;
   uint64_t max_total_weight_;

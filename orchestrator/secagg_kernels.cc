@@ -10,8 +10,8 @@ namespace {
 constexpr double kRoundMagic = 6755399441055744.0;
 }  // namespace
 
-void Encode(const float* x, size_t n, float clip, double factor, uint32_t* out,
-            uint64_t* clipped, uint64_t* non_finite) {
+void Encode(const float* x, size_t n, float clip, double factor, uint32_t* out, uint64_t* clipped,
+            uint64_t* non_finite) {
   const float c = clip;
   uint64_t n_clipped = 0, n_non_finite = 0;
   for (size_t k = 0; k < n; ++k) {

@@ -11,8 +11,8 @@ namespace fedledger::orchestrator::kernels {
 
 // out[k] = int32(round_half_even(clamp(x[k], -clip, clip) * factor)), NaN -> 0.
 // REQUIRES: |clip * factor| < 2^31.
-void Encode(const float* x, size_t n, float clip, double factor, uint32_t* out,
-            uint64_t* clipped, uint64_t* non_finite);
+void Encode(const float* x, size_t n, float clip, double factor, uint32_t* out, uint64_t* clipped,
+            uint64_t* non_finite);
 // out[k] = float(int32(s[k]) * inv).
 void Decode(const uint32_t* s, size_t n, double inv, float* out);
 void Add(uint32_t* acc, const uint32_t* v, size_t n);  // acc[k] += v[k] mod 2^32

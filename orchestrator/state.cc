@@ -8,13 +8,20 @@ namespace fedledger::orchestrator {
 
 const char* TaskStatusName(TaskStatus s) {
   switch (s) {
-    case TaskStatus::kProposed: return "proposed";
-    case TaskStatus::kActive: return "active";
-    case TaskStatus::kRejected: return "rejected";
-    case TaskStatus::kRevoked: return "revoked";
-    case TaskStatus::kExpired: return "expired";
-    case TaskStatus::kCompleted: return "completed";
-    case TaskStatus::kAborted: return "aborted";
+    case TaskStatus::kProposed:
+      return "proposed";
+    case TaskStatus::kActive:
+      return "active";
+    case TaskStatus::kRejected:
+      return "rejected";
+    case TaskStatus::kRevoked:
+      return "revoked";
+    case TaskStatus::kExpired:
+      return "expired";
+    case TaskStatus::kCompleted:
+      return "completed";
+    case TaskStatus::kAborted:
+      return "aborted";
   }
   return "unknown";
 }
@@ -41,8 +48,9 @@ std::vector<PubKey> TaskRecord::RemainingParticipants() const {
 }
 
 const Participant* TaskRecord::FindParticipant(const PubKey& k) const {
-  auto it = std::lower_bound(spec.participants.begin(), spec.participants.end(), k,
-                             [](const Participant& p, const PubKey& key) { return p.partner < key; });
+  auto it =
+      std::lower_bound(spec.participants.begin(), spec.participants.end(), k,
+                       [](const Participant& p, const PubKey& key) { return p.partner < key; });
   return (it != spec.participants.end() && it->partner == k) ? &*it : nullptr;
 }
 
@@ -210,8 +218,7 @@ uint64_t FederationState::MaxTotalSamples(const TaskRecord& task) const {
 Verdict FederationState::MayReadData(const std::string& task_id, uint32_t round,
                                      const PubKey& partner) const {
   const TaskRecord* task = LookupTask(task_id);
-  const std::string what = "reading data for task '" + task_id + "' round " +
-                           std::to_string(round);
+  const std::string what = "reading data for task '" + task_id + "' round " + std::to_string(round);
   if (task == nullptr) {
     return Verdict::Invalid(RejectReason::kUnknownTask, what + ": no such task");
   }
@@ -240,9 +247,9 @@ Verdict FederationState::MayReadData(const std::string& task_id, uint32_t round,
                             what + ": " + DescribeKey(partner) + " takes no part in this round");
   }
   if (!cur->accesses.count(partner)) {
-    return Verdict::Invalid(RejectReason::kNoDataAccess,
-                            what + ": no DATA_ACCESS by " + DescribeKey(partner) +
-                                " is committed for this round");
+    return Verdict::Invalid(
+        RejectReason::kNoDataAccess,
+        what + ": no DATA_ACCESS by " + DescribeKey(partner) + " is committed for this round");
   }
   return Verdict::Valid();
 }

@@ -70,11 +70,11 @@ namespace fedledger::orchestrator {
 enum class TaskStatus : uint8_t {
   kProposed = 1,
   kActive = 2,
-  kRejected = 3,   // a participant rejected it before activation (closed_by)
-  kRevoked = 4,    // revocations left fewer than 2 participants (closed_by: the last revoker)
-  kExpired = 5,    // derived: still proposed after spec.expires_at_ms
+  kRejected = 3,  // a participant rejected it before activation (closed_by)
+  kRevoked = 4,   // revocations left fewer than 2 participants (closed_by: the last revoker)
+  kExpired = 5,   // derived: still proposed after spec.expires_at_ms
   kCompleted = 6,
-  kAborted = 7,    // a restart left fewer than 2 round members (closed_by: the aggregator)
+  kAborted = 7,  // a restart left fewer than 2 round members (closed_by: the aggregator)
 };
 const char* TaskStatusName(TaskStatus s);  // "proposed", "active", ...
 
@@ -123,10 +123,10 @@ struct AggregateRecord {
 
 struct RoundProgress {
   uint32_t round = 0;
-  uint32_t attempt = 0;               // current attempt
-  uint64_t started_ms = 0;            // block time the round started
-  uint64_t attempt_started_ms = 0;    // block time the current attempt started
-  std::vector<PubKey> members;        // sorted: who takes part in the current attempt
+  uint32_t attempt = 0;                         // current attempt
+  uint64_t started_ms = 0;                      // block time the round started
+  uint64_t attempt_started_ms = 0;              // block time the current attempt started
+  std::vector<PubKey> members;                  // sorted: who takes part in the current attempt
   std::map<PubKey, DataAccessRecord> accesses;  // this round, across attempts
   std::map<PubKey, UpdateRecord> updates;       // current attempt only
   std::vector<RestartRecord> restarts;

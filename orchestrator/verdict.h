@@ -19,19 +19,20 @@ namespace fedledger::orchestrator {
 // Why the state machine refuses an entry. Values are stable: they may be stored in logs and
 // exported; add new ones at the end.
 enum class RejectReason : uint8_t {
-  kNone = 0,                 // not a rejection (the verdict is valid)
-  kWrongChain,               // entry for another chain id
-  kGenesisNotAllowed,        // a second GENESIS
-  kNotPartner,               // signer is not a genesis partner (DATASET_REGISTER, TASK_PROPOSE)
-  kDuplicateDataset,         // signer already registered this dataset id
-  kDuplicateTask,            // task id already used
-  kTooFewParticipants,       // a task needs >= 2 participants (secure aggregation needs pairs)
-  kParticipantNotPartner,    // a listed participant is not a genesis partner
-  kDatasetNotRegistered,     // a dataset named by a spec or DATA_ACCESS is not registered by that partner
-  kBadAggregator,            // the spec's aggregator is neither a genesis validator nor partner
-  kTaskExpired,              // approval / rejection after spec.expires_at_ms, or a proposal already expired
-  kUnknownTask,              // no task with this id
-  kNotParticipant,           // signer is not a participant of the task
+  kNone = 0,               // not a rejection (the verdict is valid)
+  kWrongChain,             // entry for another chain id
+  kGenesisNotAllowed,      // a second GENESIS
+  kNotPartner,             // signer is not a genesis partner (DATASET_REGISTER, TASK_PROPOSE)
+  kDuplicateDataset,       // signer already registered this dataset id
+  kDuplicateTask,          // task id already used
+  kTooFewParticipants,     // a task needs >= 2 participants (secure aggregation needs pairs)
+  kParticipantNotPartner,  // a listed participant is not a genesis partner
+  kDatasetNotRegistered,   // a dataset named by a spec or DATA_ACCESS is not registered by that
+                           // partner
+  kBadAggregator,          // the spec's aggregator is neither a genesis validator nor partner
+  kTaskExpired,     // approval / rejection after spec.expires_at_ms, or a proposal already expired
+  kUnknownTask,     // no task with this id
+  kNotParticipant,  // signer is not a participant of the task
   kSpecHashMismatch,         // approval/rejection names another spec hash
   kAlreadyApproved,          // signer's approval is already committed
   kTaskNotActive,            // the task is still proposed (not every approval committed)
@@ -69,7 +70,7 @@ class [[nodiscard]] Verdict {
 
   bool valid() const { return reason_ == RejectReason::kNone; }
   explicit operator bool() const { return valid(); }
-  RejectReason reason() const { return reason_; }  // kNone when valid
+  RejectReason reason() const { return reason_; }          // kNone when valid
   const std::string& message() const { return message_; }  // empty when valid
 
   // "valid" or "invalid (spec-hash-mismatch): TASK_APPROVE for task ...".

@@ -1,17 +1,17 @@
 // Secure aggregation: exact mask cancellation, fixed-point accuracy, uniformity of masked
 // words (chi-square), fresh masks per round/attempt, the artifact format, and a round driven
 // through the ledger state.
-#include <catch2/catch.hpp>
+#include "orchestrator/secagg.h"
 
+#include <time.h>
+
+#include <catch2/catch.hpp>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <random>
 
-#include <time.h>
-
 #include "federation_fixture.inc"
-#include "orchestrator/secagg.h"
 
 namespace fedledger::orchestrator {
 namespace {
@@ -332,7 +332,8 @@ TEST_CASE("a round driven through the ledger state: hashes on the ledger match t
     CHECK(Sha256(a.Encode()) == task->CurrentRound()->updates.at(a.author).update_hash);
   }
   Bytes agg_file = agg->Encode();
-  f.Ok(f.op, RoundAggregatePayload{"secagg-round", 0, Sha256(agg_file), ctx->members, agg->samples});
+  f.Ok(f.op,
+       RoundAggregatePayload{"secagg-round", 0, Sha256(agg_file), ctx->members, agg->samples});
   auto avg = DecodeAverage(*SecAggArtifact::Decode(agg_file));
   REQUIRE(avg.ok());
   for (size_t i = 0; i < len; ++i) {

@@ -140,8 +140,7 @@ TEST_CASE("a dropout restarts the round without it, recorded, and it rejoins nex
   CHECK(cur->accesses.size() == 3);  // the data accesses stay on record
 
   // The survivors submit fresh updates without a second DATA_ACCESS; the dropped one cannot.
-  CHECK(f.Submit(f.alice, f.Access(f.alice, kT, 0)).reason() ==
-        RejectReason::kDuplicateDataAccess);
+  CHECK(f.Submit(f.alice, f.Access(f.alice, kT, 0)).reason() == RejectReason::kDuplicateDataAccess);
   CHECK(f.Submit(f.carol, f.Update(f.carol, kT, 0)).reason() == RejectReason::kNotRoundMember);
   CHECK(f.Submit(f.op, f.Aggregate(kT, 0, {&f.alice, &f.bob})).reason() ==
         RejectReason::kRoundIncomplete);
@@ -181,7 +180,8 @@ TEST_CASE("a proposed task expires when block time passes its expiry", "[state]"
   REQUIRE(f.state.ApplyBlock({}, spec.expires_at_ms + 1).valid());
   CHECK(f.state.StatusOf(*f.state.FindTask(kT)) == TaskStatus::kExpired);
   f.now = spec.expires_at_ms + 1;
-  CHECK(f.Submit(f.bob, TaskApprovePayload{kT, spec.Hash()}).reason() == RejectReason::kTaskExpired);
+  CHECK(f.Submit(f.bob, TaskApprovePayload{kT, spec.Hash()}).reason() ==
+        RejectReason::kTaskExpired);
   CHECK(f.Submit(f.bob, TaskRejectPayload{kT, spec.Hash(), "late"}).reason() ==
         RejectReason::kTaskExpired);
 }
@@ -194,7 +194,8 @@ TEST_CASE("entries of one block are checked sequentially, and all-or-nothing", "
   // entries before it.
   std::vector<Entry> block;
   block.push_back(f.Make(f.alice, TaskProposePayload{spec}));
-  for (const SecretKey* k : f.Three()) block.push_back(f.Make(*k, TaskApprovePayload{kT, spec.Hash()}));
+  for (const SecretKey* k : f.Three())
+    block.push_back(f.Make(*k, TaskApprovePayload{kT, spec.Hash()}));
   block.push_back(f.Make(f.alice, f.Access(f.alice, kT, 0)));
   // Each alone against the current state is refused (no such task yet).
   CHECK(f.state.Check(block[1], f.now).reason() == RejectReason::kUnknownTask);
@@ -215,7 +216,8 @@ TEST_CASE("entries of one block are checked sequentially, and all-or-nothing", "
   CHECK(bad.ToString().rfind("entry 2: invalid (task-not-active)", 0) == 0);
 
   // A duplicate approval inside one block is caught against the block's own earlier entry.
-  std::vector<Entry> dup = {block[0], block[1], f.Make(f.alice, TaskApprovePayload{kT, spec.Hash()})};
+  std::vector<Entry> dup = {block[0], block[1],
+                            f.Make(f.alice, TaskApprovePayload{kT, spec.Hash()})};
   BlockVerdict d = f.state.CheckBlock(dup, f.now);
   CHECK(d.index == 2);
   CHECK(d.verdict.reason() == RejectReason::kAlreadyApproved);
@@ -238,7 +240,8 @@ TEST_CASE("entries of one block are checked sequentially, and all-or-nothing", "
   CHECK(f.state.MayReadData(kT, 0, f.alice.pubkey()).valid());
 }
 
-TEST_CASE("CheckBlock on an overlay does not disturb tasks the block does not touch", "[state][block]") {
+TEST_CASE("CheckBlock on an overlay does not disturb tasks the block does not touch",
+          "[state][block]") {
   Fed f;
   f.ActiveTask(kT, 2);
   TaskSpec other = f.Spec("second", {&f.bob, &f.dave});
