@@ -86,6 +86,8 @@ class SimNode : public Outbox {
   void Broadcast(const Message& m) override;
   void SetTimer(const TimerRequest& t) override;
   void Committed(const Block& block, const Certificate& cert) override;
+  // Printed when FEDLEDGER_SIM_LOG is set (replaying a seed).
+  void Rejected(const PubKey& from, const std::string& reason) override;
 
   // Low-level sends used by Byzantine wrappers.
   void SendBytes(size_t to, Bytes bytes);

@@ -59,7 +59,7 @@ Outcome RunSchedule(uint64_t seed, std::optional<Scenario> force = std::nullopt,
   o.validators = uniform(0, 4) == 0 ? 7 : 4;
   o.min_delay_ms = 1;
   o.max_delay_ms = uniform(2, 30);
-  o.load_interval_ms = uniform(3, 25);
+  o.load_interval_ms = uniform(8, 30);
   Simulation sim(o);
   const size_t n = o.validators;
   const size_t f = (n - 1) / 3;
@@ -89,7 +89,7 @@ Outcome RunSchedule(uint64_t seed, std::optional<Scenario> force = std::nullopt,
     case Scenario::kLossy: {
       double loss = 0.05 * static_cast<double>(uniform(1, 8));
       sim.SetLoss(loss);
-      heal_at = uniform(200, 2000);
+      heal_at = uniform(100, 1000);
       sim.At(heal_at, [&sim] { sim.SetLoss(0); });
       detail += " loss=" + std::to_string(loss);
       break;
@@ -97,8 +97,8 @@ Outcome RunSchedule(uint64_t seed, std::optional<Scenario> force = std::nullopt,
     case Scenario::kPartition: {
       std::vector<int> groups(n);
       for (size_t i = 0; i < n; ++i) groups[i] = static_cast<int>(uniform(0, 1));
-      heal_at = uniform(200, 3000);
       uint64_t start = uniform(0, 300);
+      heal_at = start + uniform(100, 1500);
       sim.At(start, [&sim, groups] { sim.Partition(groups); });
       sim.At(heal_at, [&sim] { sim.Heal(); });
       detail += " partition@" + std::to_string(start) + " groups=";
@@ -112,7 +112,7 @@ Outcome RunSchedule(uint64_t seed, std::optional<Scenario> force = std::nullopt,
         sim.At(at, [&sim, v] { sim.node(v).Crash(); });
         detail += " crash v" + std::to_string(v) + "@" + std::to_string(at);
         if (sc == Scenario::kCrashRestart) {
-          uint64_t back = at + uniform(50, 1500);
+          uint64_t back = at + uniform(50, 800);
           heal_at = std::max(heal_at, back);
           sim.At(back, [&sim, v] {
             Status s = sim.node(v).Boot();
