@@ -164,6 +164,7 @@ void AddBlockToBatch(const Block& block, const std::optional<Certificate>& cert,
 Result<Block> MakeGenesisBlock(const Entry& genesis_entry) {
   const auto* g = genesis_entry.As<GenesisPayload>();
   if (!g) return Status::InvalidArgument("the genesis block needs a GENESIS entry");
+  if (genesis_entry.nonce() == 0) return Status::InvalidArgument("genesis nonce must be >= 1");
   Block b;
   b.header.chain_id = genesis_entry.chain_id();
   b.header.height = 0;
