@@ -1,0 +1,121 @@
+// fedledger train bench: time training epochs of one model on one data set, for the
+// side-by-side comparison with Python PyTorch (bench/trainer/run_speed.sh), and dump the
+// featurised data so the Python peer trains on exactly the same inputs.
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "tools/command.h"
+#include "trainer/dataset.h"
+#include "trainer/model.h"
+
+namespace fedledger::cli {
+namespace {
+
+using namespace fedledger::trainer;
+
+struct BenchArgs {
+  std::string data, dump;
+  int epochs = 5, hidden = 1024, batch_size = 128, threads = 1;
+  float dropout = 0.2f, lr = 1e-3f;
+  uint32_t bits = 32768;
+  bool full_rows = false;
+  uint64_t seed = 0;
+};
+
+double PeakRssMb() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_maxrss) / 1024.0;
+}
+
+void Dump(const Dataset& d, const std::string& path) {
+  std::ofstream f(path);
+  f << nlohmann::json({{"num_bits", d.num_bits}, {"num_tasks", d.num_tasks()}, {"compounds", d.size()}}).dump()
+    << "\n";
+  for (size_t i = 0; i < d.size(); ++i) {
+    bool first = true;
+    for (uint32_t b : d.bits(i)) {
+      f << (first ? "" : " ") << b;
+      first = false;
+    }
+    f << ';';
+    for (size_t t = 0; t < d.num_tasks(); ++t) f << (t ? "," : "") << int(d.label(i, t));
+    f << '\n';
+  }
+  if (!f) throw Failure("cannot write " + path, 3);
+}
+
+void RunBench(const BenchArgs& a) {
+  SetTorchThreads(a.threads);
+  LoadOptions lo;
+  lo.featurize.bits = a.bits;
+  Dataset d = Unwrap(LoadDataset(a.data, lo, nullptr));
+  if (!a.dump.empty()) {
+    Dump(d, a.dump);
+    std::fprintf(stderr, "wrote %s (%zu compounds)\n", a.dump.c_str(), d.size());
+    if (a.epochs == 0) return;
+  }
+  ModelConfig c;
+  c.input_bits = a.bits;
+  c.hidden = {a.hidden};
+  c.num_tasks = d.num_tasks();
+  c.dropout = a.dropout;
+  TrainOptions o;
+  o.batch_size = a.batch_size;
+  o.learning_rate = a.lr;
+  o.compact_rows = !a.full_rows;
+  o.seed = a.seed;
+  const double rss_before = PeakRssMb();
+  auto model = Unwrap(Model::Create(c, o, d, InitTrunk(c, a.seed), InitHead(c, a.seed)));
+  std::vector<size_t> rows(d.size());
+  for (size_t i = 0; i < rows.size(); ++i) rows[i] = i;
+  std::vector<double> secs, losses;
+  for (int e = 0; e < a.epochs; ++e) {
+    const auto t0 = std::chrono::steady_clock::now();
+    losses.push_back(Unwrap(model->TrainEpoch(rows)));
+    secs.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  }
+  std::vector<double> sorted = secs;
+  std::sort(sorted.begin(), sorted.end());
+  const double median = sorted[sorted.size() / 2];
+  nlohmann::json j = {{"impl", "libtorch-cpp"},
+                      {"rows", a.full_rows ? "full" : "compact"},
+                      {"trunk_rows", model->trunk_rows()},
+                      {"compounds", d.size()},
+                      {"hidden", a.hidden},
+                      {"batch_size", a.batch_size},
+                      {"threads", a.threads},
+                      {"epoch_seconds", secs},
+                      {"median_epoch_s", median},
+                      {"compounds_per_s", static_cast<double>(d.size()) / median},
+                      {"loss", losses},
+                      {"peak_rss_mb", PeakRssMb()},
+                      {"rss_before_model_mb", rss_before}};
+  std::printf("%s\n", j.dump().c_str());
+}
+
+Registrar reg("62-train-bench", [](CLI::App& app) {
+  CLI::App* train = app.get_subcommand("train");  // registered by train.cc (order key 61)
+  auto* cmd = train->add_subcommand("bench", "Time training epochs (for the PyTorch comparison)");
+  auto a = std::make_shared<BenchArgs>();
+  cmd->add_option("--data", a->data, "CSV(.gz) data set")->required();
+  cmd->add_option("--dump", a->dump, "Also write the featurised data for bench/trainer/torch_peer.py");
+  cmd->add_option("--epochs", a->epochs, "Epochs to time (0: only dump)")->capture_default_str();
+  cmd->add_option("--hidden", a->hidden)->capture_default_str();
+  cmd->add_option("--dropout", a->dropout)->capture_default_str();
+  cmd->add_option("--lr", a->lr)->capture_default_str();
+  cmd->add_option("--batch-size", a->batch_size)->capture_default_str();
+  cmd->add_option("--threads", a->threads)->capture_default_str();
+  cmd->add_option("--bits", a->bits)->capture_default_str();
+  cmd->add_option("--seed", a->seed)->capture_default_str();
+  cmd->add_flag("--full-rows", a->full_rows, "Hold all D trunk rows instead of the occurring bits");
+  cmd->callback([a] { RunBench(*a); });
+});
+
+}  // namespace
+}  // namespace fedledger::cli
