@@ -5,6 +5,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <cctype>
 #include <optional>
 
 #include "net/endpoint.h"
@@ -147,6 +148,11 @@ Result<HttpClientResponse> HttpFetch(std::string_view method, std::string_view u
     out.status = static_cast<int>(res.result_int());
     out.content_type = std::string(res[http::field::content_type]);
     out.body = std::move(res.body());
+    for (const auto& field : res) {
+      std::string name(field.name_string());
+      for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      out.headers.emplace(std::move(name), std::string(field.value()));
+    }
     return out;
   } catch (const std::exception& e) {
     return Status::Internal(where + ": " + e.what());

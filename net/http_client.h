@@ -5,6 +5,7 @@
 #pragma once
 
 #include <chrono>
+#include <map>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -26,6 +27,7 @@ struct HttpClientResponse {
   int status = 0;
   std::string content_type;
   std::string body;
+  std::map<std::string, std::string> headers;  // lower-cased names
   // The body as JSON; InvalidArgument when it is not.
   Result<nlohmann::json> Json() const;
 };

@@ -220,7 +220,11 @@ std::string FormatMetricValue(double v) {
   if (std::isnan(v)) return "NaN";
   if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
   char buf[64];
-  auto res = std::to_chars(buf, buf + sizeof(buf), v);
+  // Shortest round-trip digits; plain decimal for ordinary magnitudes ("0.0001", not "1e-04").
+  double a = std::fabs(v);
+  auto res = (a == 0 || (a >= 1e-9 && a < 1e21))
+                 ? std::to_chars(buf, buf + sizeof(buf), v, std::chars_format::fixed)
+                 : std::to_chars(buf, buf + sizeof(buf), v);
   return std::string(buf, res.ptr);
 }
 

@@ -259,8 +259,8 @@ class Link : public std::enable_shared_from_this<Link> {
     writing_ = false;
     if (state_ == State::kClosed || state_ == State::kClosing) return;
     if (ec) return Fail("handshake write: " + ec.message());
-    if (welcome_sent_) return Establish();  // acceptor: WELCOME is out
-    DoRead();
+    if (welcome_sent_) Establish();  // acceptor: WELCOME is out
+    if (state_ == State::kHandshake || state_ == State::kEstablished) DoRead();
   }
 
   void HandleHello(ByteView frame) {
@@ -334,8 +334,7 @@ class Link : public std::enable_shared_from_this<Link> {
     net_->stats.handshakes_ok++;
     net_->Log(LogLevel::kInfo, "event=link_up " + Who());
     net_->OnLinkUp(peer_, shared_from_this());
-    if (state_ != State::kEstablished) return;
-    DoRead();
+    // The caller starts the next read: exactly one read is ever outstanding.
     DoWrite();
   }
 
@@ -471,6 +470,10 @@ class Link : public std::enable_shared_from_this<Link> {
     state_ = State::kClosed;
     hs_timer_.cancel();
     resolver_.cancel();
+    // Disarm the websocket's idle/ping timer too, or it would hold the io loop (and Stop())
+    // for up to idle_timeout after the socket is gone.
+    ws_.set_option(websocket::stream_base::timeout{websocket::stream_base::none(),
+                                                   websocket::stream_base::none(), false});
     beast::error_code ignored;
     beast::get_lowest_layer(ws_).socket().shutdown(tcp::socket::shutdown_both, ignored);
     beast::get_lowest_layer(ws_).close();
