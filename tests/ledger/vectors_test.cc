@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include <catch2/catch.hpp>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
@@ -30,8 +31,6 @@
 #include <regex>
 #include <set>
 #include <sstream>
-
-#include <catch2/catch.hpp>
 
 #include "ledger/block.h"
 #include "ledger/crypto.h"
@@ -84,8 +83,8 @@ std::unique_ptr<Fixture> Build() {
   auto f = std::make_unique<Fixture>();
 
   // ---- varints (section 2), and the non-canonical forms a decoder must refuse ----
-  for (uint64_t v : {uint64_t{0}, uint64_t{1}, uint64_t{127}, uint64_t{128}, uint64_t{300},
-                     UINT64_MAX}) {
+  for (uint64_t v :
+       {uint64_t{0}, uint64_t{1}, uint64_t{127}, uint64_t{128}, uint64_t{300}, UINT64_MAX}) {
     Writer w;
     w.Varint(v);
     Reader r(w.bytes());
@@ -125,12 +124,14 @@ std::unique_ptr<Fixture> Build() {
       {"task-spec", tags::kTaskSpec},
       {"peer-handshake", tags::kPeerHandshake},
       {"peer-message", tags::kPeerMessage}};
-  for (const auto& [name, tag] : tag_list) f->Add(std::string("tag.") + name + ".sha256", Sha256(tag).Hex());
+  for (const auto& [name, tag] : tag_list)
+    f->Add(std::string("tag.") + name + ".sha256", Sha256(tag).Hex());
 
   // ---- entries ----
   GenesisPayload g;
   g.genesis_time_ms = kGenesisTime;
-  for (int i = 0; i < 4; ++i) g.validators.push_back({"validator-" + std::to_string(i), vkeys[i].pubkey()});
+  for (int i = 0; i < 4; ++i)
+    g.validators.push_back({"validator-" + std::to_string(i), vkeys[i].pubkey()});
   g.partners.push_back({"alice", alice.pubkey()});
   g.partners.push_back({"bob", bob.pubkey()});
 
@@ -368,8 +369,7 @@ TEST_CASE("docs/FORMAT.md: every vector line matches the code", "[vectors]") {
   }
 }
 
-TEST_CASE("docs/FORMAT.md: export, proof document and store listing match the code",
-          "[vectors]") {
+TEST_CASE("docs/FORMAT.md: export, proof document and store listing match the code", "[vectors]") {
   Fixture& f = Vectors();
   std::string doc = ReadDoc();
   for (const auto& [name, text] : f.blocks) {
@@ -411,17 +411,17 @@ TEST_CASE("docs/FORMAT.md: MODEL_UPDATE bytes and digest re-derived by hand", "[
     REQUIRE(s.size() < 128);  // a one-byte varint length
     return ToHex(Bytes{static_cast<uint8_t>(s.size())}) + ToHex(AsView(s));
   };
-  std::string expected = "01"                                    // version
-                         + text(kChainId)                        // chain_id
-                         + "09"                                  // kind MODEL_UPDATE
-                         + doc_hex("key.bob.public")             // signer
-                         + le(1, 8)                              // nonce
-                         + le(kUpdateTime, 8)                    // timestamp_ms
-                         + text("task-00001")                    // task_id
-                         + le(1, 4)                              // round
+  std::string expected = "01"                                                  // version
+                         + text(kChainId)                                      // chain_id
+                         + "09"                                                // kind MODEL_UPDATE
+                         + doc_hex("key.bob.public")                           // signer
+                         + le(1, 8)                                            // nonce
+                         + le(kUpdateTime, 8)                                  // timestamp_ms
+                         + text("task-00001")                                  // task_id
+                         + le(1, 4)                                            // round
                          + Sha256(std::string_view("task-00001/1/bob")).Hex()  // update_hash
-                         + le(2611, 8)                           // sample_count
-                         + le(134217792, 8);                     // size_bytes
+                         + le(2611, 8)                                         // sample_count
+                         + le(134217792, 8);                                   // size_bytes
   std::string bytes = doc_hex("entry.model_update.bytes");
   REQUIRE(bytes.size() == expected.size() + 128);
   CHECK(bytes.substr(0, expected.size()) == expected);
