@@ -468,7 +468,7 @@ void FederationState::ApplyImpl(const Entry& e, uint64_t t) {
         task.status = TaskStatus::kActive;
         task.activated_ms = t;
         RoundProgress r0;
-        r0.round = 0;
+        r0.round = 1;
         r0.started_ms = r0.attempt_started_ms = t;
         r0.members = task.RemainingParticipants();
         task.rounds.push_back(std::move(r0));
@@ -487,9 +487,9 @@ void FederationState::ApplyImpl(const Entry& e, uint64_t t) {
     case EntryKind::kTaskRevoke: {
       const auto& p = *e.As<TaskRevokePayload>();
       TaskRecord& task = MutableTask(p.task_id);
-      // The round in progress (if any) is rounds.back() and keeps the revoker as a member;
-      // it takes no part from the next round, whose index is rounds.size().
-      task.revocations[signer] = static_cast<uint32_t>(task.rounds.size());
+      // The round in progress (if any) is rounds.back(), numbered rounds.size(); it keeps the
+      // revoker as a member, who takes no part from the next round on.
+      task.revocations[signer] = static_cast<uint32_t>(task.rounds.size()) + 1;
       if (task.RemainingParticipants().size() < 2) {
         task.status = TaskStatus::kRevoked;
         task.closed_by = signer;
@@ -519,7 +519,7 @@ void FederationState::ApplyImpl(const Entry& e, uint64_t t) {
           AggregateRecord{p.aggregate_hash, p.contributors, p.total_samples, t, e.leaf_hash()};
       if (task.rounds.size() < task.spec.rounds) {
         RoundProgress next;
-        next.round = static_cast<uint32_t>(task.rounds.size());
+        next.round = static_cast<uint32_t>(task.rounds.size()) + 1;
         next.started_ms = next.attempt_started_ms = t;
         next.members = task.RemainingParticipants();  // >= 2, else the task was closed
         task.rounds.push_back(std::move(next));

@@ -18,7 +18,7 @@
 //                     participant registered its listed dataset; the aggregator is a genesis
 //                     validator (node key) or partner key; task id unused; not yet expired.
 //   TASK_APPROVE      by a participant of a proposed, unexpired task, naming its spec hash,
-//                     once. The last missing approval makes the task active and starts round 0.
+//                     once. The last missing approval makes the task active and starts round 1.
 //   TASK_REJECT       by a participant of a proposed, unexpired task naming its spec hash: the
 //                     task is rejected (closed).
 //   TASK_REVOKE       by a participant of an active task, once: it keeps its place in the
@@ -45,7 +45,8 @@
 //   TASK_COMPLETE     by the aggregator after the last round's aggregate, rounds_completed ==
 //                     spec.rounds.
 //   GENESIS           never (there is one, at height 0).
-// Rounds are numbered 0 .. spec.rounds-1; attempts within a round 0, 1, ...
+// Rounds are numbered 1 .. spec.rounds (as docs/FORMAT.md's examples and the dev chain do);
+// attempts within a round 0, 1, ... (ROUND_RESTART.attempt is the attempt that starts).
 // A task that is still proposed when a block's time passes spec.expires_at_ms is expired:
 // its status reads kExpired and it accepts nothing more.
 //
@@ -149,7 +150,7 @@ struct TaskRecord {
   uint64_t activated_ms = 0;
   uint64_t completed_ms = 0;
   std::optional<Hash32> final_trunk_hash;
-  std::vector<RoundProgress> rounds;  // every started round; back() is the latest
+  std::vector<RoundProgress> rounds;  // every started round (rounds[i].round == i + 1)
 
   // The round in progress: the last started round without an aggregate. nullptr when the
   // task is not active or every round has been aggregated.

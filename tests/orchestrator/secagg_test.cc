@@ -311,14 +311,14 @@ TEST_CASE("a round driven through the ledger state: hashes on the ledger match t
   std::vector<SecAggArtifact> arts;
   uint64_t samples = 700;
   for (const SecretKey* k : f.Three()) {
-    f.Ok(*k, f.Access(*k, "secagg-round", 0));
+    f.Ok(*k, f.Access(*k, "secagg-round", 1));
     std::vector<float> x(len);
     for (float& v : x) v = g(rng);
     for (size_t i = 0; i < len; ++i) want[i] += samples * static_cast<double>(x[i]);
     auto a = MaskUpdate(*k, *ctx, *fp, x, samples);
     REQUIRE(a.ok());
     Bytes file = a->Encode();
-    f.Ok(*k, ModelUpdatePayload{"secagg-round", 0, Sha256(file), samples, file.size()});
+    f.Ok(*k, ModelUpdatePayload{"secagg-round", 1, Sha256(file), samples, file.size()});
     arts.push_back(std::move(a).value());
     samples += 100;
   }
@@ -333,7 +333,7 @@ TEST_CASE("a round driven through the ledger state: hashes on the ledger match t
   }
   Bytes agg_file = agg->Encode();
   f.Ok(f.op,
-       RoundAggregatePayload{"secagg-round", 0, Sha256(agg_file), ctx->members, agg->samples});
+       RoundAggregatePayload{"secagg-round", 1, Sha256(agg_file), ctx->members, agg->samples});
   auto avg = DecodeAverage(*SecAggArtifact::Decode(agg_file));
   REQUIRE(avg.ok());
   for (size_t i = 0; i < len; ++i) {

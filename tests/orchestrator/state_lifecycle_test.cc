@@ -35,17 +35,17 @@ TEST_CASE("a 3-partner task runs from proposal through its rounds to completion"
   task = f.state.FindTask(kT);
   CHECK(task->approvals.size() == 2);
   CHECK(f.state.StatusOf(*task) == TaskStatus::kProposed);
-  CHECK(f.state.MayReadData(kT, 0, f.alice.pubkey()).reason() == RejectReason::kTaskNotActive);
+  CHECK(f.state.MayReadData(kT, 1, f.alice.pubkey()).reason() == RejectReason::kTaskNotActive);
   f.now += 10;
   f.Ok(f.bob, TaskApprovePayload{kT, spec.Hash()});
   task = f.state.FindTask(kT);
   CHECK(f.state.StatusOf(*task) == TaskStatus::kActive);
   CHECK(task->activated_ms == f.now);
   REQUIRE(task->CurrentRound() != nullptr);
-  CHECK(task->CurrentRound()->round == 0);
+  CHECK(task->CurrentRound()->round == 1);
   CHECK(task->CurrentRound()->members == Fed::Keys(f.Three()));
 
-  for (uint32_t r = 0; r < 3; ++r) {
+  for (uint32_t r = 1; r <= 3; ++r) {
     INFO("round " << r);
     // The trainer may read only after its DATA_ACCESS for this round is committed.
     CHECK(f.state.MayReadData(kT, r, f.alice.pubkey()).reason() == RejectReason::kNoDataAccess);
@@ -59,8 +59,9 @@ TEST_CASE("a 3-partner task runs from proposal through its rounds to completion"
     f.now += 1000;
     f.Ok(f.op, f.Aggregate(kT, r, f.Three()));
     task = f.state.FindTask(kT);
-    REQUIRE(task->rounds.size() == std::min<size_t>(r + 2, 3));
-    const RoundProgress& done = task->rounds[r];
+    REQUIRE(task->rounds.size() == std::min<size_t>(r + 1, 3));
+    const RoundProgress& done = task->rounds[r - 1];
+    CHECK(done.round == r);
     REQUIRE(done.aggregate.has_value());
     CHECK(done.aggregate->total_samples == 2700);
     CHECK(done.updates.size() == 3);
@@ -83,27 +84,27 @@ TEST_CASE("a 3-partner task runs from proposal through its rounds to completion"
 TEST_CASE("a revocation takes effect from the next round", "[state]") {
   Fed f;
   f.ActiveTask(kT, 3);
-  f.Ok(f.alice, f.Access(f.alice, kT, 0));
+  f.Ok(f.alice, f.Access(f.alice, kT, 1));
   f.Ok(f.carol, TaskRevokePayload{kT, "pulling out"});
   const TaskRecord* task = f.state.FindTask(kT);
   CHECK(f.state.StatusOf(*task) == TaskStatus::kActive);
-  CHECK(task->revocations.at(f.carol.pubkey()) == 1);
+  CHECK(task->revocations.at(f.carol.pubkey()) == 2);
 
-  // Carol still completes round 0, which started with her.
-  f.Ok(f.bob, f.Access(f.bob, kT, 0));
-  f.Ok(f.carol, f.Access(f.carol, kT, 0));
-  for (const SecretKey* k : f.Three()) f.Ok(*k, f.Update(*k, kT, 0));
-  f.Ok(f.op, f.Aggregate(kT, 0, f.Three()));
+  // Carol still completes round 1, which started with her.
+  f.Ok(f.bob, f.Access(f.bob, kT, 1));
+  f.Ok(f.carol, f.Access(f.carol, kT, 1));
+  for (const SecretKey* k : f.Three()) f.Ok(*k, f.Update(*k, kT, 1));
+  f.Ok(f.op, f.Aggregate(kT, 1, f.Three()));
 
-  // Round 1 runs without her; an aggregate listing her is refused.
+  // Round 2 runs without her; an aggregate listing her is refused.
   task = f.state.FindTask(kT);
   CHECK(task->CurrentRound()->members == Fed::Keys({&f.alice, &f.bob}));
-  CHECK(f.Submit(f.carol, f.Access(f.carol, kT, 1)).reason() == RejectReason::kNotRoundMember);
-  CHECK(f.state.MayReadData(kT, 1, f.carol.pubkey()).reason() == RejectReason::kNotRoundMember);
-  f.Deliver(kT, 1, {&f.alice, &f.bob});
-  CHECK(f.Submit(f.op, f.Aggregate(kT, 1, f.Three())).reason() ==
+  CHECK(f.Submit(f.carol, f.Access(f.carol, kT, 2)).reason() == RejectReason::kNotRoundMember);
+  CHECK(f.state.MayReadData(kT, 2, f.carol.pubkey()).reason() == RejectReason::kNotRoundMember);
+  f.Deliver(kT, 2, {&f.alice, &f.bob});
+  CHECK(f.Submit(f.op, f.Aggregate(kT, 2, f.Three())).reason() ==
         RejectReason::kContributorsMismatch);
-  f.Ok(f.op, f.Aggregate(kT, 1, {&f.alice, &f.bob}));
+  f.Ok(f.op, f.Aggregate(kT, 2, {&f.alice, &f.bob}));
 
   // A second revocation leaves one participant: the task ends at once.
   f.Ok(f.bob, TaskRevokePayload{kT, "me too"});
@@ -111,7 +112,7 @@ TEST_CASE("a revocation takes effect from the next round", "[state]") {
   CHECK(f.state.StatusOf(*task) == TaskStatus::kRevoked);
   CHECK(task->closed_by == f.bob.pubkey());
   CHECK(task->close_reason == "me too");
-  CHECK(f.Submit(f.alice, f.Access(f.alice, kT, 2)).reason() == RejectReason::kTaskClosed);
+  CHECK(f.Submit(f.alice, f.Access(f.alice, kT, 3)).reason() == RejectReason::kTaskClosed);
 }
 
 TEST_CASE("a dropout restarts the round without it, recorded, and it rejoins next round",
@@ -119,13 +120,13 @@ TEST_CASE("a dropout restarts the round without it, recorded, and it rejoins nex
   Fed f;
   f.ActiveTask(kT, 2);
   const uint64_t started = f.now;
-  f.Deliver(kT, 0, {&f.alice, &f.bob});
-  f.Ok(f.carol, f.Access(f.carol, kT, 0));  // read its data, never delivered
+  f.Deliver(kT, 1, {&f.alice, &f.bob});
+  f.Ok(f.carol, f.Access(f.carol, kT, 1));  // read its data, never delivered
   f.now = started + testing::kRoundTimeout - 1;
-  CHECK(f.Submit(f.op, RoundRestartPayload{kT, 0, 1, Fed::Keys({&f.carol}), "timeout"}).reason() ==
+  CHECK(f.Submit(f.op, RoundRestartPayload{kT, 1, 1, Fed::Keys({&f.carol}), "timeout"}).reason() ==
         RejectReason::kRoundNotTimedOut);
   f.now = started + testing::kRoundTimeout;
-  f.Ok(f.op, RoundRestartPayload{kT, 0, 1, Fed::Keys({&f.carol}), "carol did not deliver"});
+  f.Ok(f.op, RoundRestartPayload{kT, 1, 1, Fed::Keys({&f.carol}), "carol did not deliver"});
 
   const TaskRecord* task = f.state.FindTask(kT);
   const RoundProgress* cur = task->CurrentRound();
@@ -140,33 +141,33 @@ TEST_CASE("a dropout restarts the round without it, recorded, and it rejoins nex
   CHECK(cur->accesses.size() == 3);  // the data accesses stay on record
 
   // The survivors submit fresh updates without a second DATA_ACCESS; the dropped one cannot.
-  CHECK(f.Submit(f.alice, f.Access(f.alice, kT, 0)).reason() == RejectReason::kDuplicateDataAccess);
-  CHECK(f.Submit(f.carol, f.Update(f.carol, kT, 0)).reason() == RejectReason::kNotRoundMember);
-  CHECK(f.Submit(f.op, f.Aggregate(kT, 0, {&f.alice, &f.bob})).reason() ==
+  CHECK(f.Submit(f.alice, f.Access(f.alice, kT, 1)).reason() == RejectReason::kDuplicateDataAccess);
+  CHECK(f.Submit(f.carol, f.Update(f.carol, kT, 1)).reason() == RejectReason::kNotRoundMember);
+  CHECK(f.Submit(f.op, f.Aggregate(kT, 1, {&f.alice, &f.bob})).reason() ==
         RejectReason::kRoundIncomplete);
-  f.Ok(f.alice, f.Update(f.alice, kT, 0));
-  f.Ok(f.bob, f.Update(f.bob, kT, 0));
-  f.Ok(f.op, f.Aggregate(kT, 0, {&f.alice, &f.bob}));
+  f.Ok(f.alice, f.Update(f.alice, kT, 1));
+  f.Ok(f.bob, f.Update(f.bob, kT, 1));
+  f.Ok(f.op, f.Aggregate(kT, 1, {&f.alice, &f.bob}));
   task = f.state.FindTask(kT);
   CHECK(task->rounds[0].aggregate->contributors == Fed::Keys({&f.alice, &f.bob}));
   CHECK(task->rounds[0].aggregate->total_samples == 1800);
 
-  // Round 1: carol is back.
+  // Round 2: carol is back.
   CHECK(task->CurrentRound()->members == Fed::Keys(f.Three()));
-  f.FullRound(kT, 1);
+  f.FullRound(kT, 2);
   f.Ok(f.op, TaskCompletePayload{kT, 2, Fed::H("final")});
 }
 
 TEST_CASE("a restart that leaves fewer than 2 members aborts the task", "[state]") {
   Fed f;
   f.ActiveTask(kT, 2);
-  f.Deliver(kT, 0, {&f.alice});
+  f.Deliver(kT, 1, {&f.alice});
   f.now += testing::kRoundTimeout;
-  f.Ok(f.op, RoundRestartPayload{kT, 0, 1, Fed::Keys({&f.bob, &f.carol}), "both offline"});
+  f.Ok(f.op, RoundRestartPayload{kT, 1, 1, Fed::Keys({&f.bob, &f.carol}), "both offline"});
   const TaskRecord* task = f.state.FindTask(kT);
   CHECK(f.state.StatusOf(*task) == TaskStatus::kAborted);
   CHECK(task->closed_by == f.op.pubkey());
-  CHECK(f.Submit(f.alice, f.Update(f.alice, kT, 0)).reason() == RejectReason::kTaskClosed);
+  CHECK(f.Submit(f.alice, f.Update(f.alice, kT, 1)).reason() == RejectReason::kTaskClosed);
 }
 
 TEST_CASE("a proposed task expires when block time passes its expiry", "[state]") {
@@ -196,7 +197,7 @@ TEST_CASE("entries of one block are checked sequentially, and all-or-nothing", "
   block.push_back(f.Make(f.alice, TaskProposePayload{spec}));
   for (const SecretKey* k : f.Three())
     block.push_back(f.Make(*k, TaskApprovePayload{kT, spec.Hash()}));
-  block.push_back(f.Make(f.alice, f.Access(f.alice, kT, 0)));
+  block.push_back(f.Make(f.alice, f.Access(f.alice, kT, 1)));
   // Each alone against the current state is refused (no such task yet).
   CHECK(f.state.Check(block[1], f.now).reason() == RejectReason::kUnknownTask);
   CHECK(f.state.Check(block[4], f.now).reason() == RejectReason::kUnknownTask);
@@ -237,7 +238,7 @@ TEST_CASE("entries of one block are checked sequentially, and all-or-nothing", "
   CHECK(f.state.Snapshot() == g.state.Snapshot());
   CHECK(f.state.SnapshotHash() != before);
   CHECK(f.state.StatusOf(*f.state.FindTask(kT)) == TaskStatus::kActive);
-  CHECK(f.state.MayReadData(kT, 0, f.alice.pubkey()).valid());
+  CHECK(f.state.MayReadData(kT, 1, f.alice.pubkey()).valid());
 }
 
 TEST_CASE("CheckBlock on an overlay does not disturb tasks the block does not touch",
@@ -249,8 +250,8 @@ TEST_CASE("CheckBlock on an overlay does not disturb tasks the block does not to
   // A block touching only the second task sees the first one through the overlay.
   std::vector<Entry> block = {f.Make(f.bob, TaskApprovePayload{"second", other.Hash()}),
                               f.Make(f.dave, TaskApprovePayload{"second", other.Hash()}),
-                              f.Make(f.alice, f.Access(f.alice, kT, 0)),
-                              f.Make(f.dave, f.Access(f.dave, "second", 0))};
+                              f.Make(f.alice, f.Access(f.alice, kT, 1)),
+                              f.Make(f.dave, f.Access(f.dave, "second", 1))};
   REQUIRE(f.state.ApplyBlock(block, f.now).valid());
   CHECK(f.state.FindTask("second")->status == TaskStatus::kActive);
   CHECK(f.state.FindTask(kT)->CurrentRound()->accesses.size() == 1);
@@ -262,9 +263,9 @@ TEST_CASE("snapshots are deterministic and differ when the state differs", "[sta
   a.ActiveTask(kT);
   b.ActiveTask(kT);
   CHECK(a.state.Snapshot() == b.state.Snapshot());
-  a.Ok(a.alice, a.Access(a.alice, kT, 0));
+  a.Ok(a.alice, a.Access(a.alice, kT, 1));
   CHECK(a.state.SnapshotHash() != b.state.SnapshotHash());
-  b.Ok(b.alice, b.Access(b.alice, kT, 0));
+  b.Ok(b.alice, b.Access(b.alice, kT, 1));
   CHECK(a.state.SnapshotHash() == b.state.SnapshotHash());
 }
 

@@ -174,7 +174,7 @@ std::vector<Case> Cases() {
          f.Ok(f.alice, TaskApprovePayload{kT, f.Spec(kT, f.Three()).Hash()});
          f.Ok(f.bob, TaskApprovePayload{kT, f.Spec(kT, f.Three()).Hash()});
        },
-       [](Fed& f) { return f.Make(f.alice, f.Access(f.alice, kT, 0)); },
+       [](Fed& f) { return f.Make(f.alice, f.Access(f.alice, kT, 1)); },
        R::kTaskNotActive,
        {"DATA_ACCESS for task 'tox21-demo': the task is not active yet (2 of 3 "
         "approvals committed)"}},
@@ -202,10 +202,10 @@ std::vector<Case> Cases() {
       {"update to a completed task",
        [](Fed& f) {
          f.ActiveTask(kT, 1);
-         f.FullRound(kT, 0);
+         f.FullRound(kT, 1);
          f.Ok(f.op, TaskCompletePayload{kT, 1, Fed::H("final")});
        },
-       [](Fed& f) { return f.Make(f.alice, f.Update(f.alice, kT, 0)); },
+       [](Fed& f) { return f.Make(f.alice, f.Update(f.alice, kT, 1)); },
        R::kTaskClosed,
        {"the task is completed and accepts nothing more"}},
       {"second revocation",
@@ -222,33 +222,33 @@ std::vector<Case> Cases() {
        [](Fed& f) {
          f.ActiveTask(kT);
          f.Ok(f.carol, TaskRevokePayload{kT, "budget"});
-         f.FullRound(kT, 0);
+         f.FullRound(kT, 1);
        },
-       [](Fed& f) { return f.Make(f.carol, f.Access(f.carol, kT, 1)); },
+       [](Fed& f) { return f.Make(f.carol, f.Access(f.carol, kT, 2)); },
        R::kNotRoundMember,
        {"partner 'carol' revoked its participation and takes no part from "
-        "round 1 on"}},
+        "round 2 on"}},
       {"update by a participant dropped from the round",
        [](Fed& f) {
          f.ActiveTask(kT);
-         f.Deliver(kT, 0, {&f.alice, &f.bob});
+         f.Deliver(kT, 1, {&f.alice, &f.bob});
          f.now += testing::kRoundTimeout;
-         f.Ok(f.op, RoundRestartPayload{kT, 0, 1, Fed::Keys({&f.carol}), "carol timed out"});
+         f.Ok(f.op, RoundRestartPayload{kT, 1, 1, Fed::Keys({&f.carol}), "carol timed out"});
        },
-       [](Fed& f) { return f.Make(f.carol, f.Access(f.carol, kT, 0)); },
+       [](Fed& f) { return f.Make(f.carol, f.Access(f.carol, kT, 1)); },
        R::kNotRoundMember,
-       {"partner 'carol' was dropped from round 0 attempt 1"}},
+       {"partner 'carol' was dropped from round 1 attempt 1"}},
       {"data access for a future round",
        [](Fed& f) { f.ActiveTask(kT); },
-       [](Fed& f) { return f.Make(f.alice, f.Access(f.alice, kT, 1)); },
+       [](Fed& f) { return f.Make(f.alice, f.Access(f.alice, kT, 2)); },
        R::kWrongRound,
-       {"round 1 is not the current round 0"}},
+       {"round 2 is not the current round 1"}},
       {"data access after every round is aggregated",
        [](Fed& f) {
          f.ActiveTask(kT, 1);
-         f.FullRound(kT, 0);
+         f.FullRound(kT, 1);
        },
-       [](Fed& f) { return f.Make(f.alice, f.Access(f.alice, kT, 1)); },
+       [](Fed& f) { return f.Make(f.alice, f.Access(f.alice, kT, 2)); },
        R::kWrongRound,
        {"all 1 rounds are aggregated; the task awaits TASK_COMPLETE"}},
       {"data access naming a dataset the spec does not list",
@@ -257,7 +257,7 @@ std::vector<Case> Cases() {
          f.Ok(f.alice, DatasetRegisterPayload{"other", Fed::H("other"), 10, "a", ""});
        },
        [](Fed& f) {
-         return f.Make(f.alice, DataAccessPayload{kT, 0, "other", Fed::H("other"), 10});
+         return f.Make(f.alice, DataAccessPayload{kT, 1, "other", Fed::H("other"), 10});
        },
        R::kDatasetNotInTask,
        {"the spec lists dataset '" + Fed::Ds(SecretKey::FromSeed("alice")) +
@@ -265,7 +265,7 @@ std::vector<Case> Cases() {
       {"data access with another dataset hash",
        [](Fed& f) { f.ActiveTask(kT); },
        [](Fed& f) {
-         DataAccessPayload p = f.Access(f.alice, kT, 0);
+         DataAccessPayload p = f.Access(f.alice, kT, 1);
          p.dataset_hash = Fed::H("tampered");
          return f.Make(f.alice, p);
        },
@@ -273,58 +273,58 @@ std::vector<Case> Cases() {
        {"does not match the registered"}},
       {"data access reading more rows than registered",
        [](Fed& f) { f.ActiveTask(kT); },
-       [](Fed& f) { return f.Make(f.alice, f.Access(f.alice, kT, 0, Fed::kRows + 1)); },
+       [](Fed& f) { return f.Make(f.alice, f.Access(f.alice, kT, 1, Fed::kRows + 1)); },
        R::kRowsExceedDataset,
        {"rows_read 1001 exceeds the registered 1000 rows"}},
       {"second data access in a round",
        [](Fed& f) {
          f.ActiveTask(kT);
-         f.Ok(f.alice, f.Access(f.alice, kT, 0));
+         f.Ok(f.alice, f.Access(f.alice, kT, 1));
        },
-       [](Fed& f) { return f.Make(f.alice, f.Access(f.alice, kT, 0)); },
+       [](Fed& f) { return f.Make(f.alice, f.Access(f.alice, kT, 1)); },
        R::kDuplicateDataAccess,
-       {"partner 'alice' already recorded its data access for round 0"}},
+       {"partner 'alice' already recorded its data access for round 1"}},
       {"update without data access",
        [](Fed& f) { f.ActiveTask(kT); },
-       [](Fed& f) { return f.Make(f.bob, f.Update(f.bob, kT, 0)); },
+       [](Fed& f) { return f.Make(f.bob, f.Update(f.bob, kT, 1)); },
        R::kNoDataAccess,
        {"MODEL_UPDATE for task 'tox21-demo': no DATA_ACCESS by partner 'bob' is "
-        "committed for round 0"}},
+        "committed for round 1"}},
       {"second update in an attempt",
        [](Fed& f) {
          f.ActiveTask(kT);
-         f.Deliver(kT, 0, {&f.bob});
+         f.Deliver(kT, 1, {&f.bob});
        },
-       [](Fed& f) { return f.Make(f.bob, f.Update(f.bob, kT, 0)); },
+       [](Fed& f) { return f.Make(f.bob, f.Update(f.bob, kT, 1)); },
        R::kDuplicateUpdate,
-       {"partner 'bob' already submitted its update for round 0 attempt 0"}},
+       {"partner 'bob' already submitted its update for round 1 attempt 0"}},
       {"update claiming more samples than rows read",
        [](Fed& f) {
          f.ActiveTask(kT);
-         f.Ok(f.bob, f.Access(f.bob, kT, 0, 500));
+         f.Ok(f.bob, f.Access(f.bob, kT, 1, 500));
        },
-       [](Fed& f) { return f.Make(f.bob, f.Update(f.bob, kT, 0, 501)); },
+       [](Fed& f) { return f.Make(f.bob, f.Update(f.bob, kT, 1, 501)); },
        R::kSamplesExceedRows,
        {"sample_count 501 exceeds the 500 rows its DATA_ACCESS read"}},
       {"aggregate by a participant",
        [](Fed& f) {
          f.ActiveTask(kT);
-         f.Deliver(kT, 0, f.Three());
+         f.Deliver(kT, 1, f.Three());
        },
-       [](Fed& f) { return f.Make(f.alice, f.Aggregate(kT, 0, f.Three())); },
+       [](Fed& f) { return f.Make(f.alice, f.Aggregate(kT, 1, f.Three())); },
        R::kNotAggregator,
        {"signer partner 'alice' is not the task's aggregator validator 'op'"}},
       {"restart by a participant",
        [](Fed& f) { f.ActiveTask(kT); },
        [](Fed& f) {
-         return f.Make(f.bob, RoundRestartPayload{kT, 0, 1, Fed::Keys({&f.carol}), "x"});
+         return f.Make(f.bob, RoundRestartPayload{kT, 1, 1, Fed::Keys({&f.carol}), "x"});
        },
        R::kNotAggregator,
        {"ROUND_RESTART for task 'tox21-demo': signer partner 'bob'"}},
       {"completion by a participant",
        [](Fed& f) {
          f.ActiveTask(kT, 1);
-         f.FullRound(kT, 0);
+         f.FullRound(kT, 1);
        },
        [](Fed& f) {
          return f.Make(f.bob, TaskCompletePayload{kT, 1, Fed::H("f")});
@@ -334,28 +334,28 @@ std::vector<Case> Cases() {
       {"aggregate while a member has not delivered",
        [](Fed& f) {
          f.ActiveTask(kT);
-         f.Deliver(kT, 0, {&f.alice, &f.bob});
+         f.Deliver(kT, 1, {&f.alice, &f.bob});
        },
        [](Fed& f) {
-         return f.Make(f.op, f.Aggregate(kT, 0, {&f.alice, &f.bob}));
+         return f.Make(f.op, f.Aggregate(kT, 1, {&f.alice, &f.bob}));
        },
        R::kRoundIncomplete,
-       {"round 0 attempt 0 still waits for MODEL_UPDATE from partner 'carol'"}},
+       {"round 1 attempt 0 still waits for MODEL_UPDATE from partner 'carol'"}},
       {"aggregate for another round",
        [](Fed& f) {
          f.ActiveTask(kT);
-         f.Deliver(kT, 0, f.Three());
+         f.Deliver(kT, 1, f.Three());
        },
-       [](Fed& f) { return f.Make(f.op, f.Aggregate(kT, 1, f.Three())); },
+       [](Fed& f) { return f.Make(f.op, f.Aggregate(kT, 2, f.Three())); },
        R::kWrongRound,
-       {"round 1 is not in progress (the current round is 0)"}},
+       {"round 2 is not in progress (the current round is 1)"}},
       {"aggregate omitting a contributor",
        [](Fed& f) {
          f.ActiveTask(kT);
-         f.Deliver(kT, 0, f.Three());
+         f.Deliver(kT, 1, f.Three());
        },
        [](Fed& f) {
-         RoundAggregatePayload p = f.Aggregate(kT, 0, f.Three());
+         RoundAggregatePayload p = f.Aggregate(kT, 1, f.Three());
          p.contributors = Fed::Keys({&f.alice, &f.bob});
          return f.Make(f.op, p);
        },
@@ -364,10 +364,10 @@ std::vector<Case> Cases() {
       {"aggregate with a wrong sample total",
        [](Fed& f) {
          f.ActiveTask(kT);
-         f.Deliver(kT, 0, f.Three());
+         f.Deliver(kT, 1, f.Three());
        },
        [](Fed& f) {
-         RoundAggregatePayload p = f.Aggregate(kT, 0, f.Three());
+         RoundAggregatePayload p = f.Aggregate(kT, 1, f.Three());
          p.total_samples += 1;
          return f.Make(f.op, p);
        },
@@ -377,57 +377,57 @@ std::vector<Case> Cases() {
        [](Fed& f) { f.ActiveTask(kT); },
        [](Fed& f) {
          f.now += testing::kRoundTimeout;
-         return f.Make(f.op, RoundRestartPayload{kT, 0, 2, Fed::Keys(f.Three()), "x"});
+         return f.Make(f.op, RoundRestartPayload{kT, 1, 2, Fed::Keys(f.Three()), "x"});
        },
        R::kWrongAttempt,
        {"attempt 2 does not follow the current attempt 0"}},
       {"restart before the round timeout",
        [](Fed& f) {
          f.ActiveTask(kT);
-         f.Deliver(kT, 0, {&f.alice, &f.bob});
+         f.Deliver(kT, 1, {&f.alice, &f.bob});
          f.now += testing::kRoundTimeout - 1;
        },
        [](Fed& f) {
-         return f.Make(f.op, RoundRestartPayload{kT, 0, 1, Fed::Keys({&f.carol}), "impatient"});
+         return f.Make(f.op, RoundRestartPayload{kT, 1, 1, Fed::Keys({&f.carol}), "impatient"});
        },
        R::kRoundNotTimedOut,
-       {"round 0 attempt 0 started at", "times out after 60000 ms"}},
+       {"round 1 attempt 0 started at", "times out after 60000 ms"}},
       {"restart keeping a member that did not deliver",
        [](Fed& f) {
          f.ActiveTask(kT);
-         f.Deliver(kT, 0, {&f.alice});
+         f.Deliver(kT, 1, {&f.alice});
          f.now += testing::kRoundTimeout;
        },
        [](Fed& f) {
-         return f.Make(f.op, RoundRestartPayload{kT, 0, 1, Fed::Keys({&f.carol}), "x"});
+         return f.Make(f.op, RoundRestartPayload{kT, 1, 1, Fed::Keys({&f.carol}), "x"});
        },
        R::kBadDropSet,
-       {"partner 'bob' has no MODEL_UPDATE in round 0 attempt 0 and must be dropped too"}},
+       {"partner 'bob' has no MODEL_UPDATE in round 1 attempt 0 and must be dropped too"}},
       {"restart dropping a non-member",
        [](Fed& f) {
          f.ActiveTask(kT);
          f.now += testing::kRoundTimeout;
        },
        [](Fed& f) {
-         return f.Make(f.op, RoundRestartPayload{kT, 0, 1, Fed::Keys({&f.dave}), "x"});
+         return f.Make(f.op, RoundRestartPayload{kT, 1, 1, Fed::Keys({&f.dave}), "x"});
        },
        R::kBadDropSet,
-       {"partner 'dave' is not a member of round 0 attempt 0"}},
+       {"partner 'dave' is not a member of round 1 attempt 0"}},
       {"restart dropping a member that delivered",
        [](Fed& f) {
          f.ActiveTask(kT);
-         f.Deliver(kT, 0, {&f.alice, &f.bob});
+         f.Deliver(kT, 1, {&f.alice, &f.bob});
          f.now += testing::kRoundTimeout;
        },
        [](Fed& f) {
-         return f.Make(f.op, RoundRestartPayload{kT, 0, 1, Fed::Keys({&f.bob, &f.carol}), "x"});
+         return f.Make(f.op, RoundRestartPayload{kT, 1, 1, Fed::Keys({&f.bob, &f.carol}), "x"});
        },
        R::kBadDropSet,
-       {"partner 'bob' delivered its MODEL_UPDATE in round 0 attempt 0 and cannot be dropped"}},
+       {"partner 'bob' delivered its MODEL_UPDATE in round 1 attempt 0 and cannot be dropped"}},
       {"completion before the last round",
        [](Fed& f) {
          f.ActiveTask(kT, 2);
-         f.FullRound(kT, 0);
+         f.FullRound(kT, 1);
        },
        [](Fed& f) {
          return f.Make(f.op, TaskCompletePayload{kT, 2, Fed::H("f")});
@@ -437,7 +437,7 @@ std::vector<Case> Cases() {
       {"completion claiming another round count",
        [](Fed& f) {
          f.ActiveTask(kT, 1);
-         f.FullRound(kT, 0);
+         f.FullRound(kT, 1);
        },
        [](Fed& f) {
          return f.Make(f.op, TaskCompletePayload{kT, 3, Fed::H("f")});
