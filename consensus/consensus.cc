@@ -85,14 +85,16 @@ Result<std::vector<AdmitResult>> Consensus::SubmitEntries(std::vector<Entry> ent
   now_ms_ = now_ms;
   std::vector<AdmitResult> results;
   std::vector<Entry> admitted;
-  FL_TRY(AddWork(std::move(entries), &results, &admitted));
+  bool added = Admit(std::move(entries), &results, &admitted);
+  // The other validators hear of the work before they see a block holding it.
   if (!admitted.empty()) out_->Broadcast(EntryBatch{std::move(admitted)});
+  if (added) FL_TRY(OnNewWork());
   FL_TRY(Run());
   return results;
 }
 
-Status Consensus::AddWork(std::vector<Entry> entries, std::vector<AdmitResult>* results,
-                          std::vector<Entry>* admitted) {
+bool Consensus::Admit(std::vector<Entry> entries, std::vector<AdmitResult>* results,
+                      std::vector<Entry>* admitted) {
   bool added = false;
   for (Entry& e : entries) {
     bool verified = verified_.count(e.leaf_hash()) != 0;
@@ -105,10 +107,13 @@ Status Consensus::AddWork(std::vector<Entry> entries, std::vector<AdmitResult>* 
     }
     if (results) results->push_back(std::move(r));
   }
-  if (added && step_ == Step::kPropose) {
-    if (vals_.Proposer(height_, round_).key == signer_->pubkey()) FL_TRY(TryPropose());
-    if (!proposed_) SetProposeTimer();
-  }
+  return added;
+}
+
+Status Consensus::OnNewWork() {
+  if (step_ != Step::kPropose) return Status::Ok();
+  if (vals_.Proposer(height_, round_).key == signer_->pubkey()) FL_TRY(TryPropose());
+  if (!proposed_) SetProposeTimer();
   return Status::Ok();
 }
 
@@ -233,7 +238,10 @@ Status Consensus::HandleVote(const PubKey& from, const Vote& v) {
 Status Consensus::HandleSyncRequest(const PubKey& from, const SyncRequest& r) {
   uint64_t head = app_->Height();
   uint64_t begin = std::max<uint64_t>(r.from_height, 1);
-  if (begin > head) return Status::Ok();
+  if (begin > head) {
+    out_->Send(from, SyncResponse{});  // nothing newer: lets the requester ask someone else
+    return Status::Ok();
+  }
   uint64_t count = std::min<uint64_t>({r.max_blocks, options_.max_sync_blocks, head - begin + 1});
   SyncResponse resp;
   size_t bytes = 0;
@@ -280,7 +288,7 @@ Status Consensus::HandleEntryBatch(const PubKey& from, const EntryBatch& b) {
     return Status::Ok();
   }
   std::vector<AdmitResult> results;
-  FL_TRY(AddWork(b.entries, &results, nullptr));
+  if (Admit(b.entries, &results, nullptr)) FL_TRY(OnNewWork());
   for (const AdmitResult& r : results) {
     if (r.code == Admission::kBadSignature || r.code == Admission::kWrongChain) {
       Reject(from, std::string("entry batch: ") + AdmissionName(r.code));

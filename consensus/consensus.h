@@ -139,8 +139,11 @@ class Consensus {
   void RequestSync(const PubKey* peer);
   bool IsValid(ProposalSlot& slot);
   Status VerifyEntries(const Block& block);
-  Status AddWork(std::vector<Entry> entries, std::vector<AdmitResult>* results,
-                 std::vector<Entry>* admitted);
+  // Mempool admission; true if anything was admitted. `admitted` (optional) gets copies.
+  bool Admit(std::vector<Entry> entries, std::vector<AdmitResult>* results,
+             std::vector<Entry>* admitted);
+  // New work in the mempool: a waiting proposer proposes, the others start the propose timer.
+  Status OnNewWork();
 
   ConsensusOptions options_;
   Application* app_;

@@ -60,13 +60,15 @@ class ByzantineOutbox : public Outbox {
     Raw(to, alt);
   }
 
-  // Odd peers get the opposite vote: nil for a block, a made-up block for nil.
+  // Odd peers first get the opposite vote (nil for a block, a made-up block for nil), then
+  // the real one; even peers only the real one.
   void DoubleVote(size_t to, const Message& m) {
     const Vote* v = std::get_if<Vote>(&m);
     if (!v || to % 2 == 0) return Raw(to, m);
     Vote alt = *v;
     alt.block_hash = v->IsNil() ? Sha256("no such block " + std::to_string(v->round)) : Hash32{};
     Raw(to, Resign(alt));
+    Raw(to, m);
   }
 
   void BadSignatures(size_t to, const Message& m) {

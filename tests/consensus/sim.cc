@@ -180,7 +180,10 @@ void Simulation::Deliver(size_t from, size_t to, Bytes bytes) {
     SimNode& n = *nodes_[to];
     if (!n.up() || !Reachable(from, to)) return;
     auto m = DecodeMessage(b);
-    if (!m.ok()) return;  // garbage from a Byzantine node: dropped as the adapter would
+    if (!m.ok()) {  // garbage from a Byzantine node: dropped as the adapter would
+      ++undecodable_;
+      return;
+    }
     Status s = n.core()->OnMessage(nodes_[from]->key().pubkey(), *m, now_);
     if (!s.ok() && n.honest()) Fail("node " + std::to_string(to) + ": " + s.ToString());
   });

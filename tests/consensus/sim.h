@@ -142,6 +142,8 @@ class Simulation {
   // Client load: one signed entry every load_interval_ms to a random up node, while on.
   void SetLoad(bool on);
   uint64_t entries_submitted() const { return submitted_; }
+  // Delivered messages that did not decode (dropped, as the network adapter would).
+  uint64_t undecodable() const { return undecodable_; }
 
   // Transport used by SimNode.
   void Deliver(size_t from, size_t to, Bytes bytes);
@@ -190,6 +192,7 @@ class Simulation {
   bool load_on_ = false;
   bool load_scheduled_ = false;
   uint64_t submitted_ = 0;
+  uint64_t undecodable_ = 0;
 
   std::map<uint64_t, Hash32> decided_;  // height -> first honest commit
   std::map<std::tuple<size_t, uint64_t, uint32_t, int>, Hash32> sent_votes_;

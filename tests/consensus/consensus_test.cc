@@ -1,0 +1,281 @@
+// The state machine driven by hand: one validator under test, the others played by the test
+// with their keys, every output recorded.
+#include <catch2/catch.hpp>
+
+#include "consensus/consensus.h"
+#include "fixture.h"
+
+namespace fedledger::consensus {
+namespace {
+
+using testing::MakeEntry;
+using testing::TestChain;
+
+struct Recorder : Outbox {
+  std::vector<Message> broadcasts;
+  std::vector<std::pair<PubKey, Message>> sends;
+  std::vector<TimerRequest> timers;
+  std::vector<uint64_t> committed;
+  std::vector<std::string> rejected;
+
+  void Send(const PubKey& to, const Message& m) override { sends.emplace_back(to, m); }
+  void Broadcast(const Message& m) override { broadcasts.push_back(m); }
+  void SetTimer(const TimerRequest& t) override { timers.push_back(t); }
+  void Committed(const Block& b, const Certificate&) override {
+    committed.push_back(b.header.height);
+  }
+  void Rejected(const PubKey&, const std::string& r) override { rejected.push_back(r); }
+
+  std::vector<Vote> Votes(VoteType type) const {
+    std::vector<Vote> out;
+    for (const Message& m : broadcasts) {
+      if (auto* v = std::get_if<Vote>(&m); v && v->type == type) out.push_back(*v);
+    }
+    return out;
+  }
+  std::vector<Proposal> Proposals() const {
+    std::vector<Proposal> out;
+    for (const Message& m : broadcasts) {
+      if (auto* p = std::get_if<Proposal>(&m)) out.push_back(*p);
+    }
+    return out;
+  }
+};
+
+// Validator 1 is under test (validator 1 proposes at height 1 round 0: (1 + 0) % 4).
+struct Harness {
+  TestChain chain;
+  MemorySignerStorage storage;
+  std::unique_ptr<Signer> signer;
+  Recorder out;
+  std::unique_ptr<Consensus> core;
+  ConsensusOptions options;
+  size_t me = 1;
+
+  Harness() { Boot(); }
+  void Boot() {
+    signer = std::move(Signer::Open(chain.keys[me], &storage)).value();
+    core = std::make_unique<Consensus>(options, chain.app.get(), signer.get(), &out);
+    REQUIRE(core->Start(0).ok());
+  }
+  void Crash() {
+    core.reset();
+    signer.reset();
+    out = Recorder{};
+  }
+  const PubKey& key(size_t i) const { return chain.keys[i].pubkey(); }
+
+  Vote MakeVote(size_t i, VoteType type, uint32_t round, const Hash32& hash, uint64_t h = 1) {
+    Vote v;
+    v.type = type;
+    v.chain_id = testing::kChain;
+    v.height = h;
+    v.round = round;
+    v.block_hash = hash;
+    v.validator = key(i);
+    v.sig = chain.keys[i].SignDeterministic(v.Digest());
+    return v;
+  }
+  Proposal MakeProposal(size_t proposer, uint32_t round, std::vector<Entry> entries,
+                        uint64_t time_ms = 2000) {
+    Proposal p;
+    p.chain_id = testing::kChain;
+    p.height = chain.store->height() + 1;
+    p.round = round;
+    p.block.header = chain.store->NextHeader(entries, time_ms, key(proposer));
+    p.block.entries = std::move(entries);
+    p.Sign(chain.keys[proposer]);
+    return p;
+  }
+  void Deliver(size_t from, const Message& m) { REQUIRE(core->OnMessage(key(from), m, 100).ok()); }
+};
+
+TEST_CASE("consensus: a proposer with work proposes at once; nobody waits on a timer",
+          "[consensus]") {
+  Harness h;
+  CHECK(h.out.Proposals().empty());  // no work: no proposal, no timer
+  CHECK(h.out.timers.empty());
+  SecretKey alice = SecretKey::FromSeed("alice");
+  auto r = h.core->SubmitEntries({MakeEntry(alice, 1), MakeEntry(alice, 1)}, 50);
+  REQUIRE(r.ok());
+  CHECK((*r)[0].ok());
+  CHECK((*r)[1].code == Admission::kDuplicate);
+  auto props = h.out.Proposals();
+  REQUIRE(props.size() == 1);
+  CHECK(props[0].block.entries.size() == 1);
+  // The entry went to the others in a batch, the proposer prevoted its own block.
+  CHECK(std::holds_alternative<SyncRequest>(h.out.broadcasts[0]));  // from Start()
+  CHECK(std::holds_alternative<EntryBatch>(h.out.broadcasts[1]));
+  auto prevotes = h.out.Votes(VoteType::kPrevote);
+  REQUIRE(prevotes.size() == 1);
+  CHECK(prevotes[0].block_hash == props[0].block_hash);
+
+  // Two more prevotes make a polka: precommit; two more precommits commit at once.
+  Hash32 b = props[0].block_hash;
+  h.Deliver(0, h.MakeVote(0, VoteType::kPrevote, 0, b));
+  CHECK(h.out.Votes(VoteType::kPrecommit).empty());
+  h.Deliver(2, h.MakeVote(2, VoteType::kPrevote, 0, b));
+  REQUIRE(h.out.Votes(VoteType::kPrecommit).size() == 1);
+  h.Deliver(0, h.MakeVote(0, VoteType::kPrecommit, 0, b));
+  h.Deliver(3, h.MakeVote(3, VoteType::kPrecommit, 0, b));
+  REQUIRE(h.out.committed == std::vector<uint64_t>{1});
+  CHECK(h.core->height() == 2);
+  CHECK(h.core->mempool().empty());
+  CHECK(h.chain.store->height() == 1);
+  // One signature check for the entry, none at commit.
+  CHECK(h.core->mempool().signature_checks() == 1);
+  CHECK(h.core->stats().block_signature_checks == 0);
+}
+
+TEST_CASE("consensus: proposals from the wrong proposer or with bad entries get nowhere",
+          "[consensus]") {
+  Harness h;
+  SecretKey alice = SecretKey::FromSeed("alice");
+  // Round 0 belongs to us (validator 1); a proposal signed by validator 3 is refused.
+  h.Deliver(3, h.MakeProposal(3, 0, {MakeEntry(alice, 1)}));
+  REQUIRE(h.out.rejected.size() == 1);
+  CHECK(h.out.Votes(VoteType::kPrevote).empty());
+  // f+1 validators are in round 1: we follow (validator 2 proposes there).
+  Hash32 x = Sha256("x");
+  h.Deliver(0, h.MakeVote(0, VoteType::kPrevote, 1, x));
+  h.Deliver(3, h.MakeVote(3, VoteType::kPrevote, 1, x));
+  REQUIRE(h.core->round() == 1);
+  // Its block holds an entry whose signature does not verify: prevote nil.
+  h.Deliver(2, h.MakeProposal(2, 1, {testing::Tamper(MakeEntry(alice, 1))}));
+  auto pv = h.out.Votes(VoteType::kPrevote);
+  REQUIRE(pv.size() == 1);
+  CHECK(pv[0].round == 1);
+  CHECK(pv[0].IsNil());
+  CHECK(h.core->stats().invalid_proposals == 1);
+}
+
+TEST_CASE("consensus: after a crash a validator keeps its lock and never votes against it",
+          "[consensus]") {
+  Harness h;
+  SecretKey alice = SecretKey::FromSeed("alice");
+  // Round 0 is ours: propose block B and get locked on it through a polka.
+  REQUIRE(h.core->SubmitEntries({MakeEntry(alice, 1)}, 10).ok());
+  Proposal ours = h.out.Proposals().at(0);
+  Hash32 b = ours.block_hash;
+  std::vector<Vote> polka = {h.MakeVote(0, VoteType::kPrevote, 0, b),
+                             h.out.Votes(VoteType::kPrevote).at(0),
+                             h.MakeVote(2, VoteType::kPrevote, 0, b)};
+  h.Deliver(0, polka[0]);
+  h.Deliver(2, polka[2]);
+  REQUIRE(h.out.Votes(VoteType::kPrecommit).size() == 1);
+  CHECK(h.storage.Load()->lock_hash == b);
+
+  // Crash and restart: the signer storage is all that survives.
+  h.Crash();
+  h.Boot();
+  CHECK(h.core->round() == 0);
+  CHECK(h.core->step() == Step::kPrecommit);
+  // It re-sends the very same precommit.
+  auto pc = h.out.Votes(VoteType::kPrecommit);
+  REQUIRE(pc.size() == 1);
+  CHECK(pc[0].block_hash == b);
+  // Round 1 (validator 2 proposes) with a different block and no proof of lock: nil.
+  REQUIRE(h.core->OnTimeout({Step::kPrecommit, 1, 0, 0}, 200).ok());
+  REQUIRE(h.core->round() == 1);
+  h.Deliver(2, h.MakeProposal(2, 1, {MakeEntry(alice, 2)}));
+  auto pv = h.out.Votes(VoteType::kPrevote);
+  REQUIRE(pv.size() == 1);
+  CHECK(pv[0].round == 1);
+  CHECK(pv[0].IsNil());
+  // Round 2 (validator 3): B again with its proof of lock from round 0: prevote B.
+  REQUIRE(h.core->OnTimeout({Step::kPrevote, 1, 1, 0}, 300).ok());
+  REQUIRE(h.core->OnTimeout({Step::kPrecommit, 1, 1, 0}, 400).ok());
+  REQUIRE(h.core->round() == 2);
+  Proposal again = ours;
+  again.round = 2;
+  again.pol_round = 0;
+  again.pol_votes = polka;
+  again.Sign(h.chain.keys[3]);
+  h.Deliver(3, again);
+  pv = h.out.Votes(VoteType::kPrevote);
+  REQUIRE(pv.size() == 2);
+  CHECK(pv[1].round == 2);
+  CHECK(pv[1].block_hash == b);
+  // Never two different votes of one kind for one round, across the crash.
+  CHECK(h.storage.Load()->lock_round == 0);
+}
+
+TEST_CASE("consensus: a validator that is behind catches up through sync and verifies",
+          "[consensus]") {
+  // A separate chain commits two blocks; our validator learns them through a sync response.
+  TestChain ahead;
+  SecretKey alice = SecretKey::FromSeed("alice");
+  Certificate c1, c2;
+  Block b1, b2;
+  REQUIRE(ahead.CommitEntries({MakeEntry(alice, 1)}, &c1, &b1).ok());
+  REQUIRE(ahead.CommitEntries({MakeEntry(alice, 2)}, &c2, &b2).ok());
+
+  Harness h;
+  // Start() asked everyone for blocks from height 1.
+  bool asked = false;
+  for (const Message& m : h.out.broadcasts) {
+    if (auto* r = std::get_if<SyncRequest>(&m)) asked = r->from_height == 1;
+  }
+  CHECK(asked);
+
+  // A forged certificate is refused and nothing is applied.
+  Certificate forged = c1;
+  forged.sigs[0].sig[0] ^= 1;
+  h.Deliver(0, SyncResponse{{CommittedBlock{b1, forged}}});
+  CHECK(h.chain.store->height() == 0);
+  CHECK_FALSE(h.out.rejected.empty());
+  // A block with a bad entry signature is refused even with a valid certificate for it.
+  Block bad = b1;
+  bad.entries[0] = testing::Tamper(bad.entries[0]);
+  h.Deliver(0, SyncResponse{{CommittedBlock{bad, c1}}});
+  CHECK(h.chain.store->height() == 0);
+
+  h.Deliver(0, SyncResponse{{CommittedBlock{b1, c1}, CommittedBlock{b2, c2}}});
+  CHECK(h.chain.store->height() == 2);
+  CHECK(h.core->height() == 3);
+  CHECK(h.out.committed == std::vector<uint64_t>{1, 2});
+  CHECK(h.core->stats().synced_blocks == 2);
+
+  // And it serves what it has to others.
+  h.out.sends.clear();
+  h.Deliver(3, SyncRequest{2, 8});
+  REQUIRE(h.out.sends.size() == 1);
+  CHECK(h.out.sends[0].first == h.key(3));
+  const auto& resp = std::get<SyncResponse>(h.out.sends[0].second);
+  REQUIRE(resp.blocks.size() == 1);
+  CHECK(resp.blocks[0].block.header.Hash() == b2.header.Hash());
+}
+
+TEST_CASE("consensus: messages for wrong chains, heights and signers are dropped",
+          "[consensus]") {
+  Harness h;
+  Hash32 x = Sha256("x");
+  Vote bad_sig = h.MakeVote(0, VoteType::kPrevote, 0, x);
+  bad_sig.sig[1] ^= 1;
+  h.Deliver(0, bad_sig);
+  Vote other_chain = h.MakeVote(0, VoteType::kPrevote, 0, x);
+  other_chain.chain_id = "elsewhere";
+  h.Deliver(0, other_chain);
+  Vote stranger = h.MakeVote(0, VoteType::kPrevote, 0, x);
+  SecretKey s = SecretKey::FromSeed("stranger");
+  stranger.validator = s.pubkey();
+  stranger.sig = s.SignDeterministic(stranger.Digest());
+  h.Deliver(0, stranger);
+  CHECK(h.out.rejected.size() == 3);
+  // Double vote: the first counts, the second is reported as equivocation.
+  h.Deliver(0, h.MakeVote(0, VoteType::kPrevote, 0, x));
+  h.Deliver(0, h.MakeVote(0, VoteType::kPrevote, 0, Hash32{}));
+  CHECK(h.core->stats().equivocations == 1);
+  // Votes far in the future: a sync request to the sender, nothing else.
+  h.Deliver(2, h.MakeVote(2, VoteType::kPrevote, 0, x, /*h=*/9));
+  REQUIRE_FALSE(h.out.sends.empty());
+  CHECK(std::holds_alternative<SyncRequest>(h.out.sends.back().second));
+  // f+1 validators in round 5: jump there.
+  h.Deliver(2, h.MakeVote(2, VoteType::kPrevote, 5, x));
+  CHECK(h.core->round() == 0);
+  h.Deliver(3, h.MakeVote(3, VoteType::kPrecommit, 6, Hash32{}));
+  CHECK(h.core->round() == 5);
+}
+
+}  // namespace
+}  // namespace fedledger::consensus
