@@ -1,0 +1,33 @@
+// The node's HTTP/JSON API (routes on net::HttpServer). Every route is documented in
+// docs/OPERATIONS.md; errors are {"error": reason} with a 4xx for bad input and nothing stored
+// changes.
+//
+//   POST /entries           {"entry": HEX, "wait": bool, "proof": bool, "timeout_ms": N}
+//                           202 accepted | 200 committed {height, index, leaf_hash, proof?}
+//                           400 malformed/bad signature | 409 stale nonce, nonce taken
+//                           429 mempool full | 504 not committed within timeout_ms
+//   GET  /status            chain, genesis, head, consensus height/round/step, mempool, peers
+//   GET  /blocks/{height}   header, hash, certificate, entries ("latest" for the head)
+//   GET  /entries/{index}   one entry with its height
+//   GET  /entries?kind=&signer=&task=&since=&until=&limit=   (limit <= 1000, default 100)
+//   GET  /nonces/{signer}   {"last_nonce": N}: the signer's last committed nonce
+//   GET  /proofs/inclusion/{index}?tree_size=N
+//   GET  /proofs/consistency?from=M&to=N
+//   GET  /metrics           Prometheus text format
+//
+// Handlers run on the HTTP server's io threads: they parse and check the request, then read
+// the Store (thread-safe) or call Node::Submit.
+#pragma once
+
+#include "net/http_server.h"
+#include "node/node.h"
+
+namespace fedledger::node {
+
+// REQUIRES: `server` not started; `node` outlives the server.
+void RegisterApi(net::HttpServer& server, Node& node);
+
+// The JSON of a submit outcome and its HTTP status.
+net::HttpResponse SubmitResponse(const SubmitOutcome& o);
+
+}  // namespace fedledger::node

@@ -1,0 +1,64 @@
+// NodeConfig: what `fedledger node --config FILE` reads (TOML). Documented with an example in
+// docs/OPERATIONS.md:
+//
+//   data_dir = "."                       # the store goes in DATA_DIR/ledger
+//   node_key = "node.key"                # this validator's node key (mode 0600)
+//   genesis  = "../genesis.json"         # from `fedledger genesis`
+//   [p2p]
+//   listen = "127.0.0.1:26656"
+//   peers  = [ { key = "HEX", address = "127.0.0.1:26658" }, ... ]
+//   [http]
+//   listen = "127.0.0.1:26657"
+//   [consensus]                          # every key optional; defaults from ConsensusOptions
+//   propose_timeout_ms = 1000  propose_delta_ms = 500  prevote_timeout_ms = 500 ...
+//   max_block_entries = 4096
+//   [mempool]
+//   max_entries = 200000
+//   [log]
+//   level = "info"                       # debug | info | warn | error
+//
+// Relative paths are relative to the directory holding the config file. Unknown keys are
+// errors (a typo must not silently fall back to a default).
+//
+// Value types, thread-compatible.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "consensus/consensus.h"
+#include "ledger/status.h"
+#include "net/endpoint.h"
+#include "net/log.h"
+
+namespace fedledger::node {
+
+struct PeerConfig {
+  PubKey key;
+  net::HostPort address;
+};
+
+struct NodeConfig {
+  std::string data_dir;
+  std::string node_key_file;
+  std::string genesis_file;
+  net::HostPort p2p_listen{"127.0.0.1", 0};
+  std::vector<PeerConfig> peers;
+  net::HostPort http_listen{"127.0.0.1", 0};
+  int http_threads = 1;
+  size_t http_body_limit = 1 << 20;
+  consensus::ConsensusOptions consensus;
+  net::LogLevel log_level = net::LogLevel::kInfo;
+};
+
+// Parses TOML text; `base_dir` resolves relative paths. InvalidArgument naming the key and
+// what is wrong with it ("[p2p] peers[2].address: port must be 1..65535").
+Result<NodeConfig> ParseNodeConfig(const std::string& toml_text, const std::string& base_dir);
+// Reads and parses a config file.
+Result<NodeConfig> LoadNodeConfig(const std::string& path);
+
+// Renders a config as TOML that ParseNodeConfig reads back (used by `testnet init`). Paths are
+// written as given.
+std::string RenderNodeConfig(const NodeConfig& c);
+
+}  // namespace fedledger::node

@@ -1,0 +1,537 @@
+#include "node/node.h"
+
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstring>
+#include <future>
+
+#include "consensus/messages.h"
+#include "ledger/export.h"
+#include "net/http_server.h"
+#include "net/metrics.h"
+#include "net/peer_network.h"
+#include "node/api.h"
+#include "node/genesis_file.h"
+
+namespace fedledger::node {
+
+using net::LogLevel;
+using net::LogQuote;
+using Steady = std::chrono::steady_clock;
+
+// The state machine's Outbox, called synchronously on the event loop's thread.
+class Node::Outbox : public consensus::Outbox {
+ public:
+  explicit Outbox(Node* node) : node_(node) {}
+  void Send(const PubKey& to, const consensus::Message& m) override {
+    Status s = node_->network_->Send(to, consensus::EncodeMessage(m));
+    if (!s.ok() && node_->config_.log_level <= LogLevel::kDebug) {
+      node_->Log(LogLevel::kDebug, "component=node event=send_failed peer=" + to.ShortHex() +
+                                       " type=" + consensus::MessageTypeName(consensus::TypeOf(m)) +
+                                       " reason=" + LogQuote(s.message()));
+    }
+  }
+  void Broadcast(const consensus::Message& m) override {
+    node_->network_->Broadcast(consensus::EncodeMessage(m));
+  }
+  void SetTimer(const consensus::TimerRequest& t) override {
+    Node* node = node_;
+    node_->loop_.PostAfter(std::chrono::milliseconds(t.delay_ms), [node, t] {
+      if (node->fatal_) return;
+      node->Drive("timeout", node->consensus_->OnTimeout(t, node->NowMs()));
+    });
+  }
+  void Committed(const Block& block, const Certificate& cert) override {
+    node_->OnCommitted(block, cert);
+  }
+  void Rejected(const PubKey& from, const std::string& reason) override {
+    node_->stat_rejected_msgs_.fetch_add(1, std::memory_order_relaxed);
+    // Rejections are normal under faults (stale votes, a restarted peer); keep the log
+    // readable: every one at debug level, the first 100 and then one in 1000 at info.
+    uint64_t n = ++node_->rejected_logged_;
+    LogLevel level = (n <= 100 || n % 1000 == 0) ? LogLevel::kInfo : LogLevel::kDebug;
+    node_->Log(level, "component=consensus event=rejected from=" + node_->names_.Name(from) +
+                          " count=" + std::to_string(n) + " reason=" + LogQuote(reason));
+  }
+
+ private:
+  Node* node_;
+};
+
+namespace {
+
+Status MakeDir(const std::string& path) {
+  if (::mkdir(path.c_str(), 0700) == 0 || errno == EEXIST) return Status::Ok();
+  return Status::IOError("cannot create directory " + path + ": " + std::strerror(errno));
+}
+
+bool Exists(const std::string& path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0;
+}
+
+}  // namespace
+
+Node::Node(const NodeConfig& config, net::LogFn log, SecretKey key)
+    : config_(config), log_(std::move(log)), key_(std::move(key)) {}
+
+Node::~Node() { Stop(); }
+
+void Node::Log(LogLevel level, const std::string& line) const {
+  if (level < config_.log_level || !log_) return;
+  log_(level, line);
+}
+
+uint64_t Node::NowMs() const {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   std::chrono::system_clock::now().time_since_epoch())
+                                   .count());
+}
+
+Result<std::unique_ptr<Node>> Node::Open(const NodeConfig& config, net::LogFn log) {
+  auto key = LoadSecretKey(config.node_key_file);
+  if (!key.ok()) return key.status().WithContext("node_key");
+  FL_ASSIGN(GenesisFile genesis, ReadGenesisFile(config.genesis_file));
+  std::unique_ptr<Node> node(new Node(config, std::move(log), *key));
+
+  FL_TRY(MakeDir(config.data_dir));
+  std::string ledger = config.data_dir + "/ledger";
+  StoreOptions so;
+  so.verify_signatures_on_commit = false;  // consensus verifies each entry once (application.h)
+  if (Exists(ledger)) {
+    FL_ASSIGN(node->store_, Store::Open(ledger, so));
+    if (node->store_->genesis_hash() != genesis.hash) {
+      return Status::FailedPrecondition(
+          "the store at " + ledger + " belongs to genesis " + node->store_->genesis_hash().Hex() +
+          ", but the genesis file " + config.genesis_file + " is " + genesis.hash.Hex());
+    }
+  } else {
+    FL_ASSIGN(node->store_, Store::Create(ledger, genesis.block, so));
+    node->Log(LogLevel::kInfo, "component=node event=store_created path=" + LogQuote(ledger) +
+                                   " genesis=" + genesis.hash.Hex());
+  }
+  const ValidatorSet& vals = node->store_->validators();
+  int self = vals.IndexOf(node->key_.pubkey());
+  if (self < 0) {
+    return Status::InvalidArgument("node_key " + config.node_key_file + " (public key " +
+                                   node->key_.pubkey().Hex() +
+                                   ") is not a validator in the genesis");
+  }
+  node->name_ = vals.at(static_cast<size_t>(self)).name;
+  node->names_ = KeyNames(node->store_->genesis());
+  for (size_t i = 0; i < config.peers.size(); ++i) {
+    const PeerConfig& p = config.peers[i];
+    std::string where = "[p2p] peers[" + std::to_string(i) + "]: key " + p.key.ShortHex() + "..";
+    if (p.key == node->key_.pubkey()) return Status::InvalidArgument(where + " is this node's own key");
+    if (vals.IndexOf(p.key) < 0) return Status::InvalidArgument(where + " is not a validator in the genesis");
+  }
+
+  FL_ASSIGN(node->signer_storage_,
+            consensus::FileSignerStorage::Open(config.data_dir + "/signer.state"));
+  FL_ASSIGN(node->signer_, consensus::Signer::Open(node->key_, node->signer_storage_.get()));
+  node->app_ = std::make_unique<consensus::LedgerApplication>(node->store_.get());
+  node->outbox_ = std::make_unique<Outbox>(node.get());
+  node->consensus_ = std::make_unique<consensus::Consensus>(
+      config.consensus, node->app_.get(), node->signer_.get(), node->outbox_.get());
+
+  // Transport logs go through the same level filter as ours.
+  Node* raw = node.get();
+  net::LogFn filtered = [raw](LogLevel level, const std::string& line) { raw->Log(level, line); };
+
+  net::PeerNetworkOptions po;
+  po.chain_id = node->store_->chain_id();
+  po.listen = config.p2p_listen;
+  for (const PeerConfig& p : config.peers) po.peers.push_back({p.key, p.address});
+  // A proposal carries a whole block; a sync response up to half of kMaxBlockBytes plus one
+  // block (consensus.cc, HandleSyncRequest).
+  po.max_message_size = consensus::kMaxBlockBytes + config.consensus.max_block_bytes + (1 << 20);
+  po.max_queue_bytes = std::max<size_t>(po.max_queue_bytes, 2 * po.max_message_size);
+  po.log = filtered;
+  node->network_ = std::make_unique<net::PeerNetwork>(node->key_, po);
+  node->network_->SetMessageHandler(
+      [raw](const PubKey& from, Bytes payload) { raw->OnPeerMessage(from, std::move(payload)); });
+  node->network_->SetPeerStateHandler([raw](const PubKey& peer, bool connected) {
+    raw->Log(LogLevel::kInfo, std::string("component=node event=") +
+                                  (connected ? "peer_connected" : "peer_disconnected") +
+                                  " peer=" + raw->names_.Name(peer));
+    if (!connected) return;
+    // Ask the new peer for blocks we may lack: a validator that restarted (or was cut off)
+    // catches up as soon as a link is up rather than at its next round timeout.
+    raw->loop_.Post([raw, peer] {
+      if (raw->fatal_) return;
+      consensus::SyncRequest req{raw->consensus_->height(),
+                                 static_cast<uint32_t>(raw->config_.consensus.max_sync_blocks)};
+      (void)raw->network_->Send(peer, consensus::EncodeMessage(req));
+    });
+  });
+
+  // Metrics.
+  node->metrics_ = std::make_unique<net::MetricsRegistry>();
+  auto& m = *node->metrics_;
+  node->m_height_ = &m.AddGauge("fedledger_height", "Height of the latest committed block.");
+  node->m_round_ = &m.AddGauge("fedledger_round", "Consensus round at the height being decided.");
+  node->m_mempool_ = &m.AddGauge("fedledger_mempool_entries", "Entries waiting in the mempool.");
+  m.AddGaugeFunction("fedledger_peers_connected", "Validators with an authenticated link.",
+                     [raw] { return static_cast<double>(raw->network_->ConnectedPeerCount()); });
+  node->m_latency_ = &m.AddHistogram(
+      "fedledger_commit_latency_seconds",
+      "Submit-to-commit latency of entries submitted to this node.",
+      net::Histogram::LatencyBuckets());
+  node->m_block_entries_ = &m.AddHistogram("fedledger_block_entries", "Entries per committed block.",
+                                           net::Histogram::ExponentialBuckets(1, 4, 8));
+  node->m_blocks_ = &m.AddCounter("fedledger_blocks_committed_total", "Blocks committed.");
+  node->m_entries_ = &m.AddCounter("fedledger_entries_committed_total", "Entries committed.");
+  node->m_submit_accepted_ = &m.AddCounter("fedledger_submissions_total",
+                                           "Entries submitted by clients, by outcome.",
+                                           {{"result", "accepted"}});
+  node->m_submit_rejected_ = &m.AddCounter("fedledger_submissions_total",
+                                           "Entries submitted by clients, by outcome.",
+                                           {{"result", "rejected"}});
+  m.AddCounterFunction("fedledger_consensus_timeouts_total", "Round-step timeouts that acted.",
+                       [raw] { return static_cast<double>(raw->stat_timeouts_.load()); });
+  m.AddCounterFunction("fedledger_consensus_rounds_total", "Rounds started.",
+                       [raw] { return static_cast<double>(raw->stat_rounds_.load()); });
+  m.AddCounterFunction("fedledger_consensus_rejected_messages_total",
+                       "Consensus messages dropped (stale, bad signature, conflicting).",
+                       [raw] { return static_cast<double>(raw->stat_rejected_msgs_.load()); });
+  m.AddCounterFunction("fedledger_consensus_equivocations_total",
+                       "Conflicting votes or proposals seen.",
+                       [raw] { return static_cast<double>(raw->stat_equivocations_.load()); });
+  m.AddCounterFunction("fedledger_blocks_synced_total", "Blocks committed from peers' sync responses.",
+                       [raw] { return static_cast<double>(raw->stat_synced_.load()); });
+  m.AddCounterFunction("fedledger_peer_messages_received_total", "Verified peer messages received.",
+                       [raw] { return static_cast<double>(raw->network_->stats().messages_received); });
+  m.AddCounterFunction("fedledger_peer_messages_sent_total", "Peer messages sent.",
+                       [raw] { return static_cast<double>(raw->network_->stats().messages_sent); });
+  m.AddGaugeFunction("fedledger_event_queue", "Tasks waiting for the consensus thread.",
+                     [raw] { return static_cast<double>(raw->loop_.QueueLength()); });
+
+  net::HttpServerOptions ho;
+  ho.address = config.http_listen.host;
+  ho.port = config.http_listen.port;
+  ho.threads = config.http_threads;
+  ho.body_limit = config.http_body_limit;
+  ho.log = filtered;
+  node->http_ = std::make_unique<net::HttpServer>(ho);
+  RegisterApi(*node->http_, *node);
+  node->m_height_->Set(static_cast<double>(node->store_->height()));
+  node->cons_height_ = node->store_->height() + 1;
+  return node;
+}
+
+void Node::SetFatalHandler(std::function<void(const Status&)> fn) { fatal_handler_ = std::move(fn); }
+
+Status Node::Start() {
+  loop_.Start();
+  auto started = std::make_shared<std::promise<Status>>();
+  auto fut = started->get_future();
+  loop_.Post([this, started] {
+    Status s = consensus_->Start(NowMs());
+    PublishState();
+    started->set_value(s);
+  });
+  Status s = fut.get();
+  if (!s.ok()) {
+    loop_.Stop();
+    return s.WithContext("starting consensus");
+  }
+  loop_.PostAfter(std::chrono::seconds(10), [this] { SweepSubmitTimes(); });
+  Status ns = network_->Start();
+  if (!ns.ok()) {
+    loop_.Stop();
+    return ns.WithContext("starting the peer network on " + config_.p2p_listen.ToString());
+  }
+  Status hs = http_->Start();
+  if (!hs.ok()) {
+    network_->Stop();
+    loop_.Stop();
+    return hs.WithContext("starting the HTTP API on " + config_.http_listen.ToString());
+  }
+  started_ = true;
+  BlockRecord head = store_->head();
+  Log(LogLevel::kInfo, "component=node event=started name=" + name_ + " key=" +
+                           key_.pubkey().Hex() + " chain=" + store_->chain_id() +
+                           " height=" + std::to_string(head.header.height) +
+                           " log_size=" + std::to_string(head.header.log_size) +
+                           " p2p=" + config_.p2p_listen.host + ":" + std::to_string(p2p_port()) +
+                           " http=" + config_.http_listen.host + ":" + std::to_string(http_port()) +
+                           " peers=" + std::to_string(config_.peers.size()));
+  return Status::Ok();
+}
+
+void Node::Stop() {
+  if (stopped_.exchange(true)) return;
+  if (http_) http_->Stop();
+  if (network_) network_->Stop();
+  loop_.Stop();
+  // The loop has stopped: its state is ours now. Tell anyone still waiting.
+  SubmitOutcome o;
+  o.kind = SubmitOutcome::Kind::kStopped;
+  o.reason = "the node is stopping";
+  for (auto& [leaf, ws] : waiters_) {
+    for (Waiter& w : ws) w.done(o);
+  }
+  waiters_.clear();
+  std::vector<Incoming> pending;
+  {
+    std::lock_guard<std::mutex> lock(incoming_mu_);
+    pending.swap(incoming_);
+  }
+  for (Incoming& in : pending) in.done(o);
+  if (started_) {
+    Log(LogLevel::kInfo, "component=node event=stopped height=" + std::to_string(store_->height()));
+  }
+}
+
+uint16_t Node::http_port() const { return http_ ? http_->port() : 0; }
+uint16_t Node::p2p_port() const { return network_ ? network_->listen_port() : 0; }
+
+void Node::Drive(const char* what, const Status& s) {
+  PublishState();
+  if (s.ok() || fatal_) return;
+  fatal_ = true;
+  Log(LogLevel::kError, std::string("component=node event=fatal during=") + what +
+                            " reason=" + LogQuote(s.ToString()));
+  if (fatal_handler_) fatal_handler_(s);
+}
+
+void Node::PublishState() {
+  cons_height_.store(consensus_->height(), std::memory_order_relaxed);
+  cons_round_.store(consensus_->round(), std::memory_order_relaxed);
+  cons_step_.store(static_cast<int>(consensus_->step()), std::memory_order_relaxed);
+  mempool_size_.store(consensus_->mempool().size(), std::memory_order_relaxed);
+  m_round_->Set(consensus_->round());
+  m_mempool_->Set(static_cast<double>(consensus_->mempool().size()));
+  const auto& st = consensus_->stats();
+  stat_timeouts_.store(st.timeouts, std::memory_order_relaxed);
+  stat_synced_.store(st.synced_blocks, std::memory_order_relaxed);
+  stat_rounds_.store(st.rounds_started, std::memory_order_relaxed);
+  stat_equivocations_.store(st.equivocations, std::memory_order_relaxed);
+}
+
+void Node::OnPeerMessage(const PubKey& from, Bytes payload) {
+  // Decoding is pure: do it on the io thread, keep the consensus thread for the rules.
+  auto m = consensus::DecodeMessage(payload);
+  if (!m.ok()) {
+    stat_rejected_msgs_.fetch_add(1, std::memory_order_relaxed);
+    Log(LogLevel::kWarn, "component=node event=undecodable_message peer=" + names_.Name(from) +
+                             " reason=" + LogQuote(m.status().message()));
+    return;
+  }
+  auto msg = std::make_shared<consensus::Message>(std::move(m).value());
+  loop_.Post([this, from, msg] {
+    if (fatal_) return;
+    Drive("message", consensus_->OnMessage(from, *msg, NowMs()));
+  });
+}
+
+void Node::Submit(Entry entry, SubmitOptions options, SubmitCallback done) {
+  bool post = false;
+  {
+    std::lock_guard<std::mutex> lock(incoming_mu_);
+    if (!stopped_) {
+      incoming_.push_back(Incoming{std::move(entry), options, std::move(done), Steady::now()});
+      post = !drain_posted_;
+      drain_posted_ = true;
+    }
+  }
+  if (!post) {
+    if (stopped_ && done) {
+      SubmitOutcome o;
+      o.kind = SubmitOutcome::Kind::kStopped;
+      o.reason = "the node is stopping";
+      done(o);
+    }
+    return;
+  }
+  loop_.Post([this] { DrainIncoming(); });
+}
+
+void Node::DrainIncoming() {
+  std::vector<Incoming> batch;
+  {
+    std::lock_guard<std::mutex> lock(incoming_mu_);
+    batch.swap(incoming_);
+    drain_posted_ = false;
+  }
+  if (batch.empty()) return;
+  if (fatal_) {
+    SubmitOutcome o;
+    o.kind = SubmitOutcome::Kind::kStopped;
+    o.reason = "the node has stopped after a fatal error";
+    for (Incoming& in : batch) in.done(o);
+    return;
+  }
+  // One SubmitEntries call for everything that arrived since the last drain: one ENTRY_BATCH
+  // broadcast to the other validators instead of one message per entry.
+  std::vector<Entry> entries;
+  entries.reserve(batch.size());
+  for (const Incoming& in : batch) entries.push_back(in.entry);
+  auto results = consensus_->SubmitEntries(std::move(entries), NowMs());
+  if (!results.ok()) {
+    Drive("submit", results.status());
+    SubmitOutcome o;
+    o.kind = SubmitOutcome::Kind::kStopped;
+    o.reason = "internal error: " + results.status().message();
+    for (Incoming& in : batch) in.done(o);
+    return;
+  }
+  PublishState();
+  for (size_t i = 0; i < batch.size(); ++i) {
+    Incoming& in = batch[i];
+    const consensus::AdmitResult& r = (*results)[i];
+    const Hash32& leaf = in.entry.leaf_hash();
+    bool duplicate = r.code == consensus::Admission::kDuplicate;
+    if (r.ok()) {
+      m_submit_accepted_->Inc();
+      submitted_at_.emplace(leaf, in.at);
+    }
+    if (!r.ok() && !(duplicate && in.options.wait)) {
+      m_submit_rejected_->Inc();
+      SubmitOutcome o;
+      o.kind = SubmitOutcome::Kind::kRejected;
+      o.admission = r.code;
+      o.reason = r.reason;
+      o.leaf_hash = leaf;
+      in.done(o);
+      continue;
+    }
+    if (!in.options.wait) {
+      SubmitOutcome o;
+      o.kind = SubmitOutcome::Kind::kAccepted;
+      o.leaf_hash = leaf;
+      in.done(o);
+      continue;
+    }
+    // Waiting (a duplicate of a pending entry joins the first submitter's wait).
+    uint64_t id = next_waiter_id_++;
+    waiters_[leaf].push_back(Waiter{id, std::move(in.done), in.options.proof});
+    loop_.PostAfter(in.options.timeout, [this, leaf, id] { ExpireWaiter(leaf, id); });
+  }
+}
+
+void Node::ExpireWaiter(const Hash32& leaf, uint64_t id) {
+  auto it = waiters_.find(leaf);
+  if (it == waiters_.end()) return;
+  auto& ws = it->second;
+  for (size_t i = 0; i < ws.size(); ++i) {
+    if (ws[i].id != id) continue;
+    SubmitOutcome o;
+    o.kind = SubmitOutcome::Kind::kTimeout;
+    o.leaf_hash = leaf;
+    o.reason = consensus_->mempool().Contains(leaf)
+                   ? "not committed yet (still in the mempool)"
+                   : "not committed and no longer in the mempool (dropped as invalid)";
+    SubmitCallback done = std::move(ws[i].done);
+    ws.erase(ws.begin() + static_cast<long>(i));
+    if (ws.empty()) waiters_.erase(it);
+    done(o);
+    return;
+  }
+}
+
+void Node::SweepSubmitTimes() {
+  // Entries admitted here that never commit (dropped as invalid, or the cluster halted for
+  // long) must not grow this map forever.
+  auto cutoff = Steady::now() - std::chrono::minutes(10);
+  for (auto it = submitted_at_.begin(); it != submitted_at_.end();) {
+    if (it->second < cutoff && !consensus_->mempool().Contains(it->first)) {
+      it = submitted_at_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  loop_.PostAfter(std::chrono::seconds(10), [this] { SweepSubmitTimes(); });
+}
+
+void Node::OnCommitted(const Block& block, const Certificate& cert) {
+  const BlockHeader& h = block.header;
+  auto now = Steady::now();
+  uint64_t first_index = h.log_size - h.entry_count;
+  double max_latency_ms = 0;
+  size_t local = 0;
+  for (size_t i = 0; i < block.entries.size(); ++i) {
+    const Hash32& leaf = block.entries[i].leaf_hash();
+    double latency_ms = -1;
+    auto st = submitted_at_.find(leaf);
+    if (st != submitted_at_.end()) {
+      latency_ms = std::chrono::duration<double, std::milli>(now - st->second).count();
+      m_latency_->Observe(latency_ms / 1000.0);
+      max_latency_ms = std::max(max_latency_ms, latency_ms);
+      ++local;
+      submitted_at_.erase(st);
+    }
+    auto wt = waiters_.find(leaf);
+    if (wt == waiters_.end()) continue;
+    SubmitOutcome o;
+    o.kind = SubmitOutcome::Kind::kCommitted;
+    o.leaf_hash = leaf;
+    o.height = h.height;
+    o.index = first_index + i;
+    o.latency_ms = latency_ms;
+    bool want_proof = false;
+    for (const Waiter& w : wt->second) want_proof |= w.proof;
+    if (want_proof) {
+      auto doc = MakeInclusionProofDoc(*store_, o.index, h.log_size);
+      if (doc.ok()) {
+        o.proof = std::move(doc).value();
+      } else {
+        o.reason = "committed, but the proof could not be built: " + doc.status().message();
+      }
+    }
+    for (Waiter& w : wt->second) {
+      if (w.proof || !o.proof) {
+        w.done(o);
+      } else {
+        SubmitOutcome lean = o;
+        lean.proof.reset();
+        w.done(lean);
+      }
+    }
+    waiters_.erase(wt);
+  }
+  m_height_->Set(static_cast<double>(h.height));
+  m_blocks_->Inc();
+  m_entries_->Inc(static_cast<double>(block.entries.size()));
+  m_block_entries_->Observe(static_cast<double>(block.entries.size()));
+  Log(LogLevel::kInfo, "component=node event=commit height=" + std::to_string(h.height) +
+                           " round=" + std::to_string(cert.round) +
+                           " entries=" + std::to_string(block.entries.size()) +
+                           " log_size=" + std::to_string(h.log_size) +
+                           " proposer=" + names_.Name(h.proposer) +
+                           " signatures=" + std::to_string(cert.sigs.size()) +
+                           " local_entries=" + std::to_string(local) +
+                           (local ? " max_latency_ms=" + std::to_string(static_cast<int64_t>(max_latency_ms)) : ""));
+}
+
+nlohmann::json Node::StatusJson() const {
+  BlockRecord head = store_->head();
+  nlohmann::json peers = nlohmann::json::array();
+  for (const PeerConfig& p : config_.peers) {
+    peers.push_back({{"name", names_.Name(p.key)},
+                     {"key", p.key.Hex()},
+                     {"address", p.address.ToString()},
+                     {"connected", network_->IsConnected(p.key)}});
+  }
+  return {{"chain_id", store_->chain_id()},
+          {"genesis_hash", store_->genesis_hash().Hex()},
+          {"node", {{"name", name_}, {"key", key_.pubkey().Hex()}}},
+          {"height", head.header.height},
+          {"head_hash", head.hash.Hex()},
+          {"head_time", FormatTimeMs(head.header.time_ms)},
+          {"log_size", head.header.log_size},
+          {"log_root", head.header.log_root.Hex()},
+          {"consensus",
+           {{"height", cons_height_.load()},
+            {"round", cons_round_.load()},
+            {"step", consensus::StepName(static_cast<consensus::Step>(cons_step_.load()))}}},
+          {"mempool_entries", mempool_size_.load()},
+          {"validators", store_->validators().size()},
+          {"peers_connected", network_->ConnectedPeerCount()},
+          {"peers", peers}};
+}
+
+std::string Node::MetricsText() const { return metrics_->Render(); }
+
+}  // namespace fedledger::node

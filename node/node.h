@@ -1,0 +1,191 @@
+// Node: one networked validator, the thin adapter of STYLE rule 1. It owns the ledger store,
+// the signer (with its durable vote guard), the pure consensus state machine, the peer network
+// (authenticated WebSocket links), the HTTP/JSON API and the metrics registry, and wires them:
+//
+//   peer io thread --decode--> EventLoop (one thread) --> Consensus::OnMessage
+//   HTTP io thread --decode--> Submit() ---------------> Consensus::SubmitEntries (batched)
+//   Outbox::SetTimer --------> EventLoop::PostAfter ----> Consensus::OnTimeout
+//   Outbox::Send/Broadcast --> PeerNetwork (encode, sign per link, queue)
+//   Outbox::Committed -------> metrics, log line, answers to clients waiting for that entry
+//
+// Every consensus input runs on the EventLoop's thread, so the state machine is never
+// entered concurrently. HTTP reads (blocks, entries, proofs) go straight to the Store, which
+// allows concurrent readers.
+//
+// On first start the store is created from the genesis file; later starts open it and
+// refuse a store whose genesis differs from the file. A non-OK Status from the state machine
+// (store or signer storage failure) is fatal: the node stops feeding consensus, logs
+// event=fatal and calls the fatal handler (the CLI then exits non-zero).
+//
+// Thread-safety: Open/Start/Stop from one controlling thread. Submit, StatusJson, store()
+// reads and the port accessors are thread-safe.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "consensus/consensus.h"
+#include "ledger/describe.h"
+#include "ledger/store.h"
+#include "net/log.h"
+#include "node/config.h"
+#include "node/event_loop.h"
+
+namespace fedledger::net {
+class PeerNetwork;
+class HttpServer;
+class MetricsRegistry;
+class Gauge;
+class Counter;
+class Histogram;
+}  // namespace fedledger::net
+
+namespace fedledger::node {
+
+// What happened to a submitted entry.
+struct SubmitOutcome {
+  enum class Kind {
+    kAccepted,   // admitted to the mempool (and broadcast); not waiting for the commit
+    kCommitted,  // committed: height, index (and proof if asked)
+    kRejected,   // refused by admission: `admission` and `reason` say why
+    kTimeout,    // admitted but not committed within the wait timeout (may still commit)
+    kStopped,    // the node stopped (or failed) before an answer
+  };
+  Kind kind = Kind::kAccepted;
+  consensus::Admission admission = consensus::Admission::kAccepted;
+  std::string reason;
+  Hash32 leaf_hash;
+  uint64_t height = 0;
+  uint64_t index = 0;
+  double latency_ms = 0;                  // submit to commit, as this node saw it
+  std::optional<nlohmann::json> proof;    // MakeInclusionProofDoc at the block's log size
+};
+
+struct SubmitOptions {
+  bool wait = false;   // answer only when the entry is committed (or the timeout passes)
+  bool proof = false;  // with wait: include the inclusion proof document
+  std::chrono::milliseconds timeout{30000};
+};
+
+class Node {
+ public:
+  using SubmitCallback = std::function<void(const SubmitOutcome&)>;
+
+  // Loads keys and genesis, opens (or on first start creates) the store and the signer
+  // state, checks the config against the genesis (node key and peers must be validators).
+  // Starts nothing. `log` gets structured key=value lines from every component.
+  static Result<std::unique_ptr<Node>> Open(const NodeConfig& config, net::LogFn log);
+  ~Node();
+  Node(const Node&) = delete;
+  Node& operator=(const Node&) = delete;
+
+  // Starts the event loop and consensus, then the peer network, then the HTTP server.
+  Status Start();
+  // Idempotent: stops the HTTP server, the peer network and the event loop, in that order;
+  // clients still waiting get kStopped (if their connection is still open).
+  void Stop();
+  // Called once, from the event loop's thread, when consensus fails fatally.
+  void SetFatalHandler(std::function<void(const Status&)> fn);
+
+  // Thread-safe. Queues `entry` for the state machine; `done` is called exactly once, from the
+  // event loop's thread (or the caller's, after Stop()).
+  void Submit(Entry entry, SubmitOptions options, SubmitCallback done);
+
+  // Thread-safe snapshots for the API.
+  nlohmann::json StatusJson() const;
+  std::string MetricsText() const;
+  const Store& store() const { return *store_; }
+  const KeyNames& names() const { return names_; }
+  const PubKey& node_key() const { return key_.pubkey(); }
+  uint16_t http_port() const;
+  uint16_t p2p_port() const;
+
+ private:
+  class Outbox;
+  struct Waiter {
+    uint64_t id;
+    SubmitCallback done;
+    bool proof;
+  };
+  struct Incoming {
+    Entry entry;
+    SubmitOptions options;
+    SubmitCallback done;
+    std::chrono::steady_clock::time_point at;
+  };
+
+  Node(const NodeConfig& config, net::LogFn log, SecretKey key);
+  void Log(net::LogLevel level, const std::string& line) const;
+  // Event-loop side.
+  void Drive(const char* what, const Status& s);
+  void DrainIncoming();
+  void OnPeerMessage(const PubKey& from, Bytes payload);
+  void OnCommitted(const Block& block, const Certificate& cert);
+  void ExpireWaiter(const Hash32& leaf, uint64_t id);
+  void PublishState();
+  void SweepSubmitTimes();
+  uint64_t NowMs() const;
+
+  NodeConfig config_;
+  net::LogFn log_;
+  SecretKey key_;
+  std::string name_;
+  KeyNames names_;
+  std::unique_ptr<Store> store_;
+  std::unique_ptr<consensus::FileSignerStorage> signer_storage_;
+  std::unique_ptr<consensus::Signer> signer_;
+  std::unique_ptr<consensus::LedgerApplication> app_;
+  std::unique_ptr<Outbox> outbox_;
+  std::unique_ptr<consensus::Consensus> consensus_;
+  std::unique_ptr<net::MetricsRegistry> metrics_;
+  std::unique_ptr<net::PeerNetwork> network_;
+  std::unique_ptr<net::HttpServer> http_;
+  EventLoop loop_;
+
+  std::mutex incoming_mu_;
+  std::vector<Incoming> incoming_;  // guarded by incoming_mu_
+  bool drain_posted_ = false;       // guarded by incoming_mu_
+
+  // Event-loop thread only.
+  bool fatal_ = false;
+  std::function<void(const Status&)> fatal_handler_;
+  uint64_t next_waiter_id_ = 1;
+  std::map<Hash32, std::vector<Waiter>> waiters_;
+  std::map<Hash32, std::chrono::steady_clock::time_point> submitted_at_;
+  uint64_t rejected_logged_ = 0;
+
+  // Published by the event loop for other threads.
+  std::atomic<uint64_t> cons_height_{0};
+  std::atomic<uint32_t> cons_round_{0};
+  std::atomic<int> cons_step_{0};
+  std::atomic<uint64_t> mempool_size_{0};
+  std::atomic<bool> started_{false};
+  std::atomic<bool> stopped_{false};
+
+  // Metrics (owned by metrics_).
+  net::Gauge* m_height_ = nullptr;
+  net::Gauge* m_round_ = nullptr;
+  net::Gauge* m_mempool_ = nullptr;
+  net::Histogram* m_latency_ = nullptr;
+  net::Histogram* m_block_entries_ = nullptr;
+  net::Counter* m_blocks_ = nullptr;
+  net::Counter* m_entries_ = nullptr;
+  net::Counter* m_submit_accepted_ = nullptr;
+  net::Counter* m_submit_rejected_ = nullptr;
+  std::atomic<uint64_t> stat_timeouts_{0};
+  std::atomic<uint64_t> stat_rejected_msgs_{0};
+  std::atomic<uint64_t> stat_synced_{0};
+  std::atomic<uint64_t> stat_rounds_{0};
+  std::atomic<uint64_t> stat_equivocations_{0};
+};
+
+}  // namespace fedledger::node
