@@ -238,8 +238,9 @@ void Simulation::LoadTick() {
   }
   if (!up.empty()) {
     size_t target = up[std::uniform_int_distribution<size_t>(0, up.size() - 1)(rng_)];
-    std::vector<Entry> batch{MakeEntry()};
-    ++submitted_;
+    std::vector<Entry> batch;
+    for (size_t i = 0; i < options_.load_batch; ++i) batch.push_back(MakeEntry());
+    submitted_ += batch.size();
     auto r = nodes_[target]->core()->SubmitEntries(std::move(batch), now_);
     if (!r.ok() && nodes_[target]->honest()) {
       Fail("submit to node " + std::to_string(target) + ": " + r.status().ToString());

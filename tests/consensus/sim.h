@@ -43,7 +43,8 @@ struct SimOptions {
   uint64_t min_delay_ms = 1;    // per-message delay, uniform in [min, max]
   uint64_t max_delay_ms = 5;
   size_t clients = 3;
-  uint64_t load_interval_ms = 10;  // one client entry every this many ms while load runs
+  uint64_t load_interval_ms = 10;  // client entries every this many ms while load runs
+  size_t load_batch = 1;           // ... this many per tick
   ConsensusOptions consensus;
   SimOptions();
 };

@@ -1,11 +1,13 @@
 // Seeded multi-validator simulations: safety on every run, liveness once the network heals.
 //
 // Replay one schedule:  FEDLEDGER_SEED=1234 ./fedledger_consensus_tests "[sim]"
-// More or fewer schedules: FEDLEDGER_SCHEDULES=5000 (default 1000).
+// More or fewer schedules: FEDLEDGER_SCHEDULES=5000 (default 1000), starting at
+// FEDLEDGER_FIRST_SEED (default 1).
 #include <catch2/catch.hpp>
 
 #include <chrono>
 #include <cstdlib>
+#include <ctime>
 #include <iostream>
 #include <random>
 
@@ -178,7 +180,7 @@ uint64_t EnvU64(const char* name, uint64_t fallback) {
 
 TEST_CASE("sim: seeded random schedules keep safety and liveness", "[sim]") {
   const char* one = std::getenv("FEDLEDGER_SEED");
-  uint64_t first = one ? std::strtoull(one, nullptr, 10) : 1;
+  uint64_t first = one ? std::strtoull(one, nullptr, 10) : EnvU64("FEDLEDGER_FIRST_SEED", 1);
   uint64_t count = one ? 1 : EnvU64("FEDLEDGER_SCHEDULES", 1000);
   auto t0 = std::chrono::steady_clock::now();
   std::map<std::string, int> per_scenario;
@@ -237,6 +239,46 @@ TEST_CASE("sim: a crashed validator restarts and catches up from its peers", "[s
     INFO(out.detail);
     REQUIRE(out.ok);
   }
+}
+
+}  // namespace fedledger::consensus::sim
+
+namespace fedledger::consensus::sim {
+
+// Not part of the normal suite: how many entries per CPU second 4 in-process validators
+// commit (every entry verified by each of the 4), and how the CPU splits.
+TEST_CASE("sim: throughput of 4 validators in one process", "[.bench]") {
+  SimOptions o;
+  o.validators = 4;
+  o.min_delay_ms = 1;
+  o.max_delay_ms = 2;
+  o.clients = 64;
+  o.load_interval_ms = 1;
+  o.load_batch = static_cast<size_t>(EnvU64("FEDLEDGER_BENCH_BATCH", 10));
+  o.consensus.max_block_entries = 2000;
+  o.consensus.timeouts = TimeoutOptions{};
+  Simulation sim(o);
+  // Sign the entries before timing.
+  {
+    Simulation warm(o);
+    warm.Start();
+    warm.SetLoad(true);
+    warm.RunUntil([] { return false; }, 2000);
+  }
+  sim.Start();
+  sim.SetLoad(true);
+  auto t0 = std::chrono::steady_clock::now();
+  std::clock_t c0 = std::clock();
+  sim.RunUntil([] { return false; }, 2000);
+  double cpu = static_cast<double>(std::clock() - c0) / CLOCKS_PER_SEC;
+  double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  uint64_t committed = sim.node(0).store()->log_size() - 1;
+  std::cerr << "bench: submitted=" << sim.entries_submitted() << " committed=" << committed
+            << " heights=" << sim.node(0).store_height() << " cpu=" << cpu << "s wall=" << wall
+            << "s => " << committed / cpu << " entries per CPU second (4 validators)\n"
+            << sim.Describe() << "\n";
+  REQUIRE(sim.failures().empty());
+  CHECK(committed > 0);
 }
 
 }  // namespace fedledger::consensus::sim
