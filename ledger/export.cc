@@ -145,6 +145,11 @@ Result<AuditSummary> VerifyExport(std::istream& in, const AuditOptions& options)
     if (!hb.ok()) { structural = bad(hb.status().message()); break; }
     auto header = BlockHeader::Decode(*hb);
     if (!header.ok()) { structural = bad(header.status().message()); break; }
+    auto line_height = UintField(j, "height");
+    if (!line_height.ok() || *line_height != header->height) {
+      structural = bad("the line's height does not match its header");
+      break;
+    }
     std::optional<Certificate> cert;
     if (j.contains("certificate") && !j["certificate"].is_null()) {
       auto cb = HexField(j, "certificate");
@@ -172,9 +177,10 @@ Result<AuditSummary> VerifyExport(std::istream& in, const AuditOptions& options)
   FL_TRY(v.Finish(structural, v.log_size()));
   const AuditSummary& s = v.summary();
   if (s.genesis_hash != *declared_genesis || s.blocks != *declared_height + 1 ||
-      s.entries != *declared_size || s.log_root != *declared_root) {
-    return Status::Corruption("the first line's genesis, height, log size or root do not match "
-                              "the verified blocks");
+      s.entries != *declared_size || s.log_root != *declared_root ||
+      first.value("chain_id", "") != s.chain_id || first.value("head_hash", "") != s.head_hash.Hex()) {
+    return Status::Corruption("the first line's chain id, genesis, height, log size, root or "
+                              "head hash do not match the verified blocks");
   }
   if (options.expected_genesis && s.genesis_hash != *options.expected_genesis) {
     return Status::Corruption("genesis hash " + s.genesis_hash.Hex() + " is not the expected " +
@@ -264,12 +270,26 @@ Result<BlockHeader> CheckHead(const json& head, const ValidatorSet& vals, const 
   if (h.validator_set_hash != vals.hash()) {
     return Status::Corruption(std::string(which) + ": validator set differs from the genesis");
   }
+  if (vals.IndexOf(h.proposer) < 0) {
+    return Status::Corruption(std::string(which) + ": proposer is not a validator");
+  }
   FL_ASSIGN(Bytes cb, HexField(head, "certificate"));
   FL_ASSIGN(Certificate c, Certificate::Decode(cb));
   Status s = c.Verify(vals, h.chain_id, h.height, h.Hash());
   if (!s.ok()) return Status::Corruption(std::string(which) + ": " + s.message());
   return h;
 }
+// A document may repeat certified values for readers (root, leaf hash, chain id); when it
+// does, they must equal what the signatures certify, so no claim in the file goes unchecked.
+Status MatchesIfPresent(const json& doc, const char* field, const std::string& certified) {
+  if (!doc.contains(field)) return Status::Ok();
+  if (!doc[field].is_string() || doc[field].get<std::string>() != certified) {
+    return Status::Corruption(std::string("field '") + field +
+                              "' does not match the certified value " + certified);
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 Result<ProofCheck> CheckProofDoc(const json& doc, const std::optional<Hash32>& expected_genesis) {
@@ -287,6 +307,7 @@ Result<ProofCheck> CheckProofDoc(const json& doc, const std::optional<Hash32>& e
                               expected_genesis->Hex());
   }
   ValidatorSet vals(ge.As<GenesisPayload>()->validators);
+  FL_TRY(MatchesIfPresent(doc, "chain_id", out.chain_id));
   std::vector<Hash32> proof;
   FL_ASSIGN(proof, HashList(doc, "proof"));
   if (out.type == "inclusion") {
@@ -305,6 +326,8 @@ Result<ProofCheck> CheckProofDoc(const json& doc, const std::optional<Hash32>& e
     }
     Status s = VerifyInclusionProof(e.leaf_hash(), out.leaf_index, out.tree_size, proof, h.log_root);
     if (!s.ok()) return Status::Corruption(s.message());
+    FL_TRY(MatchesIfPresent(doc, "root", h.log_root.Hex()));
+    FL_TRY(MatchesIfPresent(doc, "leaf_hash", e.leaf_hash().Hex()));
     out.head_height = h.height;
     out.entry = std::move(e);
     return out;
@@ -321,6 +344,8 @@ Result<ProofCheck> CheckProofDoc(const json& doc, const std::optional<Hash32>& e
     }
     Status s = VerifyConsistencyProof(out.from_size, out.tree_size, hf.log_root, ht.log_root, proof);
     if (!s.ok()) return Status::Corruption(s.message());
+    FL_TRY(MatchesIfPresent(doc, "from_root", hf.log_root.Hex()));
+    FL_TRY(MatchesIfPresent(doc, "to_root", ht.log_root.Hex()));
     out.head_height = ht.height;
     return out;
   }
