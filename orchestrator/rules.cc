@@ -403,7 +403,8 @@ Verdict FederationState::CheckRestart(const Entry& e, const RoundRestartPayload&
                                      " and must be dropped too");
     }
   }
-  if (t - cur->attempt_started_ms < task->spec.round_timeout_ms) {
+  // (A block time before the attempt's start is never "timed out": no unsigned wrap-around.)
+  if (t < cur->attempt_started_ms || t - cur->attempt_started_ms < task->spec.round_timeout_ms) {
     return Bad(R::kRoundNotTimedOut, ctx + ": " + RoundName(cur->round, cur->attempt) +
                                          " started at " + std::to_string(cur->attempt_started_ms) +
                                          " ms and times out after " +

@@ -125,6 +125,11 @@ TEST_CASE("a dropout restarts the round without it, recorded, and it rejoins nex
   f.now = started + testing::kRoundTimeout - 1;
   CHECK(f.Submit(f.op, RoundRestartPayload{kT, 1, 1, Fed::Keys({&f.carol}), "timeout"}).reason() ==
         RejectReason::kRoundNotTimedOut);
+  // A block time before the attempt started (a stale mempool check) is not a timeout either.
+  CHECK(f.state
+            .Check(f.Make(f.op, RoundRestartPayload{kT, 1, 1, Fed::Keys({&f.carol}), "x"}),
+                   started - 1)
+            .reason() == RejectReason::kRoundNotTimedOut);
   f.now = started + testing::kRoundTimeout;
   f.Ok(f.op, RoundRestartPayload{kT, 1, 1, Fed::Keys({&f.carol}), "carol did not deliver"});
 
