@@ -224,10 +224,11 @@ Status Consensus::HandleVote(const PubKey& from, const Vote& v) {
   }
   pacemaker_.Observe(idx, v.round);
   if (l == VoteLookup::kConflict) {
+    // Equivocation. Both signed votes stay in the tallies (see vote_set.h): every quorum
+    // statement is about distinct signers, which stays true.
     ++stats_.equivocations;
     Reject(from, "conflicting vote by " + vals_.at(idx).name + " in round " +
                      std::to_string(v.round));
-    return Status::Ok();
   }
   if (v.round > round_ + options_.round_window) return Status::Ok();
   votes_.Add(idx, v);

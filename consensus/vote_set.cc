@@ -12,22 +12,27 @@ const HeightVotes::Tally* HeightVotes::Find(VoteType type, uint32_t round) const
 
 VoteLookup HeightVotes::Lookup(size_t index, const Vote& v) const {
   const Tally* t = Find(v.type, v.round);
-  if (!t || index >= t->by_validator.size() || !t->by_validator[index]) return VoteLookup::kNew;
-  return t->by_validator[index]->block_hash == v.block_hash ? VoteLookup::kKnown
-                                                            : VoteLookup::kConflict;
+  if (!t || index >= t->by_validator.size() || t->by_validator[index].empty()) {
+    return VoteLookup::kNew;
+  }
+  for (const Vote& held : t->by_validator[index]) {
+    if (held.block_hash == v.block_hash) return VoteLookup::kKnown;
+  }
+  return VoteLookup::kConflict;
 }
 
 VoteLookup HeightVotes::Add(size_t index, const Vote& v) {
   assert(index < n_);
   VoteLookup l = Lookup(index, v);
-  if (l != VoteLookup::kNew) return l;
+  if (l == VoteLookup::kKnown) return l;
   Round& r = rounds_[v.round];
   Tally& t = v.type == VoteType::kPrevote ? r.prevotes : r.precommits;
   if (t.by_validator.empty()) t.by_validator.resize(n_);
-  t.by_validator[index] = v;
+  if (t.by_validator[index].size() >= kMaxVotesPerValidator) return l;
+  t.by_validator[index].push_back(v);
   ++t.count[v.block_hash];
-  ++t.total;
-  return VoteLookup::kNew;
+  if (l == VoteLookup::kNew) ++t.total;
+  return l;
 }
 
 size_t HeightVotes::Count(VoteType type, uint32_t round, const Hash32& hash) const {
@@ -46,8 +51,10 @@ std::vector<Vote> HeightVotes::Votes(VoteType type, uint32_t round, const Hash32
   std::vector<Vote> out;
   const Tally* t = Find(type, round);
   if (!t) return out;
-  for (const auto& v : t->by_validator) {
-    if (v && v->block_hash == hash) out.push_back(*v);
+  for (const auto& votes : t->by_validator) {
+    for (const Vote& v : votes) {
+      if (v.block_hash == hash) out.push_back(v);
+    }
   }
   return out;
 }
@@ -65,17 +72,6 @@ std::optional<Hash32> HeightVotes::QuorumHash(VoteType type, uint32_t round,
 std::vector<uint32_t> HeightVotes::Rounds() const {
   std::vector<uint32_t> out;
   for (const auto& [r, _] : rounds_) out.push_back(r);
-  return out;
-}
-
-std::vector<size_t> HeightVotes::Voters(uint32_t round) const {
-  std::vector<size_t> out;
-  auto it = rounds_.find(round);
-  if (it == rounds_.end()) return out;
-  for (size_t i = 0; i < n_; ++i) {
-    auto has = [&](const Tally& t) { return !t.by_validator.empty() && t.by_validator[i]; };
-    if (has(it->second.prevotes) || has(it->second.precommits)) out.push_back(i);
-  }
   return out;
 }
 
