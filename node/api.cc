@@ -287,6 +287,7 @@ void RegisterApi(net::HttpServer& server, Node& node) {
              [n](const HttpRequest& req, Responder res) { GetInclusionProof(*n, req, res); });
   server.Get("/proofs/consistency",
              [n](const HttpRequest& req, Responder res) { GetConsistencyProof(*n, req, res); });
+  RegisterTaskApi(server, node);
   server.Get("/status", [n](const HttpRequest&, Responder res) {
     res.Send(HttpResponse::Json(200, n->StatusJson()));
   });

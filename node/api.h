@@ -14,6 +14,10 @@
 //   GET  /proofs/inclusion/{index}?tree_size=N
 //   GET  /proofs/consistency?from=M&to=N
 //   GET  /metrics           Prometheus text format
+//   GET  /tasks             {"count", "tasks": [TaskSummaryJson...]}      (orchestrator/views.h)
+//   GET  /tasks/{id}        TaskJson: spec, hash, participants, approvals, status, rounds
+//   GET  /datasets          {"count", "datasets": [DatasetJson...]}
+//                           (404 on a node that runs rules = "ledger": it keeps no task state)
 //
 // Handlers run on the HTTP server's io threads: they parse and check the request, then read
 // the Store (thread-safe) or call Node::Submit.
@@ -26,6 +30,9 @@ namespace fedledger::node {
 
 // REQUIRES: `server` not started; `node` outlives the server.
 void RegisterApi(net::HttpServer& server, Node& node);
+
+// The task and dataset routes (task_api.cc), called by RegisterApi.
+void RegisterTaskApi(net::HttpServer& server, const Node& node);
 
 // The JSON of a submit outcome and its HTTP status.
 net::HttpResponse SubmitResponse(const SubmitOutcome& o);

@@ -104,7 +104,7 @@ Result<NodeConfig> ParseNodeConfig(const std::string& text, const std::string& b
   }
   FL_TRY(CheckKeys(root, "",
                    {"data_dir", "node_key", "genesis", "p2p", "http", "consensus", "mempool",
-                    "log"}));
+                    "log", "application"}));
   NodeConfig c;
   FL_ASSIGN(std::string data_dir, GetString(root, "", "data_dir", true));
   FL_ASSIGN(std::string key, GetString(root, "", "node_key", true));
@@ -186,6 +186,17 @@ Result<NodeConfig> ParseNodeConfig(const std::string& text, const std::string& b
     }
   }
   FL_TRY(err);
+  if (const toml::table* t = SubTable(root, "application", &err)) {
+    FL_TRY(CheckKeys(*t, "[application] ", {"rules"}));
+    FL_ASSIGN(std::string rules, GetString(*t, "[application] ", "rules", false));
+    if (rules == "ledger") {
+      c.rules = ApplicationRules::kLedger;
+    } else if (!rules.empty() && rules != "orchestrator") {
+      return Status::InvalidArgument(
+          "[application] rules: must be orchestrator or ledger, got '" + rules + "'");
+    }
+  }
+  FL_TRY(err);
   return c;
 }
 
@@ -230,7 +241,9 @@ std::string RenderNodeConfig(const NodeConfig& c) {
      << "max_timeout_ms = " << to.max_ms << "\n"
      << "max_block_entries = " << c.consensus.max_block_entries << "\n\n"
      << "[mempool]\nmax_entries = " << c.consensus.mempool.max_entries << "\n\n"
-     << "[log]\nlevel = " << q(net::LogLevelName(c.log_level)) << "\n";
+     << "[log]\nlevel = " << q(net::LogLevelName(c.log_level)) << "\n\n"
+     << "[application]\nrules = "
+     << q(c.rules == ApplicationRules::kLedger ? "ledger" : "orchestrator") << "\n";
   return os.str();
 }
 

@@ -16,6 +16,8 @@
 //   max_entries = 200000
 //   [log]
 //   level = "info"                       # debug | info | warn | error
+//   [application]
+//   rules = "orchestrator"               # orchestrator (default) | ledger
 //
 // Relative paths are relative to the directory holding the config file. Unknown keys are
 // errors (a typo must not silently fall back to a default).
@@ -38,6 +40,12 @@ struct PeerConfig {
   net::HostPort address;
 };
 
+// Which consensus application the node runs. kOrchestrator: the ledger's rules plus the
+// federation's task lifecycle (orchestrator/application.h); every production node runs it.
+// kLedger: signatures, nonces and block structure only, for load tests and benchmarks of the
+// raw consensus path that submit entries outside any task.
+enum class ApplicationRules { kOrchestrator, kLedger };
+
 struct NodeConfig {
   std::string data_dir;
   std::string node_key_file;
@@ -49,6 +57,7 @@ struct NodeConfig {
   size_t http_body_limit = 1 << 20;
   consensus::ConsensusOptions consensus;
   net::LogLevel log_level = net::LogLevel::kInfo;
+  ApplicationRules rules = ApplicationRules::kOrchestrator;
 };
 
 // Parses TOML text; `base_dir` resolves relative paths. InvalidArgument naming the key and

@@ -13,6 +13,7 @@
 #include "net/peer_network.h"
 #include "node/api.h"
 #include "node/genesis_file.h"
+#include "orchestrator/application.h"
 
 namespace fedledger::node {
 
@@ -130,7 +131,16 @@ Result<std::unique_ptr<Node>> Node::Open(const NodeConfig& config, net::LogFn lo
   FL_ASSIGN(node->signer_storage_,
             consensus::FileSignerStorage::Open(config.data_dir + "/signer.state"));
   FL_ASSIGN(node->signer_, consensus::Signer::Open(node->key_, node->signer_storage_.get()));
-  node->app_ = std::make_unique<consensus::LedgerApplication>(node->store_.get());
+  if (config.rules == ApplicationRules::kOrchestrator) {
+    orchestrator::ApplicationOptions ao;
+    Node* self_node = node.get();
+    ao.admission_clock = [self_node] { return self_node->NowMs(); };
+    FL_ASSIGN(auto app, orchestrator::OrchestratorApplication::Open(node->store_.get(), ao));
+    node->orchestrator_ = app.get();
+    node->app_ = std::move(app);
+  } else {
+    node->app_ = std::make_unique<consensus::LedgerApplication>(node->store_.get());
+  }
   node->outbox_ = std::make_unique<Outbox>(node.get());
   node->consensus_ = std::make_unique<consensus::Consensus>(
       config.consensus, node->app_.get(), node->signer_.get(), node->outbox_.get());
@@ -363,6 +373,18 @@ void Node::DrainIncoming() {
     for (Incoming& in : batch) in.done(o);
     return;
   }
+  // Waiters are registered before the state machine sees the entries: with a quorum of one
+  // (or a fast cluster) an entry can be committed inside the SubmitEntries call itself.
+  std::vector<uint64_t> ids(batch.size(), 0);
+  std::vector<bool> timed(batch.size(), false);
+  for (size_t i = 0; i < batch.size(); ++i) {
+    const Hash32& leaf = batch[i].entry.leaf_hash();
+    timed[i] = submitted_at_.emplace(leaf, batch[i].at).second;
+    if (batch[i].options.wait) {
+      ids[i] = next_waiter_id_++;
+      waiters_[leaf].push_back(Waiter{ids[i], batch[i].done, batch[i].options.proof});
+    }
+  }
   // One SubmitEntries call for everything that arrived since the last drain: one ENTRY_BATCH
   // broadcast to the other validators instead of one message per entry.
   std::vector<Entry> entries;
@@ -374,7 +396,9 @@ void Node::DrainIncoming() {
     SubmitOutcome o;
     o.kind = SubmitOutcome::Kind::kStopped;
     o.reason = "internal error: " + results.status().message();
-    for (Incoming& in : batch) in.done(o);
+    for (Incoming& in : batch) {
+      if (!in.options.wait) in.done(o);  // waiters are answered by Stop()
+    }
     return;
   }
   PublishState();
@@ -382,13 +406,12 @@ void Node::DrainIncoming() {
     Incoming& in = batch[i];
     const consensus::AdmitResult& r = (*results)[i];
     const Hash32& leaf = in.entry.leaf_hash();
-    bool duplicate = r.code == consensus::Admission::kDuplicate;
-    if (r.ok()) {
-      m_submit_accepted_->Inc();
-      submitted_at_.emplace(leaf, in.at);
-    }
-    if (!r.ok() && !(duplicate && in.options.wait)) {
+    // A duplicate of a pending entry that asked to wait joins the first submitter's wait.
+    bool keep = r.ok() || (r.code == consensus::Admission::kDuplicate && in.options.wait);
+    if (!keep) {
       m_submit_rejected_->Inc();
+      if (timed[i]) submitted_at_.erase(leaf);
+      if (ids[i]) RemoveWaiter(leaf, ids[i]);
       SubmitOutcome o;
       o.kind = SubmitOutcome::Kind::kRejected;
       o.admission = r.code;
@@ -397,6 +420,7 @@ void Node::DrainIncoming() {
       in.done(o);
       continue;
     }
+    if (r.ok()) m_submit_accepted_->Inc();
     if (!in.options.wait) {
       SubmitOutcome o;
       o.kind = SubmitOutcome::Kind::kAccepted;
@@ -404,31 +428,35 @@ void Node::DrainIncoming() {
       in.done(o);
       continue;
     }
-    // Waiting (a duplicate of a pending entry joins the first submitter's wait).
-    uint64_t id = next_waiter_id_++;
-    waiters_[leaf].push_back(Waiter{id, std::move(in.done), in.options.proof});
+    uint64_t id = ids[i];
     loop_.PostAfter(in.options.timeout, [this, leaf, id] { ExpireWaiter(leaf, id); });
   }
 }
 
-void Node::ExpireWaiter(const Hash32& leaf, uint64_t id) {
+bool Node::RemoveWaiter(const Hash32& leaf, uint64_t id, SubmitCallback* done) {
   auto it = waiters_.find(leaf);
-  if (it == waiters_.end()) return;
+  if (it == waiters_.end()) return false;
   auto& ws = it->second;
   for (size_t i = 0; i < ws.size(); ++i) {
     if (ws[i].id != id) continue;
-    SubmitOutcome o;
-    o.kind = SubmitOutcome::Kind::kTimeout;
-    o.leaf_hash = leaf;
-    o.reason = consensus_->mempool().Contains(leaf)
-                   ? "not committed yet (still in the mempool)"
-                   : "not committed and no longer in the mempool (dropped as invalid)";
-    SubmitCallback done = std::move(ws[i].done);
+    if (done) *done = std::move(ws[i].done);
     ws.erase(ws.begin() + static_cast<long>(i));
     if (ws.empty()) waiters_.erase(it);
-    done(o);
-    return;
+    return true;
   }
+  return false;
+}
+
+void Node::ExpireWaiter(const Hash32& leaf, uint64_t id) {
+  SubmitCallback done;
+  if (!RemoveWaiter(leaf, id, &done)) return;  // answered already
+  SubmitOutcome o;
+  o.kind = SubmitOutcome::Kind::kTimeout;
+  o.leaf_hash = leaf;
+  o.reason = consensus_->mempool().Contains(leaf)
+                 ? "not committed yet (still in the mempool)"
+                 : "not committed and no longer in the mempool (dropped as invalid)";
+  done(o);
 }
 
 void Node::SweepSubmitTimes() {

@@ -49,6 +49,10 @@ class Counter;
 class Histogram;
 }  // namespace fedledger::net
 
+namespace fedledger::orchestrator {
+class OrchestratorApplication;
+}  // namespace fedledger::orchestrator
+
 namespace fedledger::node {
 
 // What happened to a submitted entry.
@@ -106,6 +110,9 @@ class Node {
   const Store& store() const { return *store_; }
   const KeyNames& names() const { return names_; }
   const PubKey& node_key() const { return key_.pubkey(); }
+  // The federation state machine the node runs as its consensus application (thread-safe
+  // reads through OrchestratorApplication::Read); nullptr when the config says rules = ledger.
+  const orchestrator::OrchestratorApplication* orchestrator() const { return orchestrator_; }
   uint16_t http_port() const;
   uint16_t p2p_port() const;
 
@@ -131,6 +138,8 @@ class Node {
   void OnPeerMessage(const PubKey& from, Bytes payload);
   void OnCommitted(const Block& block, const Certificate& cert);
   void ExpireWaiter(const Hash32& leaf, uint64_t id);
+  // Removes waiter `id` of `leaf`; false if it is gone (answered). Moves its callback out.
+  bool RemoveWaiter(const Hash32& leaf, uint64_t id, SubmitCallback* done = nullptr);
   void PublishState();
   void SweepSubmitTimes();
   uint64_t NowMs() const;
@@ -143,7 +152,8 @@ class Node {
   std::unique_ptr<Store> store_;
   std::unique_ptr<consensus::FileSignerStorage> signer_storage_;
   std::unique_ptr<consensus::Signer> signer_;
-  std::unique_ptr<consensus::LedgerApplication> app_;
+  std::unique_ptr<consensus::Application> app_;
+  orchestrator::OrchestratorApplication* orchestrator_ = nullptr;  // app_, when it is one
   std::unique_ptr<Outbox> outbox_;
   std::unique_ptr<consensus::Consensus> consensus_;
   std::unique_ptr<net::MetricsRegistry> metrics_;

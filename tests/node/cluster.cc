@@ -184,12 +184,13 @@ void LoadGenerator::Run(int client) {
     body.nonce = ++nonce;
     body.timestamp_ms = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
         std::chrono::system_clock::now().time_since_epoch()).count());
-    DataAccessPayload p;
-    p.task_id = "load";
-    p.round = 1;
-    p.dataset_id = "ds-" + std::to_string(client);
-    p.dataset_hash = Sha256(std::to_string(nonce));
-    p.rows_read = nonce;
+    // A fresh dataset id per entry: valid under the orchestrator's rules (the signer is a
+    // partner and has not registered this id), which the nodes run by default.
+    DatasetRegisterPayload p;
+    p.dataset_id = "load-" + std::to_string(client) + "-" + std::to_string(nonce);
+    p.content_hash = Sha256(std::to_string(nonce));
+    p.rows = nonce;
+    p.schema = "smiles,label";
     body.payload = p;
     auto e = Entry::Sign(std::move(body), key);
     if (!e.ok()) {

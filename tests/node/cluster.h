@@ -65,8 +65,9 @@ class Cluster {
   std::vector<SecretKey> partner_keys_;
 };
 
-// Closed-loop clients: each thread owns one partner key, signs DATA_ACCESS entries with
-// increasing nonces and submits them with wait=true to one of the target nodes, round robin.
+// Closed-loop clients: each thread owns one partner key, signs DATASET_REGISTER entries (a
+// fresh dataset id each, so the orchestrator's rules accept them) with increasing nonces and
+// submits them with wait=true to one of the target nodes, round robin.
 class LoadGenerator {
  public:
   LoadGenerator(const Cluster& cluster, std::vector<int> targets, int clients);

@@ -1,0 +1,288 @@
+// In-process tests of the node: config parsing, the genesis file, and the HTTP API of a
+// single-validator node (quorum of one) on loopback: bad input gets a 4xx naming the problem
+// and changes nothing stored; a waited-for submit returns a proof that checks offline.
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <fstream>
+
+#include "ledger/export.h"
+#include "net/http_client.h"
+#include "node/config.h"
+#include "node/genesis_file.h"
+#include "node/node.h"
+
+namespace fedledger::node {
+namespace {
+
+using nlohmann::json;
+
+struct TempDir {
+  std::string path;
+  TempDir() {
+    char tmpl[] = "/tmp/fedledger-node.XXXXXX";
+    REQUIRE(::mkdtemp(tmpl) != nullptr);
+    path = tmpl;
+  }
+  ~TempDir() { (void)std::system(("rm -rf '" + path + "'").c_str()); }
+};
+
+const char* kMinimal = R"(
+data_dir = "data"
+node_key = "node.key"
+genesis = "genesis.json"
+[p2p]
+listen = "127.0.0.1:0"
+[http]
+listen = "127.0.0.1:0"
+)";
+
+TEST_CASE("node config: paths resolve against the config's directory, defaults apply", "[config]") {
+  auto c = ParseNodeConfig(kMinimal, "/etc/fl");
+  REQUIRE(c.ok());
+  CHECK(c->data_dir == "/etc/fl/data");
+  CHECK(c->node_key_file == "/etc/fl/node.key");
+  CHECK(c->consensus.timeouts.propose_ms == consensus::TimeoutOptions{}.propose_ms);
+  CHECK(c->peers.empty());
+}
+
+TEST_CASE("node config: bad configs are refused naming the key", "[config]") {
+  auto bad = [](const std::string& extra, const std::string& expect) {
+    auto c = ParseNodeConfig(std::string(kMinimal) + extra, ".");
+    INFO(extra);
+    REQUIRE_FALSE(c.ok());
+    CHECK(c.status().code() == Status::Code::kInvalidArgument);
+    CHECK_THAT(c.status().message(), Catch::Contains(expect));
+  };
+  bad("[consensus]\npropose_timeout_ms = -5\n", "propose_timeout_ms");
+  bad("[consensus]\nproposetimeout_ms = 5\n", "unknown key 'proposetimeout_ms'");
+  bad("[log]\nlevel = \"loud\"\n", "[log] level");
+  bad("[mempool]\nmax_entries = \"many\"\n", "max_entries: must be an integer");
+  auto c = ParseNodeConfig("data_dir = \"d\"\nnode_key = \"k\"\ngenesis = \"g\"\n[p2p]\nlisten = \"127.0.0.1:1\"\n"
+                           "peers = [ { key = \"zz\", address = \"127.0.0.1:2\" } ]\n[http]\nlisten = \"127.0.0.1:0\"\n", ".");
+  REQUIRE_FALSE(c.ok());
+  CHECK_THAT(c.status().message(), Catch::Contains("peers[0].key"));
+  auto d = ParseNodeConfig("data_dir = \"d\"\nnode_key = \"k\"\ngenesis = \"g\"\n[p2p]\nlisten = \"nohost\"\n[http]\nlisten = \"127.0.0.1:0\"\n", ".");
+  REQUIRE_FALSE(d.ok());
+  CHECK_THAT(d.status().message(), Catch::Contains("[p2p] listen"));
+  auto e = ParseNodeConfig("data_dir = [", ".");
+  REQUIRE_FALSE(e.ok());
+  CHECK_THAT(e.status().message(), Catch::Contains("not valid TOML"));
+}
+
+TEST_CASE("node config: RenderNodeConfig reads back", "[config]") {
+  NodeConfig c = *ParseNodeConfig(kMinimal, "");
+  c.peers.push_back({SecretKey::FromSeed("p").pubkey(), {"127.0.0.1", 4000}});
+  c.consensus.timeouts.prevote_ms = 123;
+  c.log_level = net::LogLevel::kWarn;
+  auto back = ParseNodeConfig(RenderNodeConfig(c), "");
+  REQUIRE(back.ok());
+  CHECK(back->peers.size() == 1);
+  CHECK(back->peers[0].key == c.peers[0].key);
+  CHECK(back->peers[0].address == c.peers[0].address);
+  CHECK(back->consensus.timeouts.prevote_ms == 123);
+  CHECK(back->log_level == net::LogLevel::kWarn);
+}
+
+Entry GenesisEntry(const std::string& chain, const std::vector<SecretKey>& validators,
+                   const SecretKey& creator) {
+  GenesisPayload g;
+  g.genesis_time_ms = 1767225600000;
+  for (size_t i = 0; i < validators.size(); ++i) {
+    g.validators.push_back({"validator-" + std::to_string(i), validators[i].pubkey()});
+  }
+  g.partners.push_back({"alice", creator.pubkey()});
+  EntryBody b;
+  b.chain_id = chain;
+  b.nonce = 1;
+  b.timestamp_ms = g.genesis_time_ms;
+  b.payload = g;
+  return *Entry::Sign(b, creator);
+}
+
+TEST_CASE("genesis file: round trip, and a wrong hash or a tampered entry is refused", "[genesis]") {
+  SecretKey v = SecretKey::FromSeed("v0"), alice = SecretKey::FromSeed("alice");
+  auto g = MakeGenesisFile(GenesisEntry("gtest", {v}, alice));
+  REQUIRE(g.ok());
+  json doc = GenesisFileJson(*g);
+  auto back = ParseGenesisFile(doc);
+  REQUIRE(back.ok());
+  CHECK(back->hash == g->hash);
+
+  json wrong = doc;
+  wrong["genesis_hash"] = Sha256(std::string("x")).Hex();
+  auto r = ParseGenesisFile(wrong);
+  REQUIRE_FALSE(r.ok());
+  CHECK_THAT(r.status().message(), Catch::Contains("does not match"));
+
+  json tampered = doc;
+  std::string hex = doc["entry"].get<std::string>();
+  hex[hex.size() - 3] = hex[hex.size() - 3] == '0' ? '1' : '0';  // inside the signature
+  tampered["entry"] = hex;
+  auto t = ParseGenesisFile(tampered);
+  REQUIRE_FALSE(t.ok());
+  CHECK_THAT(t.status().message(), Catch::Contains("signature"));
+}
+
+// A one-validator node on loopback with its files in a temporary directory.
+struct SoloNode {
+  TempDir tmp;
+  SecretKey vkey = SecretKey::FromSeed("solo-validator");
+  SecretKey alice = SecretKey::FromSeed("solo-alice");
+  std::unique_ptr<Node> node;
+  std::string url;
+
+  SoloNode() {
+    REQUIRE(SaveSecretKey(tmp.path + "/node.key", vkey).ok());
+    auto g = MakeGenesisFile(GenesisEntry("solo", {vkey}, alice));
+    REQUIRE(g.ok());
+    REQUIRE(WriteGenesisFile(tmp.path + "/genesis.json", *g).ok());
+    auto c = ParseNodeConfig(kMinimal, tmp.path);
+    REQUIRE(c.ok());
+    c->log_level = net::LogLevel::kWarn;
+    auto n = Node::Open(*c, net::StderrLog);
+    INFO(n.status().ToString());
+    REQUIRE(n.ok());
+    node = std::move(n).value();
+    REQUIRE(node->Start().ok());
+    url = "http://127.0.0.1:" + std::to_string(node->http_port());
+  }
+
+  Entry Access(uint64_t nonce, const std::string& chain = "solo") const {
+    EntryBody b;
+    b.chain_id = chain;
+    b.nonce = nonce;
+    b.timestamp_ms = 1767225600000 + nonce;
+    DataAccessPayload p{"task-1", 1, "ds", Sha256(std::string("ds")), 10};
+    b.payload = p;
+    return *Entry::Sign(b, alice);
+  }
+
+  net::HttpClientResponse Post(const json& body) const {
+    auto r = net::HttpPostJson(url + "/entries", body);
+    INFO(r.status().ToString());
+    REQUIRE(r.ok());
+    return *r;
+  }
+};
+
+TEST_CASE("node API: a waited-for submit is committed and its proof checks offline", "[api]") {
+  SoloNode s;
+  Entry e = s.Access(2);
+  auto r = s.Post({{"entry", ToHex(e.bytes())}, {"wait", true}, {"proof", true}});
+  INFO(r.body);
+  REQUIRE(r.status == 200);
+  json j = json::parse(r.body);
+  CHECK(j["status"] == "committed");
+  CHECK(j["height"] == 1);
+  CHECK(j["index"] == 1);
+  auto check = CheckProofDoc(j["proof"], s.node->store().genesis_hash());
+  REQUIRE(check.ok());
+  CHECK(check->entry->leaf_hash() == e.leaf_hash());
+
+  // The same entry again: its nonce is spent; 409 and nothing changes.
+  auto again = s.Post({{"entry", ToHex(e.bytes())}});
+  CHECK(again.status == 409);
+  CHECK(s.node->store().log_size() == 2);
+
+  auto entry = net::HttpGet(s.url + "/entries/1");
+  REQUIRE(entry.ok());
+  REQUIRE(entry->status == 200);
+  CHECK(json::parse(entry->body)["leaf_hash"] == e.leaf_hash().Hex());
+  auto list = net::HttpGet(s.url + "/entries?kind=data-access&signer=alice");
+  REQUIRE(list.ok());
+  CHECK(json::parse(list->body)["count"] == 1);
+  auto nonce = net::HttpGet(s.url + "/nonces/alice");
+  REQUIRE(nonce.ok());
+  CHECK(json::parse(nonce->body)["last_nonce"] == 2);  // 1 was the genesis
+  auto block = net::HttpGet(s.url + "/blocks/latest");
+  REQUIRE(block.ok());
+  CHECK(json::parse(block->body)["height"] == 1);
+
+  auto metrics = net::HttpGet(s.url + "/metrics");
+  REQUIRE(metrics.ok());
+  CHECK_THAT(metrics->body, Catch::Contains("fedledger_height 1"));
+  CHECK_THAT(metrics->body, Catch::Contains("fedledger_commit_latency_seconds_count 1"));
+  CHECK_THAT(metrics->body, Catch::Contains("fedledger_peers_connected 0"));
+  CHECK_THAT(metrics->body, Catch::Contains("fedledger_mempool_entries 0"));
+}
+
+TEST_CASE("node API: malformed and invalid submissions get a 4xx with a reason; nothing is stored",
+          "[api]") {
+  SoloNode s;
+  Entry good = s.Access(2);
+  std::string hex = ToHex(good.bytes());
+  std::string bad_sig = hex;
+  bad_sig[bad_sig.size() - 1] = bad_sig.back() == '0' ? '1' : '0';
+  struct Case {
+    json body;
+    int status;
+    std::string reason;
+  };
+  std::vector<Case> cases = {
+      {json::array(), 400, "JSON object"},
+      {{{"wait", true}}, 400, "'entry'"},
+      {{{"entry", "zz"}}, 400, "entry"},
+      {{{"entry", hex.substr(0, hex.size() - 2)}}, 400, "entry"},
+      {{{"entry", hex}, {"extra", 1}}, 400, "unknown field 'extra'"},
+      {{{"entry", hex}, {"wait", "yes"}}, 400, "'wait' must be a boolean"},
+      {{{"entry", hex}, {"proof", true}}, 400, "'proof' needs 'wait'"},
+      {{{"entry", hex}, {"wait", true}, {"timeout_ms", 0}}, 400, "timeout_ms"},
+      {{{"entry", bad_sig}}, 400, "signature"},
+      {{{"entry", ToHex(s.Access(2, "other-chain").bytes())}}, 400, "chain"},
+  };
+  for (const Case& c : cases) {
+    auto r = s.Post(c.body);
+    INFO(c.body.dump() << " -> " << r.status << " " << r.body);
+    CHECK(r.status == c.status);
+    CHECK_THAT(r.body, Catch::Contains(c.reason));
+  }
+  auto raw = net::HttpFetch("POST", s.url + "/entries", "{not json");
+  REQUIRE(raw.ok());
+  CHECK(raw->status == 400);
+  auto huge = net::HttpFetch("POST", s.url + "/entries", std::string(2 << 20, 'a'));
+  REQUIRE(huge.ok());
+  CHECK(huge->status == 413);
+  for (const char* bad : {"/blocks/99", "/blocks/x", "/entries/5", "/entries?limit=0",
+                          "/entries?kind=nope", "/entries?colour=red", "/nonces/nobody",
+                          "/proofs/inclusion/9", "/proofs/consistency"}) {
+    auto r = net::HttpGet(s.url + bad);
+    REQUIRE(r.ok());
+    INFO(bad << " -> " << r->status << " " << r->body);
+    CHECK(r->status >= 400);
+    CHECK(r->status < 500);
+    CHECK_THAT(r->body, Catch::Contains("error"));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  CHECK(s.node->store().height() == 0);
+  CHECK(s.node->store().log_size() == 1);
+}
+
+TEST_CASE("node: a store from another genesis and a non-validator key are refused at start",
+          "[api]") {
+  TempDir tmp;
+  SecretKey v = SecretKey::FromSeed("v"), other = SecretKey::FromSeed("other"),
+            alice = SecretKey::FromSeed("a");
+  REQUIRE(SaveSecretKey(tmp.path + "/node.key", other).ok());
+  REQUIRE(WriteGenesisFile(tmp.path + "/genesis.json", *MakeGenesisFile(GenesisEntry("c1", {v}, alice))).ok());
+  auto c = ParseNodeConfig(kMinimal, tmp.path);
+  REQUIRE(c.ok());
+  c->log_level = net::LogLevel::kError;
+  auto n = Node::Open(*c, net::StderrLog);
+  REQUIRE_FALSE(n.ok());
+  CHECK_THAT(n.status().message(), Catch::Contains("is not a validator"));
+
+  // A genesis file that differs from the store's.
+  ::unlink((tmp.path + "/node.key").c_str());
+  REQUIRE(SaveSecretKey(tmp.path + "/node.key", v).ok());
+  { REQUIRE(Node::Open(*c, net::StderrLog).ok()); }  // creates the store
+  ::unlink((tmp.path + "/genesis.json").c_str());
+  REQUIRE(WriteGenesisFile(tmp.path + "/genesis.json", *MakeGenesisFile(GenesisEntry("c2", {v}, alice))).ok());
+  auto m = Node::Open(*c, net::StderrLog);
+  REQUIRE_FALSE(m.ok());
+  CHECK_THAT(m.status().message(), Catch::Contains("belongs to genesis"));
+}
+
+}  // namespace
+}  // namespace fedledger::node
