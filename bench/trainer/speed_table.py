@@ -1,7 +1,8 @@
 #!/usr/bin/python3
-"""Table of run_speed.sh results: per implementation and trunk rows, the median over runs of
-the per-run median epoch time (the first epoch of each run is a warm-up and excluded when a
-run has more than one), compounds per second and peak RSS; and C++ / Python ratios."""
+"""Table of run_speed.sh results. Per implementation and trunk rows: the median over runs of
+each run's median epoch wall time and CPU time (process CPU; the first epoch of a run is a
+warm-up and left out when a run has more than one), compounds per wall second, peak RSS;
+then Python / C++ ratios of both."""
 import json
 import statistics
 import sys
@@ -9,28 +10,28 @@ import sys
 runs = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 groups = {}
 for r in runs:
-    secs = r["epoch_seconds"][1:] if len(r["epoch_seconds"]) > 1 else r["epoch_seconds"]
-    g = groups.setdefault((r["impl"], r["rows"]), {"s": [], "rss": [], "n": r["compounds"],
-                                                   "trunk_rows": r["trunk_rows"]})
-    g["s"].append(statistics.median(secs))
+    skip = 1 if len(r["epoch_seconds"]) > 1 else 0
+    g = groups.setdefault((r["impl"], r["rows"]), {"s": [], "cpu": [], "rss": [],
+                                                   "n": r["compounds"], "trunk_rows": r["trunk_rows"]})
+    g["s"].append(statistics.median(r["epoch_seconds"][skip:]))
+    g["cpu"].append(statistics.median(r["epoch_cpu_seconds"][skip:]))
     g["rss"].append(r["peak_rss_mb"])
 print(f"{len(runs)} runs, {runs[0]['compounds']} compounds, hidden {runs[0]['hidden']}, "
       f"batch {runs[0]['batch_size']}, threads {runs[0]['threads']}")
-print("| implementation | trunk rows | s / epoch (median) | compounds / s | peak RSS MB | runs |")
-print("|---|---|---|---|---|---|")
+print("| implementation | trunk rows | wall s / epoch | CPU s / epoch | compounds / wall s | "
+      "compounds / CPU s | peak RSS MB | runs |")
+print("|---|---|---|---|---|---|---|---|")
 med = {}
 for (impl, rows), g in sorted(groups.items()):
-    s = statistics.median(g["s"])
-    med[(impl, rows)] = s
-    print(f"| {impl} | {rows} ({g['trunk_rows']}) | {s:.3f} | {g['n'] / s:.0f} | "
-          f"{max(g['rss']):.0f} | {len(g['s'])} |")
+    s, c = statistics.median(g["s"]), statistics.median(g["cpu"])
+    med[(impl, rows)] = (s, c)
+    print(f"| {impl} | {rows} ({g['trunk_rows']}) | {s:.3f} | {c:.3f} | {g['n'] / s:.0f} | "
+          f"{g['n'] / c:.0f} | {max(g['rss']):.0f} | {len(g['s'])} |")
 print()
-for rows in ("compact", "full"):
-    c = med.get(("libtorch-cpp", rows))
-    for impl in ("pytorch-python", "pytorch-python+jemalloc"):
-        p = med.get((impl, rows))
-        if c and p:
-            print(f"{rows} rows: {impl} / libtorch-cpp epoch time = {p / c:.2f}x")
-c, p = med.get(("libtorch-cpp", "compact")), med.get(("pytorch-python", "full"))
-if c and p:
-    print(f"default PyTorch (all D rows) / C++ trainer (compact rows) = {p / c:.2f}x")
+pairs = [(("pytorch-python", r), ("libtorch-cpp", r)) for r in ("compact", "full")]
+pairs += [(("pytorch-python+jemalloc", r), ("libtorch-cpp", r)) for r in ("compact", "full")]
+pairs += [(("pytorch-python", "full"), ("libtorch-cpp", "compact"))]
+for p, c in pairs:
+    if p in med and c in med:
+        print(f"{p[0]} ({p[1]} rows) / {c[0]} ({c[1]} rows): wall {med[p][0] / med[c][0]:.2f}x, "
+              f"CPU {med[p][1] / med[c][1]:.2f}x")

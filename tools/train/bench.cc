@@ -2,6 +2,7 @@
 // side-by-side comparison with Python PyTorch (bench/trainer/run_speed.sh), and dump the
 // featurised data so the Python peer trains on exactly the same inputs.
 #include <sys/resource.h>
+#include <time.h>
 
 #include <algorithm>
 #include <chrono>
@@ -26,6 +27,12 @@ struct BenchArgs {
   bool full_rows = false;
   uint64_t seed = 0;
 };
+
+double CpuSeconds() {
+  timespec t{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+  return static_cast<double>(t.tv_sec) + 1e-9 * static_cast<double>(t.tv_nsec);
+}
 
 double PeakRssMb() {
   rusage u{};
@@ -74,10 +81,12 @@ void RunBench(const BenchArgs& a) {
   auto model = Unwrap(Model::Create(c, o, d, InitTrunk(c, a.seed), InitHead(c, a.seed)));
   std::vector<size_t> rows(d.size());
   for (size_t i = 0; i < rows.size(); ++i) rows[i] = i;
-  std::vector<double> secs, losses;
+  std::vector<double> secs, cpu, losses;
   for (int e = 0; e < a.epochs; ++e) {
     const auto t0 = std::chrono::steady_clock::now();
+    const double c0 = CpuSeconds();
     losses.push_back(Unwrap(model->TrainEpoch(rows)));
+    cpu.push_back(CpuSeconds() - c0);
     secs.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   }
   std::vector<double> sorted = secs;
@@ -91,6 +100,7 @@ void RunBench(const BenchArgs& a) {
                       {"batch_size", a.batch_size},
                       {"threads", a.threads},
                       {"epoch_seconds", secs},
+                      {"epoch_cpu_seconds", cpu},
                       {"median_epoch_s", median},
                       {"compounds_per_s", static_cast<double>(d.size()) / median},
                       {"loss", losses},
