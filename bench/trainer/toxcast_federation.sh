@@ -7,7 +7,7 @@ BIN=${1:-build-trainer}/tools/fedledger
 OUT=${2:-bench/trainer/results/toxcast}
 SEEDS=${3:-"0 1 2 3 4 5"}
 DATA=${DATA:-../shared/data/toxcast.csv.gz}
-GRID=${GRID:-"--hidden 512 --dropout 0.2,0.5 --rounds 40 --no-central"}
+GRID=${GRID:-"--hidden 256 --dropout 0.2,0.5 --rounds 40 --no-central"}
 mkdir -p "$OUT"
 for s in $SEEDS; do
   parts="$OUT/parts-seed$s"
