@@ -21,14 +21,16 @@ namespace fedledger::consensus {
 enum class Step : uint8_t { kPropose = 1, kPrevote = 2, kPrecommit = 3 };
 const char* StepName(Step s);
 
+// Defaults suit validators on one LAN or host: a halted cluster that regains a quorum after a
+// few minutes resumes within seconds, because no timeout grows beyond max_ms.
 struct TimeoutOptions {
   uint64_t propose_ms = 1000;
-  uint64_t propose_delta_ms = 500;
+  uint64_t propose_delta_ms = 200;
   uint64_t prevote_ms = 500;
-  uint64_t prevote_delta_ms = 250;
+  uint64_t prevote_delta_ms = 100;
   uint64_t precommit_ms = 500;
-  uint64_t precommit_delta_ms = 250;
-  uint64_t max_ms = 60000;  // no timeout grows beyond this
+  uint64_t precommit_delta_ms = 100;
+  uint64_t max_ms = 10000;  // no timeout grows beyond this
 };
 
 // "Call OnTimeout(step, height, round) after delay_ms." Stale timers are ignored by the
