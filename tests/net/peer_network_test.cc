@@ -8,6 +8,7 @@
 #include <map>
 #include <mutex>
 
+#include "net/peer_metrics.h"
 #include "net/peer_wire.h"
 #include "net_test_util.h"
 
@@ -271,6 +272,15 @@ TEST_CASE("peer network: four validators exchange direct and broadcast messages"
     CHECK(s.handshakes_failed == 0);
   }
   CHECK(nodes[0]->stats().handshakes_ok == 3);  // the smallest key dials all three
+  MetricsRegistry registry;
+  RegisterPeerMetrics(registry, *nodes[3]);
+  std::string text = registry.Render();
+  CHECK(text.find("\nfedledger_peers_connected 3\n") != std::string::npos);
+  CHECK(text.find("\nfedledger_peer_messages_received_total 64\n") != std::string::npos);
+  CHECK(text.find("\nfedledger_peer_messages_rejected_total{reason=\"replay\"} 0\n") !=
+        std::string::npos);
+  CHECK(text.find("# TYPE fedledger_peer_handshakes_total counter\n"
+                  "fedledger_peer_handshakes_total{result=\"ok\"} 3\n") != std::string::npos);
   for (auto& n : nodes) n->Stop();
 }
 
