@@ -8,7 +8,7 @@ BIN=${1:-build-trainer}/tools/fedledger
 OUT=${2:-bench/trainer/results/tox21}
 SEEDS=${3:-"0 1 2"}
 DATA=${DATA:-../shared/data/tox21.csv.gz}
-GRID=${GRID:-"--hidden 512 --dropout 0.2,0.5 --rounds 40"}
+GRID=${GRID:-"--hidden 256 --dropout 0.2,0.5 --rounds 40"}
 mkdir -p "$OUT"
 for s in $SEEDS; do
   parts="$OUT/parts-seed$s"
