@@ -154,7 +154,9 @@ struct SoloNode {
     b.chain_id = chain;
     b.nonce = nonce;
     b.timestamp_ms = 1767225600000 + nonce;
-    DataAccessPayload p{"task-1", 1, "ds", Sha256(std::string("ds")), 10};
+    // Valid under the orchestrator's rules too (the default): a partner registers a dataset.
+    DatasetRegisterPayload p{"ds-" + std::to_string(nonce), Sha256(std::to_string(nonce)), 10,
+                             "smiles,label", ""};
     b.payload = p;
     return *Entry::Sign(b, alice);
   }
@@ -190,7 +192,7 @@ TEST_CASE("node API: a waited-for submit is committed and its proof checks offli
   REQUIRE(entry.ok());
   REQUIRE(entry->status == 200);
   CHECK(json::parse(entry->body)["leaf_hash"] == e.leaf_hash().Hex());
-  auto list = net::HttpGet(s.url + "/entries?kind=data-access&signer=alice");
+  auto list = net::HttpGet(s.url + "/entries?kind=dataset-register&signer=alice");
   REQUIRE(list.ok());
   CHECK(json::parse(list->body)["count"] == 1);
   auto nonce = net::HttpGet(s.url + "/nonces/alice");
