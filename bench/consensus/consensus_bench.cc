@@ -1,0 +1,365 @@
+// consensus_bench: committed entries per second and commit latency (submit to committed, as
+// the client sees it) for a 4-validator fedledger testnet on loopback, under a closed-loop
+// load generator at several concurrencies; then the same client load against a 3-member etcd
+// cluster (etcd's HTTP/JSON gateway, default fsync) in the same run; then both systems at the
+// same paced offered load (half of fedledger's best closed-loop rate).
+//
+// Each client is one thread doing one request at a time: fedledger clients sign a
+// DATASET_REGISTER entry with their own key and POST it with wait=true (answered when committed); etcd clients
+// PUT a value of the same size (the entry's bytes) under a fresh key. One request per entry on
+// both, a new TCP connection per request on both (the same HTTP client code).
+//
+//   consensus_bench [--concurrency 4,16,64] [--seconds 8] [--warmup 2] [--etcd /usr/bin/etcd]
+//                   [--fedledger PATH] [--no-etcd]
+#include <signal.h>
+#include <stdlib.h>
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <mutex>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "ledger/entry.h"
+#include "net/http_client.h"
+
+using namespace fedledger;
+using Clock = std::chrono::steady_clock;
+using nlohmann::json;
+
+namespace {
+
+int Run(const std::string& cmd) {
+  int rc = std::system(cmd.c_str());
+  return WIFEXITED(rc) ? WEXITSTATUS(rc) : 128;
+}
+
+std::string Base64(const std::string& in) {
+  static const char* t = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  size_t i = 0;
+  for (; i + 2 < in.size(); i += 3) {
+    uint32_t v = (uint8_t(in[i]) << 16) | (uint8_t(in[i + 1]) << 8) | uint8_t(in[i + 2]);
+    out += t[v >> 18];
+    out += t[(v >> 12) & 63];
+    out += t[(v >> 6) & 63];
+    out += t[v & 63];
+  }
+  if (i + 1 == in.size()) {
+    uint32_t v = uint8_t(in[i]) << 16;
+    out += t[v >> 18];
+    out += t[(v >> 12) & 63];
+    out += "==";
+  } else if (i + 2 == in.size()) {
+    uint32_t v = (uint8_t(in[i]) << 16) | (uint8_t(in[i + 1]) << 8);
+    out += t[v >> 18];
+    out += t[(v >> 12) & 63];
+    out += t[(v >> 6) & 63];
+    out += '=';
+  }
+  return out;
+}
+
+struct Measure {
+  std::string system;
+  std::string mode;  // "closed c=16" or "paced 1200/s"
+  double rate = 0;   // completed (committed) per second in the window
+  double p50 = 0, p99 = 0, mean = 0;  // ms
+  uint64_t ok = 0, errors = 0;
+};
+
+// One request: returns true when committed/stored.
+using RequestFn = std::function<bool(int client, uint64_t seq)>;
+
+// `clients` threads; each does requests back to back (rate_per_client 0) or paced at
+// rate_per_client requests/s (a request starts at its scheduled time or when the previous one
+// ends, whichever is later). Latencies of requests completing inside the measured window.
+Measure Drive(int clients, double rate_per_client, double warmup_s, double seconds,
+             const RequestFn& request) {
+  std::atomic<bool> stop{false};
+  auto t0 = Clock::now();
+  auto w0 = t0 + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(warmup_s));
+  auto w1 = w0 + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
+  std::vector<std::vector<double>> lat(clients);
+  std::vector<uint64_t> errs(clients, 0);
+  std::vector<std::thread> threads;
+  for (int c = 0; c < clients; ++c) {
+    threads.emplace_back([&, c] {
+      uint64_t seq = 0;
+      auto next = Clock::now();
+      auto interval = rate_per_client > 0
+                          ? std::chrono::duration_cast<Clock::duration>(
+                                std::chrono::duration<double>(1.0 / rate_per_client))
+                          : Clock::duration::zero();
+      if (rate_per_client > 0) next += interval * c / clients;  // spread the phases
+      while (!stop) {
+        if (rate_per_client > 0) {
+          std::this_thread::sleep_until(next);
+          next += interval;
+        }
+        auto s = Clock::now();
+        bool ok = request(c, seq++);
+        auto e = Clock::now();
+        if (e >= w0 && e < w1) {
+          if (ok) {
+            lat[c].push_back(std::chrono::duration<double, std::milli>(e - s).count());
+          } else {
+            ++errs[c];
+          }
+        }
+        if (!ok) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      }
+    });
+  }
+  std::this_thread::sleep_until(w1);
+  stop = true;
+  for (auto& t : threads) t.join();
+  std::vector<double> all;
+  Measure r;
+  for (int c = 0; c < clients; ++c) {
+    all.insert(all.end(), lat[c].begin(), lat[c].end());
+    r.errors += errs[c];
+  }
+  std::sort(all.begin(), all.end());
+  r.ok = all.size();
+  r.rate = all.size() / seconds;
+  if (!all.empty()) {
+    r.p50 = all[all.size() / 2];
+    r.p99 = all[std::min(all.size() - 1, all.size() * 99 / 100)];
+    double sum = 0;
+    for (double v : all) sum += v;
+    r.mean = sum / all.size();
+  }
+  return r;
+}
+
+void Print(const Measure& r) {
+  std::printf("| %-9s | %-14s | %9.0f | %8.1f | %8.1f | %8llu |\n", r.system.c_str(), r.mode.c_str(),
+              r.rate, r.p50, r.p99, static_cast<unsigned long long>(r.errors));
+  std::fflush(stdout);
+}
+
+std::vector<int> ParseList(const std::string& s) {
+  std::vector<int> out;
+  std::stringstream ss(s);
+  std::string item;
+  while (std::getline(ss, item, ',')) out.push_back(std::stoi(item));
+  return out;
+}
+
+struct Fedledger {
+  std::string bin, dir, chain_id;
+  std::vector<std::string> urls;
+  std::vector<SecretKey> keys;
+  std::vector<uint64_t> nonces;
+};
+
+bool FedledgerRequest(Fedledger& f, int c, uint64_t) {
+  EntryBody body;
+  body.chain_id = f.chain_id;
+  body.nonce = ++f.nonces[c];
+  body.timestamp_ms = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::system_clock::now().time_since_epoch()).count());
+  // A fresh dataset id per entry: valid under the orchestrator's rules (a partner registering
+  // a new dataset), which production nodes run, as well as under the plain ledger rules.
+  DatasetRegisterPayload p;
+  p.dataset_id = "bench-" + std::to_string(c) + "-" + std::to_string(body.nonce);
+  p.content_hash = Sha256(std::to_string(body.nonce));
+  p.rows = body.nonce;
+  p.schema = "smiles,label";
+  body.payload = p;
+  auto e = Entry::Sign(std::move(body), f.keys[c]);
+  if (!e.ok()) return false;
+  net::HttpClientOptions o;
+  o.timeout = std::chrono::milliseconds(10000);
+  auto r = net::HttpPostJson(f.urls[c % f.urls.size()] + "/entries",
+                             {{"entry", ToHex(e->bytes())}, {"wait", true}, {"timeout_ms", 8000}}, o);
+  return r.ok() && r->status == 200;
+}
+
+struct Etcd {
+  std::vector<pid_t> pids;
+  std::vector<std::string> urls;
+  std::string value_b64;
+};
+
+bool EtcdRequest(Etcd& e, int c, uint64_t seq) {
+  net::HttpClientOptions o;
+  o.timeout = std::chrono::milliseconds(10000);
+  std::string key = "bench/" + std::to_string(c) + "/" + std::to_string(seq);
+  auto r = net::HttpPostJson(e.urls[c % e.urls.size()] + "/v3/kv/put",
+                             {{"key", Base64(key)}, {"value", e.value_b64}}, o);
+  return r.ok() && r->status == 200;
+}
+
+pid_t SpawnEtcd(const std::string& etcd, const std::vector<std::string>& args, const std::string& log) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ::dup2(fd, 1);
+    ::dup2(fd, 2);
+    std::vector<char*> argv;
+    argv.push_back(const_cast<char*>(etcd.c_str()));
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    ::execv(etcd.c_str(), argv.data());
+    ::_exit(127);
+  }
+  return pid;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<int> levels = {4, 16, 64};
+  double seconds = 8, warmup = 2;
+  std::string etcd_bin = "/usr/bin/etcd";
+  std::string fl_bin = FEDLEDGER_BINARY;
+  bool with_etcd = true;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto next = [&]() -> std::string {
+      if (i + 1 >= argc) {
+        std::fprintf(stderr, "%s needs a value\n", a.c_str());
+        std::exit(2);
+      }
+      return argv[++i];
+    };
+    if (a == "--concurrency") levels = ParseList(next());
+    else if (a == "--seconds") seconds = std::stod(next());
+    else if (a == "--warmup") warmup = std::stod(next());
+    else if (a == "--etcd") etcd_bin = next();
+    else if (a == "--fedledger") fl_bin = next();
+    else if (a == "--no-etcd") with_etcd = false;
+    else {
+      std::fprintf(stderr, "unknown flag %s\n", a.c_str());
+      return 2;
+    }
+  }
+  int max_c = *std::max_element(levels.begin(), levels.end());
+  if (max_c > 250) {
+    std::fprintf(stderr, "--concurrency: at most 250 clients (one genesis partner key each)\n");
+    return 2;
+  }
+  char tmpl[] = "/tmp/fedledger-bench.XXXXXX";
+  if (!::mkdtemp(tmpl)) return 3;
+  std::string root = tmpl;
+
+  std::printf("consensus_bench: %d s per level after %g s warm-up; machine: %u hardware threads\n\n",
+              static_cast<int>(seconds), warmup, std::thread::hardware_concurrency());
+  std::printf("| system    | load           | entries/s | p50 ms   | p99 ms   | errors   |\n");
+  std::printf("|-----------|----------------|-----------|----------|----------|----------|\n");
+  std::fflush(stdout);
+
+  // ---- fedledger: 4 validators ----
+  Fedledger f;
+  f.bin = fl_bin;
+  f.dir = root + "/fedledger";
+  if (Run(fl_bin + " testnet init --validators 4 --partners " + std::to_string(max_c) + " --dir " +
+          f.dir + " > " + root + "/init.log 2>&1") != 0) {
+    std::fprintf(stderr, "testnet init failed (see %s/init.log)\n", root.c_str());
+    return 3;
+  }
+  // Commit lines at info level for every block would cost the nodes log I/O: warn only.
+  Run("sed -i \"s/level = 'info'/level = 'warn'/\" " + f.dir + "/node*/node.toml");
+  if (Run(fl_bin + " testnet up --dir " + f.dir + " > " + root + "/up.log 2>&1") != 0) {
+    std::fprintf(stderr, "testnet up failed (see %s/up.log)\n", root.c_str());
+    return 3;
+  }
+  {
+    std::ifstream m(f.dir + "/testnet.json");
+    json j = json::parse(m);
+    f.chain_id = j["chain_id"].get<std::string>();
+    for (const auto& v : j["validators"]) f.urls.push_back(v["http"].get<std::string>());
+    for (const auto& p : j["partners"]) f.keys.push_back(*LoadSecretKey(p["key_file"].get<std::string>()));
+    f.nonces.assign(f.keys.size(), 0);
+  }
+  double best = 0;
+  for (int c : levels) {
+    Measure r = Drive(c, 0, warmup, seconds, [&](int cl, uint64_t s) { return FedledgerRequest(f, cl, s); });
+    r.system = "fedledger";
+    r.mode = "closed c=" + std::to_string(c);
+    best = std::max(best, r.rate);
+    Print(r);
+  }
+  double half = best / 2;
+  int paced_clients = max_c;
+  {
+    Measure r = Drive(paced_clients, half / paced_clients, warmup, seconds,
+                     [&](int cl, uint64_t s) { return FedledgerRequest(f, cl, s); });
+    r.system = "fedledger";
+    r.mode = "paced " + std::to_string(static_cast<int>(half)) + "/s";
+    Print(r);
+  }
+  Run(fl_bin + " testnet down --dir " + f.dir + " > " + root + "/down.log 2>&1");
+
+  // ---- etcd: 3 members ----
+  if (with_etcd) {
+    Etcd e;
+    EntryBody body;
+    body.chain_id = f.chain_id;
+    body.nonce = 1;
+    body.payload = DatasetRegisterPayload{"bench-0-1", Sha256(std::string("1")), 1, "smiles,label", ""};
+    auto sample = Entry::Sign(body, f.keys[0]);
+    e.value_b64 = Base64(std::string(sample->bytes().begin(), sample->bytes().end()));
+    int base = 20000 + (::getpid() % 20000);
+    std::string cluster;
+    for (int i = 0; i < 3; ++i) {
+      cluster += (i ? "," : "") + std::string("e") + std::to_string(i) + "=http://127.0.0.1:" +
+                 std::to_string(base + 2 * i + 1);
+    }
+    for (int i = 0; i < 3; ++i) {
+      std::string client = "http://127.0.0.1:" + std::to_string(base + 2 * i);
+      std::string peer = "http://127.0.0.1:" + std::to_string(base + 2 * i + 1);
+      e.urls.push_back(client);
+      e.pids.push_back(SpawnEtcd(etcd_bin,
+                                 {"--name", "e" + std::to_string(i), "--data-dir",
+                                  root + "/etcd" + std::to_string(i), "--listen-client-urls", client,
+                                  "--advertise-client-urls", client, "--listen-peer-urls", peer,
+                                  "--initial-advertise-peer-urls", peer, "--initial-cluster", cluster,
+                                  "--initial-cluster-state", "new", "--initial-cluster-token", "bench",
+                                  "--log-level", "warn"},
+                                 root + "/etcd" + std::to_string(i) + ".log"));
+    }
+    bool ready = false;
+    for (int t = 0; t < 200 && !ready; ++t) {
+      ready = true;
+      for (const auto& u : e.urls) {
+        auto r = net::HttpPostJson(u + "/v3/kv/put", {{"key", Base64("probe")}, {"value", Base64("1")}});
+        ready = ready && r.ok() && r->status == 200;
+      }
+      if (!ready) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    if (!ready) {
+      std::fprintf(stderr, "etcd cluster did not come up (logs in %s)\n", root.c_str());
+    } else {
+      for (int c : levels) {
+        Measure r = Drive(c, 0, warmup, seconds, [&](int cl, uint64_t s) { return EtcdRequest(e, cl, s); });
+        r.system = "etcd";
+        r.mode = "closed c=" + std::to_string(c);
+        Print(r);
+      }
+      Measure r = Drive(paced_clients, half / paced_clients, warmup, seconds,
+                       [&](int cl, uint64_t s) { return EtcdRequest(e, cl, s); });
+      r.system = "etcd";
+      r.mode = "paced " + std::to_string(static_cast<int>(half)) + "/s";
+      Print(r);
+    }
+    for (pid_t p : e.pids) ::kill(p, SIGTERM);
+    for (pid_t p : e.pids) ::waitpid(p, nullptr, 0);
+  }
+  if (!::getenv("FEDLEDGER_KEEP_BENCH")) Run("rm -rf " + root);
+  return 0;
+}
