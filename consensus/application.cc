@@ -16,7 +16,8 @@ Status LedgerApplication::CheckEntry(const Entry& entry) const {
 Result<CommittedBlock> LedgerApplication::GetCommitted(uint64_t height) const {
   if (height == 0) return Status::NotFound("the genesis block is not served by sync");
   FL_ASSIGN(BlockRecord rec, store_->GetBlockRecord(height));
-  if (!rec.cert) return Status::Corruption("block " + std::to_string(height) + " has no certificate");
+  if (!rec.cert)
+    return Status::Corruption("block " + std::to_string(height) + " has no certificate");
   FL_ASSIGN(Block block, store_->GetBlock(height));
   return CommittedBlock{std::move(block), *rec.cert};
 }

@@ -126,11 +126,16 @@ void Consensus::Reject(const PubKey& from, const std::string& reason) {
 
 Status Consensus::Handle(const PubKey& from, const Message& m) {
   switch (TypeOf(m)) {
-    case MessageType::kProposal: return HandleProposal(from, std::get<Proposal>(m));
-    case MessageType::kVote: return HandleVote(from, std::get<Vote>(m));
-    case MessageType::kSyncRequest: return HandleSyncRequest(from, std::get<SyncRequest>(m));
-    case MessageType::kSyncResponse: return HandleSyncResponse(from, std::get<SyncResponse>(m));
-    case MessageType::kEntryBatch: return HandleEntryBatch(from, std::get<EntryBatch>(m));
+    case MessageType::kProposal:
+      return HandleProposal(from, std::get<Proposal>(m));
+    case MessageType::kVote:
+      return HandleVote(from, std::get<Vote>(m));
+    case MessageType::kSyncRequest:
+      return HandleSyncRequest(from, std::get<SyncRequest>(m));
+    case MessageType::kSyncResponse:
+      return HandleSyncResponse(from, std::get<SyncResponse>(m));
+    case MessageType::kEntryBatch:
+      return HandleEntryBatch(from, std::get<EntryBatch>(m));
   }
   return Status::Ok();
 }
@@ -173,8 +178,8 @@ Status Consensus::HandleProposal(const PubKey& from, Proposal p) {
     if (it->second.proposal.block_hash == p.block_hash) return Status::Ok();  // duplicate
     if (p.VerifySignature(proposer.key)) {
       ++stats_.equivocations;
-      Reject(from, "equivocating proposal by " + proposer.name + " in round " +
-                       std::to_string(p.round));
+      Reject(from,
+             "equivocating proposal by " + proposer.name + " in round " + std::to_string(p.round));
     } else {
       Reject(from, "proposal signature does not verify");
     }
@@ -227,8 +232,8 @@ Status Consensus::HandleVote(const PubKey& from, const Vote& v) {
     // Equivocation. Both signed votes stay in the tallies (see vote_set.h): every quorum
     // statement is about distinct signers, which stays true.
     ++stats_.equivocations;
-    Reject(from, "conflicting vote by " + vals_.at(idx).name + " in round " +
-                     std::to_string(v.round));
+    Reject(from,
+           "conflicting vote by " + vals_.at(idx).name + " in round " + std::to_string(v.round));
   }
   if (v.round > round_ + options_.round_window) return Status::Ok();
   votes_.Add(idx, v);
@@ -338,8 +343,7 @@ Status Consensus::VerifyEntries(const Block& block) {
     if (mempool_.Contains(e.leaf_hash()) || verified_.count(e.leaf_hash())) continue;
     ++stats_.block_signature_checks;
     if (!e.VerifySignature()) {
-      return Status::InvalidArgument("entry " + std::to_string(i) +
-                                     ": signature does not verify");
+      return Status::InvalidArgument("entry " + std::to_string(i) + ": signature does not verify");
     }
     verified_.insert(e.leaf_hash());
   }
@@ -402,8 +406,7 @@ Result<bool> Consensus::Step1() {
   }
 
   if (step_ != Step::kPropose && !polka_seen_ && slot &&
-      votes_.Count(VoteType::kPrevote, round_, slot->proposal.block_hash) >= q &&
-      IsValid(*slot)) {
+      votes_.Count(VoteType::kPrevote, round_, slot->proposal.block_hash) >= q && IsValid(*slot)) {
     // Line 36.
     polka_seen_ = true;
     if (step_ == Step::kPrevote) {
@@ -442,8 +445,8 @@ Status Consensus::StartRound(uint32_t round) {
   precommit_timer_set_ = false;
   ++stats_.rounds_started;
   if (vals_.Proposer(height_, round_).key == signer_->pubkey()) FL_TRY(TryPropose());
-  if (!proposed_ && (round_ > 0 || !mempool_.empty() || valid_block_ ||
-                     locked_round_ >= 0 || !votes_.Rounds().empty())) {
+  if (!proposed_ && (round_ > 0 || !mempool_.empty() || valid_block_ || locked_round_ >= 0 ||
+                     !votes_.Rounds().empty())) {
     SetProposeTimer();
   }
   return Status::Ok();

@@ -60,25 +60,25 @@ class Outbox {
 
 struct ConsensusOptions {
   TimeoutOptions timeouts;
-  size_t max_block_entries = 4096;         // a proposer takes at most this many entries
-  size_t max_block_bytes = 8u << 20;       // ... and at most this many entry bytes
-  uint32_t max_sync_blocks = 16;           // blocks per sync request/response
-  uint32_t round_window = 16;              // messages for rounds beyond round + window only
-                                           // count towards round skipping, they are not kept
-  size_t max_future_messages = 4096;       // buffered messages for the next height
+  size_t max_block_entries = 4096;           // a proposer takes at most this many entries
+  size_t max_block_bytes = 8u << 20;         // ... and at most this many entry bytes
+  uint32_t max_sync_blocks = 16;             // blocks per sync request/response
+  uint32_t round_window = 16;                // messages for rounds beyond round + window only
+                                             // count towards round skipping, they are not kept
+  size_t max_future_messages = 4096;         // buffered messages for the next height
   size_t verified_cache_entries = 1u << 17;  // leaf hashes of verified non-mempool entries
   MempoolOptions mempool;
 };
 
 struct ConsensusStats {
-  uint64_t commits = 0;             // blocks committed by this state machine's rounds
-  uint64_t synced_blocks = 0;       // blocks committed from sync responses
+  uint64_t commits = 0;        // blocks committed by this state machine's rounds
+  uint64_t synced_blocks = 0;  // blocks committed from sync responses
   uint64_t rounds_started = 0;
-  uint64_t timeouts = 0;            // timers that fired and acted
+  uint64_t timeouts = 0;  // timers that fired and acted
   uint64_t proposals_made = 0;
-  uint64_t invalid_proposals = 0;   // proposals whose block did not check
+  uint64_t invalid_proposals = 0;  // proposals whose block did not check
   uint64_t rejected_messages = 0;
-  uint64_t equivocations = 0;       // conflicting votes or proposals seen
+  uint64_t equivocations = 0;  // conflicting votes or proposals seen
   uint64_t sync_requests_sent = 0;
   uint64_t block_signature_checks = 0;  // entry signatures verified outside the mempool
 };
@@ -169,8 +169,8 @@ class Consensus {
   // Per-round flags.
   bool proposed_ = false;
   bool propose_timer_set_ = false;
-  bool polka_seen_ = false;            // line 36 fired in this round
-  bool precommit_timer_set_ = false;   // line 47 fired (or precommit step entered)
+  bool polka_seen_ = false;           // line 36 fired in this round
+  bool precommit_timer_set_ = false;  // line 47 fired (or precommit step entered)
 
   // Catch-up.
   std::vector<std::pair<PubKey, Message>> future_;  // messages for height_ + 1

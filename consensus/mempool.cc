@@ -6,14 +6,22 @@ namespace fedledger::consensus {
 
 const char* AdmissionName(Admission a) {
   switch (a) {
-    case Admission::kAccepted: return "accepted";
-    case Admission::kDuplicate: return "duplicate";
-    case Admission::kWrongChain: return "wrong_chain";
-    case Admission::kStaleNonce: return "stale_nonce";
-    case Admission::kNonceTaken: return "nonce_taken";
-    case Admission::kFull: return "mempool_full";
-    case Admission::kRejected: return "rejected";
-    case Admission::kBadSignature: return "bad_signature";
+    case Admission::kAccepted:
+      return "accepted";
+    case Admission::kDuplicate:
+      return "duplicate";
+    case Admission::kWrongChain:
+      return "wrong_chain";
+    case Admission::kStaleNonce:
+      return "stale_nonce";
+    case Admission::kNonceTaken:
+      return "nonce_taken";
+    case Admission::kFull:
+      return "mempool_full";
+    case Admission::kRejected:
+      return "rejected";
+    case Admission::kBadSignature:
+      return "bad_signature";
   }
   return "unknown";
 }
@@ -36,8 +44,8 @@ AdmitResult Mempool::Add(Entry entry, const Application& app, bool signature_ver
   }
   auto sit = by_signer_.find(entry.signer());
   if (sit != by_signer_.end() && sit->second.count(entry.nonce())) {
-    return reject(Admission::kNonceTaken, "another pending entry of the signer has nonce " +
-                                              std::to_string(entry.nonce()));
+    return reject(Admission::kNonceTaken,
+                  "another pending entry of the signer has nonce " + std::to_string(entry.nonce()));
   }
   if (by_leaf_.size() >= options_.max_entries ||
       bytes_ + entry.bytes().size() > options_.max_bytes) {

@@ -25,19 +25,19 @@
 namespace fedledger::consensus {
 
 struct MempoolOptions {
-  size_t max_entries = 200000;       // admission refuses (kFull) beyond this many entries
-  size_t max_bytes = 256u << 20;     // ... or beyond this many entry bytes
+  size_t max_entries = 200000;    // admission refuses (kFull) beyond this many entries
+  size_t max_bytes = 256u << 20;  // ... or beyond this many entry bytes
 };
 
 enum class Admission {
   kAccepted = 0,
-  kDuplicate,         // the same entry is already pending
-  kWrongChain,        // entry for another chain id
-  kStaleNonce,        // nonce not above the signer's last committed nonce (replay)
-  kNonceTaken,        // another pending entry of the signer has this nonce
-  kFull,              // the mempool is at its size bound; try again later
-  kRejected,          // the application's CheckEntry refused it
-  kBadSignature,      // the signature does not verify
+  kDuplicate,     // the same entry is already pending
+  kWrongChain,    // entry for another chain id
+  kStaleNonce,    // nonce not above the signer's last committed nonce (replay)
+  kNonceTaken,    // another pending entry of the signer has this nonce
+  kFull,          // the mempool is at its size bound; try again later
+  kRejected,      // the application's CheckEntry refused it
+  kBadSignature,  // the signature does not verify
 };
 const char* AdmissionName(Admission a);
 
@@ -79,7 +79,7 @@ class Mempool {
   uint64_t signature_checks_ = 0;
   std::unordered_map<Hash32, Item, Hash32Hasher> by_leaf_;
   std::map<PubKey, std::map<uint64_t, Hash32>> by_signer_;  // signer -> nonce -> leaf
-  std::map<uint64_t, Hash32> arrival_;                       // seq -> leaf
+  std::map<uint64_t, Hash32> arrival_;                      // seq -> leaf
 };
 
 }  // namespace fedledger::consensus

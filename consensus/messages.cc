@@ -71,8 +71,9 @@ Result<Proposal> DecodeProposal(Reader& r) {
     if (!v.ok()) return v.status().WithContext("proposal.pol_vote " + std::to_string(i));
     if (v->type != VoteType::kPrevote || v->height != p.height || v->round != p.pol_round ||
         v->block_hash != p.block_hash || v->chain_id != p.chain_id) {
-      return Status::InvalidArgument("proposal.pol_vote " + std::to_string(i) +
-                                     ": not a prevote for the block at pol_round (bad proof of lock)");
+      return Status::InvalidArgument(
+          "proposal.pol_vote " + std::to_string(i) +
+          ": not a prevote for the block at pol_round (bad proof of lock)");
     }
     p.pol_votes.push_back(std::move(v).value());
   }
@@ -120,11 +121,16 @@ Result<EntryBatch> DecodeEntryBatch(Reader& r) {
 
 const char* MessageTypeName(MessageType t) {
   switch (t) {
-    case MessageType::kProposal: return "PROPOSAL";
-    case MessageType::kVote: return "VOTE";
-    case MessageType::kSyncRequest: return "SYNC_REQUEST";
-    case MessageType::kSyncResponse: return "SYNC_RESPONSE";
-    case MessageType::kEntryBatch: return "ENTRY_BATCH";
+    case MessageType::kProposal:
+      return "PROPOSAL";
+    case MessageType::kVote:
+      return "VOTE";
+    case MessageType::kSyncRequest:
+      return "SYNC_REQUEST";
+    case MessageType::kSyncResponse:
+      return "SYNC_RESPONSE";
+    case MessageType::kEntryBatch:
+      return "ENTRY_BATCH";
   }
   return "UNKNOWN";
 }
@@ -148,9 +154,7 @@ bool Proposal::VerifySignature(const PubKey& proposer) const {
   return fedledger::VerifySignature(proposer, Digest(), sig);
 }
 
-MessageType TypeOf(const Message& m) {
-  return static_cast<MessageType>(m.index() + 1);
-}
+MessageType TypeOf(const Message& m) { return static_cast<MessageType>(m.index() + 1); }
 
 Bytes EncodeMessage(const Message& m) {
   Writer w;
@@ -198,8 +202,7 @@ Result<Message> DecodeMessage(ByteView bytes) {
       break;
     }
     default:
-      return Status::InvalidArgument("message.type: unknown message type " +
-                                     std::to_string(type));
+      return Status::InvalidArgument("message.type: unknown message type " + std::to_string(type));
   }
   FL_TRY(r.ExpectEnd("message"));
   return m;

@@ -10,12 +10,13 @@
 //       pol_round is none). They are not covered by the proposal signature; each vote carries
 //       its own. They let a validator that missed those prevotes apply line 28 of the paper
 //       (our gossip does not retransmit old votes, so the proposer carries them).
-//       proposal digest := TaggedHash("fedledger/proposal/v1",
-//                           string chain_id | u64 height | u32 round | u32 pol_round | hash block_hash)
+//       proposal digest := TaggedHash("fedledger/proposal/v1", string chain_id | u64 height
+//                           | u32 round | u32 pol_round | hash block_hash)
 //       signed by the round's proposer with its node key; block_hash = block.header.Hash().
 //   type 2 VOTE          := vote (ledger/block.h Vote encoding, prevote or precommit)
 //   type 3 SYNC_REQUEST  := u64 from_height | u32 max_blocks (1..kMaxSyncBlocks)
-//   type 4 SYNC_RESPONSE := list<bytes<kMaxBlockBytes> block | bytes<64+66*256> cert, kMaxSyncBlocks>
+//   type 4 SYNC_RESPONSE := list<bytes<kMaxBlockBytes> block
+//                           | bytes<kMaxCertificateBytes> cert, kMaxSyncBlocks>
 //                           committed blocks in increasing height order, each with its certificate
 //   type 5 ENTRY_BATCH   := list<bytes<262144> entry, kMaxBatchEntries>
 // The vote body has no length prefix: it runs to the end of the message.

@@ -8,9 +8,12 @@ namespace fedledger::consensus {
 
 const char* StepName(Step s) {
   switch (s) {
-    case Step::kPropose: return "propose";
-    case Step::kPrevote: return "prevote";
-    case Step::kPrecommit: return "precommit";
+    case Step::kPropose:
+      return "propose";
+    case Step::kPrevote:
+      return "prevote";
+    case Step::kPrecommit:
+      return "precommit";
   }
   return "unknown";
 }
@@ -23,8 +26,14 @@ Pacemaker::Pacemaker(TimeoutOptions options, size_t validators)
 uint64_t Pacemaker::Timeout(Step step, uint32_t round) const {
   uint64_t base = 0, delta = 0;
   switch (step) {
-    case Step::kPropose: base = options_.propose_ms; delta = options_.propose_delta_ms; break;
-    case Step::kPrevote: base = options_.prevote_ms; delta = options_.prevote_delta_ms; break;
+    case Step::kPropose:
+      base = options_.propose_ms;
+      delta = options_.propose_delta_ms;
+      break;
+    case Step::kPrevote:
+      base = options_.prevote_ms;
+      delta = options_.prevote_delta_ms;
+      break;
     case Step::kPrecommit:
       base = options_.precommit_ms;
       delta = options_.precommit_delta_ms;

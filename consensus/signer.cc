@@ -90,9 +90,8 @@ Result<std::unique_ptr<FileSignerStorage>> FileSignerStorage::Open(const std::st
     FL_TRY(WriteSlot(fd, path, 0, SignedState{}));
     FL_TRY(WriteSlot(fd, path, 1, SignedState{}));
     st->seq_ = 1;
-    std::string dir = path.substr(0, path.find_last_of('/') == std::string::npos
-                                         ? 0
-                                         : path.find_last_of('/'));
+    std::string dir =
+        path.substr(0, path.find_last_of('/') == std::string::npos ? 0 : path.find_last_of('/'));
     int dfd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd >= 0) {
       ::fsync(dfd);
@@ -118,7 +117,8 @@ Result<SignedState> FileSignerStorage::Load() {
     if (slot && (!best || slot->first > best->first)) best = slot;
   }
   if (!best) {
-    return Status::Corruption(path_ + ": no valid signer state slot; refusing to sign with an "
+    return Status::Corruption(path_ +
+                              ": no valid signer state slot; refusing to sign with an "
                               "unknown history");
   }
   seq_ = best->first;
@@ -143,16 +143,15 @@ Status Signer::Authorize(uint64_t height, uint32_t round, SignStep step, const H
   auto next = std::make_tuple(height, round, static_cast<uint8_t>(step));
   auto last = std::make_tuple(state_.height, state_.round, static_cast<uint8_t>(state_.step));
   if (next < last) {
-    return Status::FailedPrecondition(
-        "refusing to sign height " + std::to_string(height) + " round " +
-        std::to_string(round) + ": already signed height " + std::to_string(state_.height) +
-        " round " + std::to_string(state_.round));
+    return Status::FailedPrecondition("refusing to sign height " + std::to_string(height) +
+                                      " round " + std::to_string(round) +
+                                      ": already signed height " + std::to_string(state_.height) +
+                                      " round " + std::to_string(state_.round));
   }
   if (next == last) {
     if (hash == state_.block_hash) return Status::Ok();
     return Status::FailedPrecondition("refusing to sign a conflicting message at height " +
-                                      std::to_string(height) + " round " +
-                                      std::to_string(round));
+                                      std::to_string(height) + " round " + std::to_string(round));
   }
   SignedState s = state_;
   s.height = height;

@@ -92,8 +92,8 @@ class Signer {
 
   // A signed vote, after recording it. FailedPrecondition if it would conflict with what
   // was signed before (see the rule above); an I/O error if it could not be recorded.
-  Result<Vote> SignVote(VoteType type, const std::string& chain_id, uint64_t height,
-                        uint32_t round, const Hash32& block_hash);
+  Result<Vote> SignVote(VoteType type, const std::string& chain_id, uint64_t height, uint32_t round,
+                        const Hash32& block_hash);
   // Signs `p` in place (sets block_hash and sig), after recording it. Same errors.
   Status SignProposal(Proposal& p);
 

@@ -59,8 +59,7 @@ std::vector<Vote> HeightVotes::Votes(VoteType type, uint32_t round, const Hash32
   return out;
 }
 
-std::optional<Hash32> HeightVotes::QuorumHash(VoteType type, uint32_t round,
-                                              size_t quorum) const {
+std::optional<Hash32> HeightVotes::QuorumHash(VoteType type, uint32_t round, size_t quorum) const {
   const Tally* t = Find(type, round);
   if (!t) return std::nullopt;
   for (const auto& [hash, count] : t->count) {

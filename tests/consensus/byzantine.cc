@@ -36,12 +36,24 @@ class ByzantineOutbox : public Outbox {
 
   void SendTo(size_t to, const Message& m) {
     switch (kind_) {
-      case Byzantine::kNone: Raw(to, m); return;
-      case Byzantine::kEquivocatingProposer: Equivocate(to, m); return;
-      case Byzantine::kDoubleVoter: DoubleVote(to, m); return;
-      case Byzantine::kBadSignatures: BadSignatures(to, m); return;
-      case Byzantine::kWrongHeights: WrongHeights(to, m); return;
-      case Byzantine::kFlooder: Flood(to, m); return;
+      case Byzantine::kNone:
+        Raw(to, m);
+        return;
+      case Byzantine::kEquivocatingProposer:
+        Equivocate(to, m);
+        return;
+      case Byzantine::kDoubleVoter:
+        DoubleVote(to, m);
+        return;
+      case Byzantine::kBadSignatures:
+        BadSignatures(to, m);
+        return;
+      case Byzantine::kWrongHeights:
+        WrongHeights(to, m);
+        return;
+      case Byzantine::kFlooder:
+        Flood(to, m);
+        return;
     }
   }
 
@@ -52,8 +64,8 @@ class ByzantineOutbox : public Outbox {
     Proposal alt = *p;
     std::vector<Entry> entries = p->block.entries;
     if (entries.size() > 1) entries.pop_back();
-    alt.block.header = node_->app()->NextHeader(entries, p->block.header.time_ms + 1 + to,
-                                                node_->key().pubkey());
+    alt.block.header =
+        node_->app()->NextHeader(entries, p->block.header.time_ms + 1 + to, node_->key().pubkey());
     if (alt.block.header.height != p->height) return Raw(to, m);
     alt.block.entries = std::move(entries);
     alt.Sign(node_->key());

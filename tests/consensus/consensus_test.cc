@@ -1,8 +1,9 @@
 // The state machine driven by hand: one validator under test, the others played by the test
 // with their keys, every output recorded.
+#include "consensus/consensus.h"
+
 #include <catch2/catch.hpp>
 
-#include "consensus/consensus.h"
 #include "fixture.h"
 
 namespace fedledger::consensus {
@@ -246,8 +247,7 @@ TEST_CASE("consensus: a validator that is behind catches up through sync and ver
   CHECK(resp.blocks[0].block.header.Hash() == b2.header.Hash());
 }
 
-TEST_CASE("consensus: messages for wrong chains, heights and signers are dropped",
-          "[consensus]") {
+TEST_CASE("consensus: messages for wrong chains, heights and signers are dropped", "[consensus]") {
   Harness h;
   Hash32 x = Sha256("x");
   Vote bad_sig = h.MakeVote(0, VoteType::kPrevote, 0, x);

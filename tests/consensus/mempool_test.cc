@@ -1,6 +1,7 @@
+#include "consensus/mempool.h"
+
 #include <catch2/catch.hpp>
 
-#include "consensus/mempool.h"
 #include "fixture.h"
 
 namespace fedledger::consensus {
@@ -16,8 +17,7 @@ TEST_CASE("mempool: admission checks, cheapest first, each with its reason", "[m
   CHECK(mp.Add(MakeEntry(alice, 1), *chain.app).ok());
   CHECK(mp.Add(MakeEntry(alice, 1), *chain.app).code == Admission::kDuplicate);
   CHECK(mp.Add(MakeEntry(alice, 3, "other-chain"), *chain.app).code == Admission::kWrongChain);
-  CHECK(mp.Add(testing::Tamper(MakeEntry(alice, 2)), *chain.app).code ==
-        Admission::kBadSignature);
+  CHECK(mp.Add(testing::Tamper(MakeEntry(alice, 2)), *chain.app).code == Admission::kBadSignature);
   // Another entry with a pending nonce (different content) is refused.
   Entry e1b = MakeEntry(alice, 1);
   {
@@ -73,8 +73,8 @@ TEST_CASE("mempool: selection keeps per-signer nonce order and the bounds", "[me
   SecretKey alice = SecretKey::FromSeed("alice"), bob = SecretKey::FromSeed("bob");
   Mempool mp;
   // Out-of-order arrival: bob 2, alice 5, bob 1, alice 3.
-  for (const Entry& e : {MakeEntry(bob, 2), MakeEntry(alice, 5), MakeEntry(bob, 1),
-                         MakeEntry(alice, 3)}) {
+  for (const Entry& e :
+       {MakeEntry(bob, 2), MakeEntry(alice, 5), MakeEntry(bob, 1), MakeEntry(alice, 3)}) {
     REQUIRE(mp.Add(e, *chain.app).ok());
   }
   std::vector<Entry> sel = mp.Select(10, 1 << 20);

@@ -1,6 +1,7 @@
+#include "consensus/messages.h"
+
 #include <catch2/catch.hpp>
 
-#include "consensus/messages.h"
 #include "ledger/encoding.h"
 #include "sim.h"
 

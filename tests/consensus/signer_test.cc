@@ -1,13 +1,12 @@
-#include <catch2/catch.hpp>
+#include "consensus/signer.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <catch2/catch.hpp>
 #include <cstdlib>
 #include <filesystem>
-
-#include "consensus/signer.h"
 
 namespace fedledger::consensus {
 namespace {
@@ -88,8 +87,8 @@ TEST_CASE("signer: a vote that cannot be recorded is not signed", "[signer]") {
 }
 
 TEST_CASE("signer: the file storage survives reopening and a torn slot", "[signer]") {
-  std::string dir = std::filesystem::temp_directory_path() /
-                    ("fedledger-signer-" + std::to_string(::getpid()));
+  std::string dir =
+      std::filesystem::temp_directory_path() / ("fedledger-signer-" + std::to_string(::getpid()));
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   std::string path = dir + "/signer_state";

@@ -25,12 +25,18 @@ SimOptions::SimOptions() {
 
 const char* ByzantineName(Byzantine b) {
   switch (b) {
-    case Byzantine::kNone: return "honest";
-    case Byzantine::kEquivocatingProposer: return "equivocating-proposer";
-    case Byzantine::kDoubleVoter: return "double-voter";
-    case Byzantine::kBadSignatures: return "bad-signatures";
-    case Byzantine::kWrongHeights: return "wrong-heights";
-    case Byzantine::kFlooder: return "flooder";
+    case Byzantine::kNone:
+      return "honest";
+    case Byzantine::kEquivocatingProposer:
+      return "equivocating-proposer";
+    case Byzantine::kDoubleVoter:
+      return "double-voter";
+    case Byzantine::kBadSignatures:
+      return "bad-signatures";
+    case Byzantine::kWrongHeights:
+      return "wrong-heights";
+    case Byzantine::kFlooder:
+      return "flooder";
   }
   return "?";
 }
@@ -174,8 +180,8 @@ bool Simulation::RunUntil(const std::function<bool()>& done, uint64_t until_ms) 
 void Simulation::Deliver(size_t from, size_t to, Bytes bytes) {
   if (!Reachable(from, to)) return;
   if (loss_ > 0 && std::uniform_real_distribution<double>(0, 1)(rng_) < loss_) return;
-  uint64_t delay = std::uniform_int_distribution<uint64_t>(options_.min_delay_ms,
-                                                           options_.max_delay_ms)(rng_);
+  uint64_t delay =
+      std::uniform_int_distribution<uint64_t>(options_.min_delay_ms, options_.max_delay_ms)(rng_);
   At(delay, [this, from, to, b = std::move(bytes)] {
     SimNode& n = *nodes_[to];
     if (!n.up() || !Reachable(from, to)) return;
@@ -254,13 +260,13 @@ void Simulation::RecordCommit(size_t node, const Block& block, const Certificate
   uint64_t h = block.header.height;
   Hash32 hash = block.header.Hash();
   Status s = cert.Verify(validators_, chain_id_, h, hash);
-  if (!s.ok()) Fail("node " + std::to_string(node) + " committed block " + std::to_string(h) +
-                    " with a bad certificate: " + s.ToString());
+  if (!s.ok())
+    Fail("node " + std::to_string(node) + " committed block " + std::to_string(h) +
+         " with a bad certificate: " + s.ToString());
   auto [it, inserted] = decided_.emplace(h, hash);
   if (!inserted && it->second != hash) {
-    Fail("SAFETY: node " + std::to_string(node) + " committed " + hash.ShortHex() +
-         " at height " + std::to_string(h) + " but another honest node committed " +
-         it->second.ShortHex());
+    Fail("SAFETY: node " + std::to_string(node) + " committed " + hash.ShortHex() + " at height " +
+         std::to_string(h) + " but another honest node committed " + it->second.ShortHex());
   }
 }
 
@@ -314,7 +320,8 @@ std::string Simulation::Describe() const {
   std::ostringstream os;
   os << "t=" << now_ << "ms submitted=" << submitted_;
   for (const auto& n : nodes_) {
-    os << " | v" << n->index() << (n->honest() ? "" : std::string("(") + ByzantineName(n->byzantine()) + ")");
+    os << " | v" << n->index()
+       << (n->honest() ? "" : std::string("(") + ByzantineName(n->byzantine()) + ")");
     if (!n->up()) {
       os << " down";
       continue;

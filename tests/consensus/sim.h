@@ -39,8 +39,8 @@ namespace fedledger::consensus::sim {
 struct SimOptions {
   uint64_t seed = 1;
   size_t validators = 4;
-  double loss = 0.0;            // probability that a message is dropped
-  uint64_t min_delay_ms = 1;    // per-message delay, uniform in [min, max]
+  double loss = 0.0;          // probability that a message is dropped
+  uint64_t min_delay_ms = 1;  // per-message delay, uniform in [min, max]
   uint64_t max_delay_ms = 5;
   size_t clients = 3;
   uint64_t load_interval_ms = 10;  // client entries every this many ms while load runs
@@ -136,9 +136,7 @@ class Simulation {
   // Nodes in different groups cannot reach each other. Empty: no partition.
   void Partition(std::vector<int> group_of_node) { groups_ = std::move(group_of_node); }
   void Heal() { groups_.clear(); }
-  bool Reachable(size_t a, size_t b) const {
-    return groups_.empty() || groups_[a] == groups_[b];
-  }
+  bool Reachable(size_t a, size_t b) const { return groups_.empty() || groups_[a] == groups_[b]; }
 
   // Client load: one signed entry every load_interval_ms to a random up node, while on.
   void SetLoad(bool on);

@@ -3,15 +3,14 @@
 // Replay one schedule:  FEDLEDGER_SEED=1234 ./fedledger_consensus_tests "[sim]"
 // More or fewer schedules: FEDLEDGER_SCHEDULES=5000 (default 1000), starting at
 // FEDLEDGER_FIRST_SEED (default 1).
-#include <catch2/catch.hpp>
+#include "sim.h"
 
+#include <catch2/catch.hpp>
 #include <chrono>
 #include <cstdlib>
 #include <ctime>
 #include <iostream>
 #include <random>
-
-#include "sim.h"
 
 namespace fedledger::consensus::sim {
 namespace {
@@ -28,13 +27,20 @@ enum class Scenario {
 
 const char* ScenarioName(Scenario s) {
   switch (s) {
-    case Scenario::kHonest: return "all-honest";
-    case Scenario::kLossy: return "loss-delay-reorder";
-    case Scenario::kPartition: return "partition-heal";
-    case Scenario::kCrashed: return "f-crashed";
-    case Scenario::kCrashRestart: return "crash-restart-catch-up";
-    case Scenario::kByzantine: return "f-byzantine";
-    case Scenario::kCount: break;
+    case Scenario::kHonest:
+      return "all-honest";
+    case Scenario::kLossy:
+      return "loss-delay-reorder";
+    case Scenario::kPartition:
+      return "partition-heal";
+    case Scenario::kCrashed:
+      return "f-crashed";
+    case Scenario::kCrashRestart:
+      return "crash-restart-catch-up";
+    case Scenario::kByzantine:
+      return "f-byzantine";
+    case Scenario::kCount:
+      break;
   }
   return "?";
 }
@@ -59,7 +65,8 @@ Outcome RunSchedule(uint64_t seed, std::optional<Scenario> force = std::nullopt,
   auto uniform = [&](uint64_t lo, uint64_t hi) {
     return std::uniform_int_distribution<uint64_t>(lo, hi)(pick);
   };
-  Scenario sc = force ? *force : static_cast<Scenario>(seed % static_cast<uint64_t>(Scenario::kCount));
+  Scenario sc =
+      force ? *force : static_cast<Scenario>(seed % static_cast<uint64_t>(Scenario::kCount));
   SimOptions o;
   o.seed = seed;
   o.validators = uniform(0, 4) == 0 ? 7 : 4;
@@ -143,16 +150,16 @@ Outcome RunSchedule(uint64_t seed, std::optional<Scenario> force = std::nullopt,
     if (sim.node(i).up()) best = std::max(best, sim.node(i).store_height());
   }
   uint64_t target = best + kHeights;
-  bool live = healed_ok && sim.RunUntil([&] { return sim.MinHonestHeight() >= target; },
-                                        kSimLimitMs);
+  bool live =
+      healed_ok && sim.RunUntil([&] { return sim.MinHonestHeight() >= target; }, kSimLimitMs);
   sim.SetLoad(false);
   sim.CheckStoresAgree();
 
   Outcome out;
   out.scenario = ScenarioName(sc);
   out.ok = live && sim.failures().empty();
-  out.detail = "n=" + std::to_string(n) + " delay<=" + std::to_string(o.max_delay_ms) +
-               detail + " target=" + std::to_string(target) + "\n" + sim.Describe();
+  out.detail = "n=" + std::to_string(n) + " delay<=" + std::to_string(o.max_delay_ms) + detail +
+               " target=" + std::to_string(target) + "\n" + sim.Describe();
   for (size_t i = 0; i < n; ++i) {
     if (!sim.node(i).honest() || !sim.node(i).up()) continue;
     const ConsensusStats& s = sim.node(i).core()->stats();
@@ -163,8 +170,8 @@ Outcome RunSchedule(uint64_t seed, std::optional<Scenario> force = std::nullopt,
     out.total.rejected_messages += s.rejected_messages;
     out.total.invalid_proposals += s.invalid_proposals;
     out.max_signature_checks =
-        std::max(out.max_signature_checks, s.block_signature_checks +
-                                               sim.node(i).core()->mempool().signature_checks());
+        std::max(out.max_signature_checks,
+                 s.block_signature_checks + sim.node(i).core()->mempool().signature_checks());
   }
   out.submitted = sim.entries_submitted();
   out.undecodable = sim.undecodable();
@@ -192,8 +199,8 @@ TEST_CASE("sim: seeded random schedules keep safety and liveness", "[sim]") {
                 << (out.ok ? "ok" : "FAILED") << " " << out.detail << "\n";
     }
     if (!out.ok) {
-      FAIL("schedule failed; replay with FEDLEDGER_SEED=" << seed << " (scenario "
-                                                          << out.scenario << ")");
+      FAIL("schedule failed; replay with FEDLEDGER_SEED=" << seed << " (scenario " << out.scenario
+                                                          << ")");
     }
   }
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

@@ -1,7 +1,8 @@
+#include "consensus/vote_set.h"
+
 #include <catch2/catch.hpp>
 
 #include "consensus/pacemaker.h"
-#include "consensus/vote_set.h"
 
 namespace fedledger::consensus {
 namespace {
@@ -16,8 +17,7 @@ Vote V(uint32_t round, const Hash32& hash, VoteType type = VoteType::kPrevote) {
   return v;
 }
 
-TEST_CASE("vote set: tallies count distinct signers per hash, also under equivocation",
-          "[votes]") {
+TEST_CASE("vote set: tallies count distinct signers per hash, also under equivocation", "[votes]") {
   HeightVotes votes(4);
   Hash32 a = Sha256("a"), b = Sha256("b"), nil{};
   CHECK(votes.Add(0, V(0, a)) == VoteLookup::kNew);
