@@ -89,7 +89,8 @@ std::string DescribePayload(const Payload& p, const KeyNames& names) {
              Short(d.dataset_hash) + ")";
     }
     std::string operator()(const ModelUpdatePayload& u) {
-      return "task " + u.task_id + " round " + std::to_string(u.round) + ": update " +
+      return "task " + u.task_id + " round " + std::to_string(u.round) +
+             (u.attempt ? " attempt " + std::to_string(u.attempt) : "") + ": update " +
              Short(u.update_hash) + " (" + WithCommas(u.sample_count) + " samples)";
     }
     std::string operator()(const RoundAggregatePayload& a) {
@@ -150,7 +151,8 @@ nlohmann::json PayloadToJson(const Payload& p) {
     }
     json operator()(const ModelUpdatePayload& u) {
       return {{"task_id", u.task_id}, {"round", u.round}, {"update_hash", u.update_hash.Hex()},
-              {"sample_count", u.sample_count}, {"size_bytes", u.size_bytes}};
+              {"sample_count", u.sample_count}, {"size_bytes", u.size_bytes},
+              {"attempt", u.attempt}};
     }
     json operator()(const RoundAggregatePayload& a) {
       return {{"task_id", a.task_id}, {"round", a.round},

@@ -152,6 +152,7 @@ struct Encoder {
     w.Hash(p.update_hash);
     w.U64(p.sample_count);
     w.U64(p.size_bytes);
+    w.U32(p.attempt);
   }
   void operator()(const RoundAggregatePayload& p) {
     w.String(p.task_id);
@@ -234,6 +235,7 @@ Result<Payload> DecodePayload(EntryKind kind, Reader& r) {
       FL_ASSIGN(p.update_hash, r.Hash("update_hash"));
       FL_ASSIGN(p.sample_count, r.U64("sample_count"));
       FL_ASSIGN(p.size_bytes, r.U64("size_bytes"));
+      FL_ASSIGN(p.attempt, r.U32("attempt"));
       return Payload(std::move(p));
     }
     case EntryKind::kRoundAggregate: {

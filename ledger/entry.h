@@ -160,13 +160,16 @@ struct DataAccessPayload {
   bool operator==(const DataAccessPayload&) const = default;
 };
 // payload MODEL_UPDATE := string<64> task_id | u32 round | hash update_hash | u64 sample_count
-//   | u64 size_bytes
+//   | u64 size_bytes | u32 attempt
 struct ModelUpdatePayload {
   std::string task_id;
   uint32_t round = 0;
   Hash32 update_hash;  // SHA-256 of the (masked) update artifact file
   uint64_t sample_count = 0;
   uint64_t size_bytes = 0;
+  // The round attempt the update was masked for (0 until a ROUND_RESTART), so an update
+  // that lands after a restart is refused instead of counting for the new attempt.
+  uint32_t attempt = 0;
   bool operator==(const ModelUpdatePayload&) const = default;
 };
 // payload ROUND_AGGREGATE := string<64> task_id | u32 round | hash aggregate_hash

@@ -303,6 +303,12 @@ Verdict FederationState::CheckModelUpdate(const Entry& e, const ModelUpdatePaylo
     return Bad(R::kNoDataAccess, ctx + ": no DATA_ACCESS by " + DescribeKey(e.signer()) +
                                      " is committed for round " + std::to_string(p.round));
   }
+  if (p.attempt != cur->attempt) {
+    return Bad(R::kWrongAttempt, ctx + ": the update was masked for attempt " +
+                                     std::to_string(p.attempt) + " but " +
+                                     RoundName(cur->round, cur->attempt) +
+                                     " is in progress (a ROUND_RESTART came first)");
+  }
   if (cur->updates.count(e.signer())) {
     return Bad(R::kDuplicateUpdate, ctx + ": " + DescribeKey(e.signer()) +
                                         " already submitted its update for " +

@@ -51,7 +51,7 @@ enum class RejectReason : uint8_t {
   kRoundIncomplete,          // ROUND_AGGREGATE while a round member has not delivered
   kContributorsMismatch,     // ROUND_AGGREGATE contributors differ from the attempt's updaters
   kTotalSamplesMismatch,     // ROUND_AGGREGATE total_samples differs from the sum of sample counts
-  kWrongAttempt,             // ROUND_RESTART attempt is not current attempt + 1
+  kWrongAttempt,             // ROUND_RESTART attempt is not current + 1; MODEL_UPDATE not for the current attempt
   kRoundNotTimedOut,         // ROUND_RESTART before the round timeout
   kBadDropSet,               // ROUND_RESTART drop set is not exactly the non-deliverers
   kRoundsNotFinished,        // TASK_COMPLETE before the last round's aggregate

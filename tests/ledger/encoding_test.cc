@@ -333,6 +333,7 @@ class TestEncoder {
     w.Hash(p.update_hash);
     w.U64(p.sample_count);
     w.U64(p.size_bytes);
+    w.U32(p.attempt);
   }
   void operator()(const RoundAggregatePayload& p) {
     Str(p.task_id);

@@ -218,7 +218,7 @@ def parse_payload(kind, r):
                 "dataset_hash": r.hash(), "rows_read": r.u(8)}
     if kind == 9:
         return {"task_id": ident(r.string(64)), "round": r.u(4), "update_hash": r.hash(),
-                "sample_count": r.u(8), "size_bytes": r.u(8)}
+                "sample_count": r.u(8), "size_bytes": r.u(8), "attempt": r.u(4)}
     if kind == 10:
         return {"task_id": ident(r.string(64)), "round": r.u(4), "aggregate_hash": r.hash(),
                 "contributors": keylist(r), "total_samples": r.u(8)}

@@ -421,7 +421,8 @@ TEST_CASE("docs/FORMAT.md: MODEL_UPDATE bytes and digest re-derived by hand", "[
                          + le(1, 4)                                            // round
                          + Sha256(std::string_view("task-00001/1/bob")).Hex()  // update_hash
                          + le(2611, 8)                                         // sample_count
-                         + le(134217792, 8);                                   // size_bytes
+                         + le(134217792, 8)                                    // size_bytes
+                         + le(0, 4);                                           // attempt
   std::string bytes = doc_hex("entry.model_update.bytes");
   REQUIRE(bytes.size() == expected.size() + 128);
   CHECK(bytes.substr(0, expected.size()) == expected);

@@ -145,6 +145,9 @@ TEST_CASE("a dropout restarts the round without it, recorded, and it rejoins nex
   CHECK(cur->restarts[0].dropped == Fed::Keys({&f.carol}));
   CHECK(cur->accesses.size() == 3);  // the data accesses stay on record
 
+  // An update masked for the ended attempt (committed just after the restart) is refused.
+  CHECK(f.Submit(f.alice, f.Update(f.alice, kT, 1, 900, 0u)).reason() ==
+        RejectReason::kWrongAttempt);
   // The survivors submit fresh updates without a second DATA_ACCESS; the dropped one cannot.
   CHECK(f.Submit(f.alice, f.Access(f.alice, kT, 1)).reason() == RejectReason::kDuplicateDataAccess);
   CHECK(f.Submit(f.carol, f.Update(f.carol, kT, 1)).reason() == RejectReason::kNotRoundMember);
