@@ -311,7 +311,7 @@ Registrar reg("45-testnet", [](CLI::App& app) {
   init->add_option("--validators", a->validators, "Validators")->capture_default_str()
       ->check(CLI::Range(1, 64));
   init->add_option("--partners", a->partners, "Partners (plus one operator, who signs the genesis)")
-      ->capture_default_str()->check(CLI::Range(0, 64));
+      ->capture_default_str()->check(CLI::Range(0, 250));
   init->add_option("--chain-id", a->chain_id, "Chain id")->capture_default_str();
   init->add_option("--base-port", a->base_port,
                    "Use ports BASE+2i (p2p) and BASE+2i+1 (HTTP); default: free ephemeral ports")
