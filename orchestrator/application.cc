@@ -1,0 +1,65 @@
+#include "orchestrator/application.h"
+
+#include <algorithm>
+
+#include "orchestrator/replay.h"
+
+namespace fedledger::orchestrator {
+
+namespace {
+
+// "block 7 entry 2 (TASK_APPROVE): <message> [spec-hash-mismatch]"
+Status BlockRuleViolation(const Block& block, const BlockVerdict& v) {
+  return Status::FailedPrecondition(
+      "block " + std::to_string(block.header.height) + " entry " + std::to_string(v.index) +
+      " (" + EntryKindName(block.entries[v.index].kind()) + "): " + v.verdict.message() + " [" +
+      RejectReasonName(v.verdict.reason()) + "]");
+}
+
+}  // namespace
+
+Result<std::unique_ptr<OrchestratorApplication>> OrchestratorApplication::Open(
+    Store* store, ApplicationOptions options) {
+  auto state = ReplayStore(*store);
+  if (!state.ok()) return state.status().WithContext("rebuilding the federation state");
+  return std::unique_ptr<OrchestratorApplication>(
+      new OrchestratorApplication(store, std::move(options), std::move(state).value()));
+}
+
+uint64_t OrchestratorApplication::AdmissionTime() const {
+  uint64_t t = state_.last_block_time_ms();
+  if (options_.admission_clock) t = std::max(t, options_.admission_clock());
+  return t;
+}
+
+Status OrchestratorApplication::CheckEntry(const Entry& entry) const {
+  FL_TRY(ledger_.CheckEntry(entry));
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  return state_.Check(entry, AdmissionTime()).ToStatus();
+}
+
+Status OrchestratorApplication::CheckBlock(const Block& block) const {
+  FL_TRY(ledger_.CheckBlock(block));
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  BlockVerdict v = state_.CheckBlock(block.entries, block.header.time_ms);
+  return v.valid() ? Status::Ok() : BlockRuleViolation(block, v);
+}
+
+Status OrchestratorApplication::Commit(const Block& block, const Certificate& cert) {
+  // Synced blocks reach Commit without CheckBlock: check the rules before the store writes.
+  {
+    std::shared_lock<std::shared_mutex> lock(mu_);
+    BlockVerdict v = state_.CheckBlock(block.entries, block.header.time_ms);
+    if (!v.valid()) return BlockRuleViolation(block, v);
+  }
+  FL_TRY(ledger_.Commit(block, cert));
+  std::unique_lock<std::shared_mutex> lock(mu_);
+  BlockVerdict v = state_.ApplyBlock(block.entries, block.header.time_ms);
+  if (!v.valid()) {
+    return Status::Internal("block " + std::to_string(block.header.height) +
+                            " passed the federation check but did not apply: " + v.ToString());
+  }
+  return Status::Ok();
+}
+
+}  // namespace fedledger::orchestrator
