@@ -1,0 +1,99 @@
+#include "tools/node_client.h"
+
+#include <chrono>
+
+#include "ledger/bytes.h"
+#include "net/http_client.h"
+
+namespace fedledger::cli {
+
+using nlohmann::json;
+
+namespace {
+
+int ExitCodeForHttp(int status) {
+  if (status == 400 || status == 404 || status == 409 || status == 412 || status == 413) return 2;
+  if (status == 429 || status == 503 || status == 504) return 3;
+  return 4;
+}
+
+std::string ErrorText(const net::HttpClientResponse& r) {
+  auto j = r.Json();
+  if (j.ok() && j->is_object() && j->contains("error") && (*j)["error"].is_string()) {
+    return (*j)["error"].get<std::string>();
+  }
+  return r.body;
+}
+
+}  // namespace
+
+uint64_t NowMs() {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   std::chrono::system_clock::now().time_since_epoch())
+                                   .count());
+}
+
+NodeClient::NodeClient(std::string url) : url_(std::move(url)) {
+  while (!url_.empty() && url_.back() == '/') url_.pop_back();
+}
+
+json NodeClient::Get(const std::string& path) const {
+  const std::string url = url_ + path;
+  auto r = net::HttpGet(url);
+  if (!r.ok()) throw Failure(url + ": " + r.status().message(), 3);
+  if (r->status != 200) {
+    throw Failure(url + ": HTTP " + std::to_string(r->status) + ": " + ErrorText(*r),
+                  ExitCodeForHttp(r->status));
+  }
+  auto j = r->Json();
+  if (!j.ok()) throw Failure(url + ": " + j.status().message(), 3);
+  return *j;
+}
+
+const std::string& NodeClient::chain_id() {
+  if (chain_id_.empty()) chain_id_ = Get("/status")["chain_id"].get<std::string>();
+  return chain_id_;
+}
+
+PubKey NodeClient::Resolve(const std::string& name_or_hex) const {
+  json j = Get("/nonces/" + name_or_hex);
+  auto k = Hash32::FromHex(j["signer"].get<std::string>());
+  if (!k.ok()) throw Failure(url_ + ": bad key for '" + name_or_hex + "'", 4);
+  return *k;
+}
+
+NodeClient::Committed NodeClient::SubmitAndWait(const SecretKey& key, Payload payload,
+                                                uint64_t timeout_ms) {
+  EntryBody body;
+  body.chain_id = chain_id();
+  body.signer = key.pubkey();
+  body.nonce = Get("/nonces/" + key.pubkey().Hex())["last_nonce"].get<uint64_t>() + 1;
+  body.timestamp_ms = NowMs();
+  body.payload = std::move(payload);
+  Entry entry = Unwrap(Entry::Sign(std::move(body), key));
+  const char* kind = EntryKindName(entry.kind());
+  json req = {{"entry", ToHex(entry.bytes())}, {"wait", true}, {"timeout_ms", timeout_ms}};
+  net::HttpClientOptions ho;
+  ho.timeout = std::chrono::milliseconds(timeout_ms + 5000);
+  auto r = net::HttpPostJson(url_ + "/entries", req, ho);
+  if (!r.ok()) throw Failure(url_ + "/entries: " + r.status().message(), 3);
+  if (r->status == 200) {
+    auto j = r->Json();
+    if (!j.ok()) throw Failure(url_ + "/entries: " + j.status().message(), 4);
+    return Committed{(*j)["height"].get<uint64_t>(), (*j)["index"].get<uint64_t>(),
+                     entry.leaf_hash()};
+  }
+  if (r->status == 400 || r->status == 409) {
+    throw Failure(std::string("the ledger refused ") + kind + ": " + ErrorText(*r), 2);
+  }
+  if (r->status == 504) {
+    throw Failure(std::string(kind) + " (leaf " + entry.leaf_hash().Hex() +
+                      ") was admitted but not committed within " + std::to_string(timeout_ms) +
+                      " ms: " + ErrorText(*r),
+                  3);
+  }
+  throw Failure(url_ + "/entries: HTTP " + std::to_string(r->status) + ": " + ErrorText(*r),
+                ExitCodeForHttp(r->status));
+}
+
+}  // namespace fedledger::cli
