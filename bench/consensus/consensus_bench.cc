@@ -312,7 +312,12 @@ int main(int argc, char** argv) {
     body.chain_id = f.chain_id;
     body.nonce = 1;
     body.payload = DatasetRegisterPayload{"bench-0-1", Sha256(std::string("1")), 1, "smiles,label", ""};
+    body.timestamp_ms = 1767225600000;
     auto sample = Entry::Sign(body, f.keys[0]);
+    if (!sample.ok()) {
+      std::fprintf(stderr, "sample entry: %s\n", sample.status().ToString().c_str());
+      return 4;
+    }
     e.value_b64 = Base64(std::string(sample->bytes().begin(), sample->bytes().end()));
     int base = 20000 + (::getpid() % 20000);
     std::string cluster;
