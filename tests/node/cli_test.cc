@@ -1,0 +1,81 @@
+// The node-facing CLI commands refuse bad input with exit status 2 and a message naming what
+// is wrong, and write nothing (run against the real binary, no node needed).
+#include <sys/stat.h>
+
+#include <catch2/catch.hpp>
+
+#include "tests/node/cluster.h"
+
+namespace fedledger::testing {
+namespace {
+
+struct Dir {
+  std::string path;
+  Dir() {
+    char tmpl[] = "/tmp/fedledger-cli.XXXXXX";
+    REQUIRE(::mkdtemp(tmpl) != nullptr);
+    path = tmpl;
+  }
+  ~Dir() { RunCommand("rm -rf '" + path + "'"); }
+};
+
+std::string Fl() { return FEDLEDGER_BINARY; }
+
+void ExpectUsageError(const std::string& args, const std::string& expect) {
+  std::string out;
+  int rc = RunCommand(Fl() + " " + args, &out);
+  INFO(args << "\n" << out);
+  CHECK(rc == 2);
+  CHECK_THAT(out, Catch::Contains(expect));
+}
+
+bool Exists(const std::string& p) {
+  struct stat st;
+  return ::stat(p.c_str(), &st) == 0;
+}
+
+TEST_CASE("genesis: bad members and an existing output are refused, nothing written", "[cli]") {
+  Dir d;
+  std::string key = d.path + "/op.key";
+  REQUIRE(RunCommand(Fl() + " keygen --out " + key) == 0);
+  std::string v;
+  REQUIRE(RunCommand(Fl() + " pubkey --key " + key, &v) == 0);
+  v = v.substr(0, 64);
+  ExpectUsageError("genesis --chain-id c --validator n1=zz --key " + key + " --out " + d.path + "/g.json",
+                   "--validator n1");
+  ExpectUsageError("genesis --chain-id c --validator " + v + " --key " + key + " --out " + d.path + "/g.json",
+                   "expected NAME=PUBKEY");
+  ExpectUsageError("genesis --chain-id c --validator a=" + v + " --validator b=" + v + " --key " + key +
+                       " --out " + d.path + "/g.json",
+                   "");
+  CHECK_FALSE(Exists(d.path + "/g.json"));
+  std::string out;
+  REQUIRE(RunCommand(Fl() + " genesis --chain-id c --validator a=" + v + " --key " + key + " --out " +
+                         d.path + "/g.json", &out) == 0);
+  CHECK_THAT(out, Catch::Contains("genesis hash"));
+  ExpectUsageError("genesis --chain-id c --validator a=" + v + " --key " + key + " --out " + d.path + "/g.json",
+                   "already exists");
+}
+
+TEST_CASE("node, submit and testnet: bad configs, flags and directories get a clear error",
+          "[cli]") {
+  Dir d;
+  ExpectUsageError("node --config " + d.path + "/missing.toml", "cannot open config file");
+  REQUIRE(RunCommand("printf 'data_dir = \"x\"\\n' > " + d.path + "/bad.toml") == 0);
+  ExpectUsageError("node --config " + d.path + "/bad.toml", "node_key: missing");
+  ExpectUsageError("submit --node http://127.0.0.1:1 --key k --kind task-approve --task t --rows 5",
+                   "needs --spec-hash");
+  ExpectUsageError("submit --node http://127.0.0.1:1 --key k --kind task-revoke --task t --rows 5",
+                   "--rows does not apply to TASK_REVOKE");
+  ExpectUsageError("submit --node http://127.0.0.1:1 --key k --kind no-such-kind", "no-such-kind");
+  ExpectUsageError("testnet up --dir " + d.path + "/none", "testnet.json not found");
+  std::string out;
+  REQUIRE(RunCommand(Fl() + " testnet init --validators 4 --dir " + d.path + "/tn", &out) == 0);
+  ExpectUsageError("testnet up --dir " + d.path + "/tn --node 7", "the testnet has nodes 0..3");
+  ExpectUsageError("testnet init --validators 4 --dir " + d.path + "/tn", "already holds a testnet");
+  // Nothing was started by the refused commands.
+  CHECK_FALSE(Exists(d.path + "/tn/node0/node.pid"));
+}
+
+}  // namespace
+}  // namespace fedledger::testing
