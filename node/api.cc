@@ -288,6 +288,7 @@ void RegisterApi(net::HttpServer& server, Node& node) {
   server.Get("/proofs/consistency",
              [n](const HttpRequest& req, Responder res) { GetConsistencyProof(*n, req, res); });
   RegisterTaskApi(server, node);
+  RegisterArtifactApi(server, node.artifacts());
   server.Get("/status", [n](const HttpRequest&, Responder res) {
     res.Send(HttpResponse::Json(200, n->StatusJson()));
   });

@@ -17,6 +17,9 @@
 //   GET  /tasks             {"count", "tasks": [TaskSummaryJson...]}      (orchestrator/views.h)
 //   GET  /tasks/{id}        TaskJson: spec, hash, participants, approvals, status, rounds
 //   GET  /datasets          {"count", "datasets": [DatasetJson...]}
+//   PUT  /artifacts/{sha256}  raw bytes; 201 stored | 200 already present | 400 the bytes hash
+//                           to something else | 413 over [http] body_limit (artifact_api.cc)
+//   GET  /artifacts/{sha256}  the bytes (application/octet-stream) | 404
 //                           (404 on a node that runs rules = "ledger": it keeps no task state)
 //
 // Handlers run on the HTTP server's io threads: they parse and check the request, then read
@@ -33,6 +36,8 @@ void RegisterApi(net::HttpServer& server, Node& node);
 
 // The task and dataset routes (task_api.cc), called by RegisterApi.
 void RegisterTaskApi(net::HttpServer& server, const Node& node);
+// PUT/GET /artifacts/{sha256} over `store` (artifact_api.cc), called by RegisterApi.
+void RegisterArtifactApi(net::HttpServer& server, ArtifactStore& store);
 
 // The JSON of a submit outcome and its HTTP status.
 net::HttpResponse SubmitResponse(const SubmitOutcome& o);

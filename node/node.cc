@@ -12,6 +12,7 @@
 #include "net/metrics.h"
 #include "net/peer_network.h"
 #include "node/api.h"
+#include "node/artifact_store.h"
 #include "node/genesis_file.h"
 #include "orchestrator/application.h"
 
@@ -224,6 +225,9 @@ Result<std::unique_ptr<Node>> Node::Open(const NodeConfig& config, net::LogFn lo
   ho.body_limit = config.http_body_limit;
   ho.log = filtered;
   node->http_ = std::make_unique<net::HttpServer>(ho);
+  ArtifactStoreOptions ao_artifacts;
+  ao_artifacts.max_bytes = config.http_body_limit;
+  FL_ASSIGN(node->artifacts_, ArtifactStore::Open(config.data_dir + "/artifacts", ao_artifacts));
   RegisterApi(*node->http_, *node);
   node->m_height_->Set(static_cast<double>(node->store_->height()));
   node->cons_height_ = node->store_->height() + 1;

@@ -55,6 +55,8 @@ class OrchestratorApplication;
 
 namespace fedledger::node {
 
+class ArtifactStore;
+
 // What happened to a submitted entry.
 struct SubmitOutcome {
   enum class Kind {
@@ -113,6 +115,8 @@ class Node {
   // The federation state machine the node runs as its consensus application (thread-safe
   // reads through OrchestratorApplication::Read); nullptr when the config says rules = ledger.
   const orchestrator::OrchestratorApplication* orchestrator() const { return orchestrator_; }
+  // Content-addressed round artifacts in DATA_DIR/artifacts (thread-safe; artifact_store.h).
+  ArtifactStore& artifacts() const { return *artifacts_; }
   uint16_t http_port() const;
   uint16_t p2p_port() const;
 
@@ -154,6 +158,7 @@ class Node {
   std::unique_ptr<consensus::Signer> signer_;
   std::unique_ptr<consensus::Application> app_;
   orchestrator::OrchestratorApplication* orchestrator_ = nullptr;  // app_, when it is one
+  std::unique_ptr<ArtifactStore> artifacts_;
   std::unique_ptr<Outbox> outbox_;
   std::unique_ptr<consensus::Consensus> consensus_;
   std::unique_ptr<net::MetricsRegistry> metrics_;

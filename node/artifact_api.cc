@@ -1,0 +1,49 @@
+// PUT/GET /artifacts/{sha256}: the node's content-addressed artifact store over HTTP
+// (node/artifact_store.h). The hash in the path is checked against the body on receipt; the
+// size limit is the server's body limit ([http] body_limit), so an oversized upload is
+// refused with 413 before it is read to the end. The write (with its fsync) runs on the
+// connection's io thread: a few ms for updates of a few MB.
+#include "node/api.h"
+#include "node/artifact_store.h"
+
+namespace fedledger::node {
+
+using net::HttpRequest;
+using net::HttpResponse;
+using net::Responder;
+
+namespace {
+
+Result<Hash32> HashParam(const HttpRequest& req) {
+  auto h = Hash32::FromHex(req.Param("sha256"));
+  if (!h.ok()) return Status::InvalidArgument("path: " + h.status().message());
+  return *h;
+}
+
+}  // namespace
+
+void RegisterArtifactApi(net::HttpServer& server, ArtifactStore& store) {
+  ArtifactStore* s = &store;
+  server.Route("PUT", "/artifacts/{sha256}", [s](const HttpRequest& req, Responder res) {
+    auto hash = HashParam(req);
+    if (!hash.ok()) return (void)res.Send(HttpResponse::FromStatus(hash.status()));
+    bool had = s->Contains(*hash);
+    Status st = s->Put(*hash, req.body);
+    if (st.code() == Status::Code::kResourceExhausted) {
+      return (void)res.Send(HttpResponse::Error(413, st.message()));
+    }
+    if (!st.ok()) return (void)res.Send(HttpResponse::FromStatus(st));
+    res.Send(HttpResponse::Json(had ? 200 : 201, {{"sha256", hash->Hex()},
+                                                  {"size", req.body.size()},
+                                                  {"status", had ? "present" : "stored"}}));
+  });
+  server.Get("/artifacts/{sha256}", [s](const HttpRequest& req, Responder res) {
+    auto hash = HashParam(req);
+    if (!hash.ok()) return (void)res.Send(HttpResponse::FromStatus(hash.status()));
+    auto bytes = s->Get(*hash);
+    if (!bytes.ok()) return (void)res.Send(HttpResponse::FromStatus(bytes.status()));
+    res.Send(HttpResponse::Text(200, std::move(bytes).value(), "application/octet-stream"));
+  });
+}
+
+}  // namespace fedledger::node

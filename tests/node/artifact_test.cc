@@ -1,0 +1,126 @@
+// The node's content-addressed artifact store: directly, and over PUT/GET /artifacts/{sha256}
+// on a running node (hash checked on receipt, body limit, bytes served back unchanged).
+#include "node/artifact_store.h"
+
+#include <dirent.h>
+#include <stdlib.h>
+
+#include <catch2/catch.hpp>
+#include <fstream>
+
+#include "ledger/crypto.h"
+#include "net/http_client.h"
+#include "tests/node/cluster.h"
+
+namespace fedledger::node {
+namespace {
+
+using Catch::Matchers::Contains;
+
+struct Dir {
+  std::string path;
+  Dir() {
+    char tmpl[] = "/tmp/fedledger-artifacts.XXXXXX";
+    REQUIRE(::mkdtemp(tmpl) != nullptr);
+    path = tmpl;
+  }
+  ~Dir() { (void)std::system(("rm -rf '" + path + "'").c_str()); }
+  std::vector<std::string> Files(const std::string& sub) const {
+    std::vector<std::string> out;
+    DIR* d = ::opendir((path + "/" + sub).c_str());
+    if (!d) return out;
+    while (dirent* e = ::readdir(d)) {
+      std::string n = e->d_name;
+      if (n != "." && n != "..") out.push_back(n);
+    }
+    ::closedir(d);
+    return out;
+  }
+};
+
+Hash32 H(const std::string& s) { return Sha256(s); }
+
+TEST_CASE("artifact store: content-addressed, checked on receipt and on read", "[artifacts]") {
+  Dir dir;
+  ArtifactStoreOptions o;
+  o.max_bytes = 1000;
+  auto store = ArtifactStore::Open(dir.path + "/artifacts", o);
+  REQUIRE(store.ok());
+  ArtifactStore& s = **store;
+
+  const std::string update = "masked update bytes";
+  REQUIRE(s.Put(H(update), update).ok());
+  CHECK(s.Contains(H(update)));
+  CHECK(dir.Files("artifacts") == std::vector<std::string>{H(update).Hex()});
+  std::string out;
+  REQUIRE(testing::RunCommand("sha256sum " + s.PathOf(H(update)), &out) == 0);
+  CHECK(out.substr(0, 64) == H(update).Hex());
+  auto back = s.Get(H(update));
+  REQUIRE(back.ok());
+  CHECK(*back == update);
+  CHECK(s.Put(H(update), update).ok());  // again: a no-op
+
+  // Bytes that do not hash to the name: refused, nothing left behind.
+  Status wrong = s.Put(H("something else"), update);
+  CHECK(wrong.code() == Status::Code::kInvalidArgument);
+  CHECK_THAT(wrong.message(), Contains("hash to " + H(update).Hex()));
+  CHECK_FALSE(s.Contains(H("something else")));
+  const std::string big(1001, 'x');
+  CHECK(s.Put(H(big), big).code() == Status::Code::kResourceExhausted);
+  CHECK(dir.Files("artifacts").size() == 1);
+
+  CHECK(s.Get(H("absent")).status().code() == Status::Code::kNotFound);
+  // Damaged on disk: never served.
+  {
+    std::ofstream f(s.PathOf(H(update)), std::ios::binary | std::ios::trunc);
+    f << "masked update bytez";
+  }
+  CHECK(s.Get(H(update)).status().code() == Status::Code::kCorruption);
+}
+
+TEST_CASE("artifact API: PUT checks the hash in the path, GET serves the bytes",
+          "[artifacts][multiprocess]") {
+  testing::Cluster c(1);
+  c.Up();
+  REQUIRE(testing::Cluster::WaitFor(std::chrono::seconds(20), [&] { return c.Height(0) >= 0; }));
+  std::string body;
+  for (int i = 0; i < 4096; ++i) body += static_cast<char>(i * 7 % 256);  // binary, with NULs
+  const std::string url = c.url(0) + "/artifacts/";
+
+  auto put = net::HttpFetch("PUT", url + H(body).Hex(), body, "application/octet-stream");
+  REQUIRE(put.ok());
+  INFO(put->body);
+  CHECK(put->status == 201);
+  auto again = net::HttpFetch("PUT", url + H(body).Hex(), body, "application/octet-stream");
+  REQUIRE(again.ok());
+  CHECK(again->status == 200);
+
+  auto get = net::HttpGet(url + H(body).Hex());
+  REQUIRE(get.ok());
+  CHECK(get->status == 200);
+  CHECK(get->body == body);
+
+  auto wrong = net::HttpFetch("PUT", url + H("x").Hex(), body, "application/octet-stream");
+  REQUIRE(wrong.ok());
+  CHECK(wrong->status == 400);
+  CHECK_THAT(wrong->body, Contains("hash to"));
+  auto missing = net::HttpGet(url + H("x").Hex());
+  REQUIRE(missing.ok());
+  CHECK(missing->status == 404);
+  auto bad = net::HttpGet(url + "not-a-hash");
+  REQUIRE(bad.ok());
+  CHECK(bad->status == 400);
+  // Over the node's body limit (1 MiB by default): refused before it is stored.
+  const std::string big((1 << 20) + 1, 'b');
+  auto too_big = net::HttpFetch("PUT", url + H(big).Hex(), big, "application/octet-stream");
+  REQUIRE(too_big.ok());
+  CHECK(too_big->status == 413);
+  CHECK(net::HttpGet(url + H(big).Hex())->status == 404);
+  // The file on the node's disk is what sha256sum names.
+  std::string out;
+  REQUIRE(testing::RunCommand("sha256sum " + c.node_dir(0) + "/artifacts/" + H(body).Hex(), &out) == 0);
+  CHECK(out.substr(0, 64) == H(body).Hex());
+}
+
+}  // namespace
+}  // namespace fedledger::node
