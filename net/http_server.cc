@@ -196,7 +196,9 @@ class Session : public std::enable_shared_from_this<Session> {
     handler_timer_.expires_after(opts().handler_timeout);
     handler_timer_.async_wait(beast::bind_front_handler(&Session::OnHandlerTimeout,
                                                         shared_from_this(), generation_));
-    Responder responder(MakeResponder(generation_));
+    std::shared_ptr<Responder::Impl> impl = MakeResponder(generation_);
+    responder_ = impl;
+    Responder responder(std::move(impl));
     try {
       (*m.handler)(req, responder);
     } catch (const std::exception& e) {
@@ -210,13 +212,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   std::shared_ptr<Responder::Impl> MakeResponder(uint64_t generation);
 
-  void OnHandlerTimeout(uint64_t generation, beast::error_code ec) {
-    if (ec || closed_ || !awaiting_ || generation != generation_) return;
-    awaiting_ = false;
-    WriteResponse(HttpResponse::Error(503, "handler did not answer within " +
-                                               std::to_string(opts().handler_timeout.count()) +
-                                               " ms"));
-  }
+  void OnHandlerTimeout(uint64_t generation, beast::error_code ec);
 
   void OnHandlerResponse(uint64_t generation, HttpResponse r) {
     if (closed_ || !awaiting_ || generation != generation_) return;
@@ -293,6 +289,7 @@ class Session : public std::enable_shared_from_this<Session> {
   bool awaiting_ = false;
   bool closed_ = false;
   uint64_t generation_ = 0;
+  std::weak_ptr<Responder::Impl> responder_;  // of the request being handled
   std::array<char, 4096> drain_;
   size_t drained_ = 0;
 };
@@ -385,6 +382,18 @@ struct Responder::Impl {
 namespace {
 std::shared_ptr<Responder::Impl> Session::MakeResponder(uint64_t generation) {
   return std::make_shared<Responder::Impl>(shared_, weak_from_this(), generation);
+}
+
+void Session::OnHandlerTimeout(uint64_t generation, beast::error_code ec) {
+  if (ec || closed_ || !awaiting_ || generation != generation_) return;
+  // The Responder's `sent` flag decides who answers: if the handler got there first (or the
+  // Responder is gone, which answered 500), its response is already on its way here.
+  std::shared_ptr<Responder::Impl> impl = responder_.lock();
+  if (!impl || impl->sent.exchange(true)) return;
+  awaiting_ = false;
+  WriteResponse(HttpResponse::Error(503, "handler did not answer within " +
+                                             std::to_string(opts().handler_timeout.count()) +
+                                             " ms"));
 }
 }  // namespace
 
