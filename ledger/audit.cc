@@ -496,7 +496,10 @@ Result<AuditSummary> AuditStore(const std::string& path, const AuditOptions& opt
   for (uint64_t h = 0; h <= head_height; ++h, blocks->Next()) {
     std::string bkey = keys::Block(h);
     if (!blocks->Valid() || blocks->key() != leveldb::Slice(bkey)) {
-      structural = Status::Corruption(At(h) + ": block record is missing");
+      structural = Status::Corruption(
+          At(h) + (blocks->status().ok() ? ": block record is missing"
+                                         : ": block record is unreadable (" +
+                                               blocks->status().ToString() + ")"));
       structural_at = next_index;
       break;
     }
@@ -537,7 +540,10 @@ Result<AuditSummary> AuditStore(const std::string& path, const AuditOptions& opt
     for (uint32_t i = 0; i < header->entry_count; ++i, entries->Next()) {
       std::string ekey = keys::Entry(next_index + i);
       if (!entries->Valid() || entries->key() != leveldb::Slice(ekey)) {
-        structural = Status::Corruption(At(h, i, next_index + i) + ": entry record is missing");
+        std::string why = entries->status().ok()
+                              ? "entry record is missing"
+                              : "entry record is unreadable (" + entries->status().ToString() + ")";
+        structural = Status::Corruption(At(h, i, next_index + i) + ": " + why);
         structural_at = next_index + i;
         break;
       }
