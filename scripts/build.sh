@@ -4,6 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc)
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" > build.log 2>&1 || { cat build.log; exit 1; }
-ninja -C build -j"$jobs" >> build.log 2>&1 || { tail -60 build.log; exit 1; }
+mkdir -p build
+log=build/build.log
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" > "$log" 2>&1 || { cat "$log"; exit 1; }
+ninja -C build -j"$jobs" >> "$log" 2>&1 || { tail -60 "$log"; exit 1; }
 echo "build: ok (build/tools/fedledger)"
