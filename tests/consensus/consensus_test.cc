@@ -91,7 +91,7 @@ struct Harness {
   void Deliver(size_t from, const Message& m) { REQUIRE(core->OnMessage(key(from), m, 100).ok()); }
 };
 
-TEST_CASE("consensus: a proposer with work proposes at once; nobody waits on a timer",
+TEST_CASE("consensus: a proposer with work proposes at once - nobody waits on a timer",
           "[consensus]") {
   Harness h;
   CHECK(h.out.Proposals().empty());  // no work: no proposal, no timer

@@ -70,7 +70,7 @@ TEST_CASE("cli: keygen writes a 0600 key, never overwrites, and loaders refuse o
   CHECK_THAT(bad.out, Catch::Contains("64 hex digits"));
 }
 
-TEST_CASE("cli: dev seed, audit verify, log, prove and check-proof; tampering exits 1") {
+TEST_CASE("cli: dev seed, audit verify, log, prove and check-proof - tampering exits 1") {
   TempDir d;
   REQUIRE(Fl("dev seed --data-dir " + (d / "n") + " --entries 1500 --block-entries 200").code == 0);
   Run v = Fl("audit verify --data-dir " + (d / "n") + " --json");

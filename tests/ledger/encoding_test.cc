@@ -890,7 +890,7 @@ BlockHeader SampleHeader(uint32_t entry_count) {
   return h;
 }
 
-TEST_CASE("block: header and block round-trip; malformed blocks are rejected",
+TEST_CASE("block: header and block round-trip - malformed blocks are rejected",
           "[encoding][block]") {
   std::vector<Entry> entries;
   for (const Sample& s : SampleBodies()) entries.push_back(SignSample(s));

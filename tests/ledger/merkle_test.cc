@@ -416,7 +416,7 @@ TEST_CASE("merkle: RFC 6962 known-answer consistency proofs", "[merkle]") {
 
 // ---- randomized ----
 
-TEST_CASE("merkle: every proof in small random trees verifies; altered ones fail",
+TEST_CASE("merkle: every proof in small random trees verifies - altered ones fail",
           "[merkle][random]") {
   std::mt19937_64 rng(TestSeed());
   INFO("seed " << TestSeed());
@@ -435,7 +435,7 @@ TEST_CASE("merkle: every proof in small random trees verifies; altered ones fail
   }
 }
 
-TEST_CASE("merkle: sampled proofs in large random trees verify; altered ones fail",
+TEST_CASE("merkle: sampled proofs in large random trees verify - altered ones fail",
           "[merkle][random]") {
   std::mt19937_64 rng(TestSeed() + 1);
   INFO("seed " << TestSeed());

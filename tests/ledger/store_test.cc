@@ -213,7 +213,7 @@ TEST_CASE("store: proofs from stored nodes verify against every block's signed r
   CHECK(!CheckProofDoc(cdoc, std::nullopt).ok());
 }
 
-TEST_CASE("export: round trip verifies; any change to a line is caught") {
+TEST_CASE("export: round trip verifies - any change to a line is caught") {
   MemEnv mem;
   auto store = SeedDevChain("/db", SmallChain(mem.get(), 120, 25)).value();
   std::stringstream ss;

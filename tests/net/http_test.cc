@@ -25,7 +25,7 @@ using tcp = asio::ip::tcp;
 
 // ---- Router and target parsing (no sockets) ----
 
-TEST_CASE("http router: literal, parameter and prefix routes; 404 and 405", "[http]") {
+TEST_CASE("http router: literal, parameter and prefix routes - 404 and 405", "[http]") {
   Router r;
   int which = 0;
   r.Add("GET", "/blocks/latest", [&](const HttpRequest&, Responder) { which = 1; });

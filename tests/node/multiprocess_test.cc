@@ -56,7 +56,7 @@ void StopAndAuditAll(Cluster& c) {
   }
 }
 
-TEST_CASE("kill -9 one of 4 validators: commits continue; restarted, it catches up and audits "
+TEST_CASE("kill -9 one of 4 validators: commits continue - restarted, it catches up and audits "
           "to the same log root", "[multiprocess]") {
   Cluster c(4);
   c.Up();

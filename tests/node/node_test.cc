@@ -210,7 +210,7 @@ TEST_CASE("node API: a waited-for submit is committed and its proof checks offli
   CHECK_THAT(metrics->body, Catch::Contains("fedledger_mempool_entries 0"));
 }
 
-TEST_CASE("node API: malformed and invalid submissions get a 4xx with a reason; nothing is stored",
+TEST_CASE("node API: malformed and invalid submissions get a 4xx with a reason - nothing is stored",
           "[api]") {
   SoloNode s;
   Entry good = s.Access(2);

@@ -132,7 +132,7 @@ TEST_CASE("application: admission refuses a lifecycle violation with the state's
   CHECK_THAT(genesis.message(), Contains("GENESIS is only allowed at height 0"));
 }
 
-TEST_CASE("application: commits advance the state; approvals activate the task",
+TEST_CASE("application: commits advance the state - approvals activate the task",
           "[application]") {
   AppFixture f;
   auto app = f.Open();

@@ -116,7 +116,7 @@ TEST_CASE("ApplyMask refuses a context it is not part of", "[secagg]") {
   CHECK_FALSE(ApplyMask(ks[0], alone, w).ok());
 }
 
-TEST_CASE("a masked update is indistinguishable from uniform; an unmasked one is not",
+TEST_CASE("a masked update is indistinguishable from uniform - an unmasked one is not",
           "[secagg][chi-square]") {
   auto ks = Keys(3);
   const uint64_t max_weight = 30000;
