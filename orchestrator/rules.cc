@@ -324,16 +324,23 @@ Verdict FederationState::CheckModelUpdate(const Entry& e, const ModelUpdatePaylo
 
 // ---- ROUND_AGGREGATE / ROUND_RESTART / TASK_COMPLETE (the aggregator's entries) ----
 
+Verdict FederationState::FindAggregatorTask(const char* what, const Entry& e,
+                                            const std::string& task_id, uint64_t t,
+                                            const TaskRecord** out) const {
+  if (Verdict v = FindOpenTask(what, task_id, t, true, out); !v) return v;
+  if (e.signer() != (*out)->spec.aggregator) {
+    return Bad(R::kNotAggregator, std::string(what) + " for task '" + task_id + "': signer " +
+                                      DescribeKey(e.signer()) + " is not the task's aggregator " +
+                                      DescribeKey((*out)->spec.aggregator));
+  }
+  return Verdict::Valid();
+}
+
 Verdict FederationState::CheckAggregate(const Entry& e, const RoundAggregatePayload& p,
                                         uint64_t t) const {
   const std::string ctx = For(EntryKind::kRoundAggregate, p.task_id);
   const TaskRecord* task = nullptr;
-  if (Verdict v = FindOpenTask("ROUND_AGGREGATE", p.task_id, t, true, &task); !v) return v;
-  if (e.signer() != task->spec.aggregator) {
-    return Bad(R::kNotAggregator, ctx + ": signer " + DescribeKey(e.signer()) +
-                                      " is not the task's aggregator " +
-                                      DescribeKey(task->spec.aggregator));
-  }
+  if (Verdict v = FindAggregatorTask("ROUND_AGGREGATE", e, p.task_id, t, &task); !v) return v;
   const RoundProgress* cur = task->CurrentRound();
   if (cur == nullptr || cur->round != p.round) {
     return Bad(R::kWrongRound,
@@ -372,12 +379,7 @@ Verdict FederationState::CheckRestart(const Entry& e, const RoundRestartPayload&
                                       uint64_t t) const {
   const std::string ctx = For(EntryKind::kRoundRestart, p.task_id);
   const TaskRecord* task = nullptr;
-  if (Verdict v = FindOpenTask("ROUND_RESTART", p.task_id, t, true, &task); !v) return v;
-  if (e.signer() != task->spec.aggregator) {
-    return Bad(R::kNotAggregator, ctx + ": signer " + DescribeKey(e.signer()) +
-                                      " is not the task's aggregator " +
-                                      DescribeKey(task->spec.aggregator));
-  }
+  if (Verdict v = FindAggregatorTask("ROUND_RESTART", e, p.task_id, t, &task); !v) return v;
   const RoundProgress* cur = task->CurrentRound();
   if (cur == nullptr || cur->round != p.round) {
     return Bad(R::kWrongRound, ctx + ": round " + std::to_string(p.round) + " is not in progress");
@@ -424,12 +426,7 @@ Verdict FederationState::CheckComplete(const Entry& e, const TaskCompletePayload
                                        uint64_t t) const {
   const std::string ctx = For(EntryKind::kTaskComplete, p.task_id);
   const TaskRecord* task = nullptr;
-  if (Verdict v = FindOpenTask("TASK_COMPLETE", p.task_id, t, true, &task); !v) return v;
-  if (e.signer() != task->spec.aggregator) {
-    return Bad(R::kNotAggregator, ctx + ": signer " + DescribeKey(e.signer()) +
-                                      " is not the task's aggregator " +
-                                      DescribeKey(task->spec.aggregator));
-  }
+  if (Verdict v = FindAggregatorTask("TASK_COMPLETE", e, p.task_id, t, &task); !v) return v;
   if (!task->AllRoundsAggregated()) {
     size_t done = task->rounds.size() - (task->rounds.back().aggregate ? 0 : 1);
     return Bad(R::kRoundsNotFinished, ctx + ": " + std::to_string(done) + " of " +
