@@ -179,14 +179,23 @@ Verdict FederationState::CheckPropose(const Entry& e, const TaskProposePayload& 
 
 // ---- TASK_APPROVE / TASK_REJECT ----
 
+Verdict FederationState::FindParticipantTask(const char* what, const Entry& e,
+                                             const std::string& task_id, uint64_t t,
+                                             bool must_be_active, const TaskRecord** out) const {
+  if (Verdict v = FindOpenTask(what, task_id, t, must_be_active, out); !v) return v;
+  if ((*out)->FindParticipant(e.signer()) == nullptr) {
+    return Bad(R::kNotParticipant, std::string(what) + " for task '" + task_id + "': " +
+                                       DescribeKey(e.signer()) + " is not a participant of the task");
+  }
+  return Verdict::Valid();
+}
+
 Verdict FederationState::CheckApprove(const Entry& e, const TaskApprovePayload& p,
                                       uint64_t t) const {
   const std::string ctx = For(EntryKind::kTaskApprove, p.task_id);
   const TaskRecord* task = nullptr;
-  if (Verdict v = FindOpenTask("TASK_APPROVE", p.task_id, t, false, &task); !v) return v;
-  if (task->FindParticipant(e.signer()) == nullptr) {
-    return Bad(R::kNotParticipant,
-               ctx + ": " + DescribeKey(e.signer()) + " is not a participant of the task");
+  if (Verdict v = FindParticipantTask("TASK_APPROVE", e, p.task_id, t, false, &task); !v) {
+    return v;
   }
   if (p.spec_hash != task->spec_hash) {
     return Bad(R::kSpecHashMismatch, ctx + ": spec hash " + p.spec_hash.ShortHex() +
@@ -202,10 +211,8 @@ Verdict FederationState::CheckApprove(const Entry& e, const TaskApprovePayload& 
 Verdict FederationState::CheckReject(const Entry& e, const TaskRejectPayload& p, uint64_t t) const {
   const std::string ctx = For(EntryKind::kTaskReject, p.task_id);
   const TaskRecord* task = nullptr;
-  if (Verdict v = FindOpenTask("TASK_REJECT", p.task_id, t, false, &task); !v) return v;
-  if (task->FindParticipant(e.signer()) == nullptr) {
-    return Bad(R::kNotParticipant,
-               ctx + ": " + DescribeKey(e.signer()) + " is not a participant of the task");
+  if (Verdict v = FindParticipantTask("TASK_REJECT", e, p.task_id, t, false, &task); !v) {
+    return v;
   }
   if (p.spec_hash != task->spec_hash) {
     return Bad(R::kSpecHashMismatch, ctx + ": spec hash " + p.spec_hash.ShortHex() +
@@ -289,10 +296,8 @@ Verdict FederationState::CheckModelUpdate(const Entry& e, const ModelUpdatePaylo
                                           uint64_t t) const {
   const std::string ctx = For(EntryKind::kModelUpdate, p.task_id);
   const TaskRecord* task = nullptr;
-  if (Verdict v = FindOpenTask("MODEL_UPDATE", p.task_id, t, true, &task); !v) return v;
-  if (task->FindParticipant(e.signer()) == nullptr) {
-    return Bad(R::kNotParticipant,
-               ctx + ": " + DescribeKey(e.signer()) + " is not a participant of the task");
+  if (Verdict v = FindParticipantTask("MODEL_UPDATE", e, p.task_id, t, true, &task); !v) {
+    return v;
   }
   const RoundProgress* cur = nullptr;
   if (Verdict v = CheckRoundMember("MODEL_UPDATE", *task, e.signer(), p.round, &cur); !v) {

@@ -268,6 +268,9 @@ class FederationState {
   // Shared prefix of the checks: the task exists and accepts entries of kind `what`.
   Verdict FindOpenTask(const char* what, const std::string& task_id, uint64_t t,
                        bool must_be_active, const TaskRecord** out) const;
+  // FindOpenTask, plus: the signer is one of the task's participants.
+  Verdict FindParticipantTask(const char* what, const Entry& e, const std::string& task_id,
+                              uint64_t t, bool must_be_active, const TaskRecord** out) const;
   // FindOpenTask for an active task, plus: the signer is the task's aggregator.
   Verdict FindAggregatorTask(const char* what, const Entry& e, const std::string& task_id,
                              uint64_t t, const TaskRecord** out) const;
