@@ -57,6 +57,10 @@ Status Consensus::OnMessage(const PubKey& from, const Message& m, uint64_t now_m
 
 Status Consensus::OnTimeout(const TimerRequest& t, uint64_t now_ms) {
   now_ms_ = now_ms;
+  if (t.sync_id != 0) {
+    OnSyncTimeout(t);
+    return Run();
+  }
   if (t.height != height_ || t.round != round_) return Status::Ok();  // stale
   switch (t.step) {
     case Step::kPropose:
@@ -263,7 +267,10 @@ Status Consensus::HandleSyncRequest(const PubKey& from, const SyncRequest& r) {
 }
 
 Status Consensus::HandleSyncResponse(const PubKey& from, const SyncResponse& r) {
-  sync_in_flight_ = false;
+  if (sync_in_flight_ && from == sync_peer_) {
+    sync_in_flight_ = false;
+    sync_attempts_ = 0;
+  }
   size_t committed = 0;
   for (const CommittedBlock& cb : r.blocks) {
     uint64_t h = cb.block.header.height;
@@ -472,26 +479,8 @@ Status Consensus::TryPropose() {
     std::vector<Entry> entries =
         mempool_.Select(options_.max_block_entries, options_.max_block_bytes);
     if (entries.empty()) return Status::Ok();  // wait for work
-    p.block.header = app_->NextHeader(entries, now_ms_, signer_->pubkey());
-    p.block.entries = std::move(entries);
-    Status s = app_->CheckBlock(p.block);
-    if (!s.ok()) {
-      if (!PeerFault(s)) return s;
-      // Entries that are fine alone but not together (an application rule): drop what no
-      // longer passes on its own; if nothing does, drop them all rather than loop.
-      size_t dropped = 0;
-      for (const Entry& e : p.block.entries) {
-        if (!app_->CheckEntry(e).ok() || e.nonce() <= app_->LastNonce(e.signer())) {
-          mempool_.Remove(e.leaf_hash());
-          ++dropped;
-        }
-      }
-      if (dropped == 0) {
-        for (const Entry& e : p.block.entries) mempool_.Remove(e.leaf_hash());
-      }
-      out_->Rejected(signer_->pubkey(), "own block did not check: " + s.message());
-      return Status::Ok();
-    }
+    FL_ASSIGN(p.block, BuildBlock(std::move(entries)));
+    if (p.block.entries.empty()) return Status::Ok();  // everything was evicted
   }
   Status s = signer_->SignProposal(p);
   if (!s.ok()) {
@@ -504,6 +493,61 @@ Status Consensus::TryPropose() {
   ProposalSlot slot{std::move(p), true};
   proposals_[round_] = std::move(slot);
   return Status::Ok();
+}
+
+Result<Block> Consensus::BuildBlock(std::vector<Entry> entries) {
+  // Each entry passed the application's CheckEntry alone, but a rule may refuse one on top of
+  // the entries before it (two registrations of one dataset id, say). One such entry must not
+  // stall the height: find the longest valid prefix (the application applies entries in
+  // order, so validity of prefixes is monotone), evict the entry after it and try the rest.
+  // Each retry evicts one entry; after kMaxEvictions, propose the valid prefix found last.
+  constexpr int kMaxEvictions = 8;
+  auto make = [&](std::vector<Entry> es) {
+    Block b;
+    b.header = app_->NextHeader(es, now_ms_, signer_->pubkey());
+    b.entries = std::move(es);
+    return b;
+  };
+  Block block = make(std::move(entries));
+  for (int evictions = 0;; ++evictions) {
+    Status s = app_->CheckBlock(block);
+    if (s.ok()) return block;
+    if (!PeerFault(s)) return s;
+    // Invariant: a prefix of `lo` entries checks (an empty one trivially), one of `hi` does not.
+    std::vector<Entry>& es = block.entries;
+    size_t lo = 0, hi = es.size();
+    Status first_bad = s;
+    while (hi - lo > 1) {
+      size_t mid = lo + (hi - lo) / 2;
+      Status m = app_->CheckBlock(make({es.begin(), es.begin() + static_cast<long>(mid)}));
+      if (m.ok()) {
+        lo = mid;
+      } else {
+        if (!PeerFault(m)) return m;
+        hi = mid;
+        first_bad = m;
+      }
+    }
+    Entry bad = std::move(es[lo]);
+    std::string reason = first_bad.message();
+    mempool_.Remove(bad.leaf_hash());
+    ++stats_.evicted_entries;
+    out_->Rejected(signer_->pubkey(), "evicted " + bad.leaf_hash().Hex().substr(0, 16) +
+                                          " from the mempool: " + reason);
+    out_->Evicted(bad, reason);
+    std::vector<Entry> rest;
+    if (evictions + 1 < kMaxEvictions) {
+      rest.reserve(es.size() - 1);
+      for (size_t i = 0; i < es.size(); ++i) {
+        if (i != lo) rest.push_back(std::move(es[i]));
+      }
+    } else {
+      es.erase(es.begin() + static_cast<long>(lo), es.end());
+      rest = std::move(es);  // checked above
+      return make(std::move(rest));
+    }
+    block = make(std::move(rest));
+  }
 }
 
 Status Consensus::CastVote(VoteType type, const Hash32& hash) {
@@ -557,16 +601,48 @@ void Consensus::NewHeight() {
 }
 
 void Consensus::RequestSync(const PubKey* peer) {
-  SyncRequest req{height_, options_.max_sync_blocks};
   if (!peer) {
     ++stats_.sync_requests_sent;
-    out_->Broadcast(req);
+    out_->Broadcast(SyncRequest{height_, options_.max_sync_blocks});
     return;
   }
   if (sync_in_flight_ || *peer == signer_->pubkey()) return;
+  SendSyncRequest(*peer);
+}
+
+void Consensus::SendSyncRequest(const PubKey& peer) {
   sync_in_flight_ = true;
+  sync_peer_ = peer;
+  ++sync_id_;
   ++stats_.sync_requests_sent;
-  out_->Send(*peer, req);
+  out_->Send(peer, SyncRequest{height_, options_.max_sync_blocks});
+  TimerRequest t;
+  t.height = height_;
+  t.delay_ms = options_.sync_timeout_ms;
+  t.sync_id = sync_id_;
+  out_->SetTimer(t);
+}
+
+void Consensus::OnSyncTimeout(const TimerRequest& t) {
+  if (!sync_in_flight_ || t.sync_id != sync_id_) return;  // answered, or superseded
+  ++stats_.sync_timeouts;
+  sync_in_flight_ = false;
+  // The request or its answer was lost (a link went down, a queue overflowed, the peer
+  // stopped): ask the next validator in genesis order. After every other validator was asked
+  // once without an answer, stop; the next reason to sync (a later message, a round that
+  // ends undecided) starts again.
+  if (++sync_attempts_ >= vals_.size() - 1) {
+    sync_attempts_ = 0;
+    return;
+  }
+  size_t n = vals_.size();
+  int at = vals_.IndexOf(sync_peer_);
+  for (size_t k = 1; k < n; ++k) {
+    const PubKey& next = vals_.at((static_cast<size_t>(at < 0 ? 0 : at) + k) % n).key;
+    if (next == signer_->pubkey()) continue;
+    SendSyncRequest(next);
+    return;
+  }
 }
 
 }  // namespace fedledger::consensus

@@ -56,6 +56,10 @@ class Outbox {
   virtual void Committed(const Block& block, const Certificate& cert) = 0;
   // A message from `from` was dropped; `reason` says why (for logs and metrics).
   virtual void Rejected(const PubKey& from, const std::string& reason) {}
+  // `entry` left the mempool without being committed: the application refused it on top of
+  // the entries before it in this validator's proposal (`reason` says why). Clients waiting
+  // for it can be told now.
+  virtual void Evicted(const Entry& entry, const std::string& reason) {}
 };
 
 struct ConsensusOptions {
@@ -63,6 +67,8 @@ struct ConsensusOptions {
   size_t max_block_entries = 4096;           // a proposer takes at most this many entries
   size_t max_block_bytes = 8u << 20;         // ... and at most this many entry bytes
   uint32_t max_sync_blocks = 16;             // blocks per sync request/response
+  uint64_t sync_timeout_ms = 2000;           // a sync request unanswered this long is lost:
+                                             // ask the next validator
   uint32_t round_window = 16;                // messages for rounds beyond round + window only
                                              // count towards round skipping, they are not kept
   size_t max_future_messages = 4096;         // buffered messages for the next height
@@ -80,6 +86,8 @@ struct ConsensusStats {
   uint64_t rejected_messages = 0;
   uint64_t equivocations = 0;  // conflicting votes or proposals seen
   uint64_t sync_requests_sent = 0;
+  uint64_t sync_timeouts = 0;           // sync requests that went unanswered
+  uint64_t evicted_entries = 0;         // mempool entries the proposer's block could not hold
   uint64_t block_signature_checks = 0;  // entry signatures verified outside the mempool
 };
 
@@ -132,11 +140,17 @@ class Consensus {
 
   Status StartRound(uint32_t round);
   Status TryPropose();
+  // The proposer's block from `entries` (in mempool order). When the application refuses the
+  // combination, keeps the longest valid prefix, evicts the entry after it from the mempool
+  // (Outbox::Evicted) and retries with the rest, a bounded number of times.
+  Result<Block> BuildBlock(std::vector<Entry> entries);
   Status CastVote(VoteType type, const Hash32& hash);
   Status CommitBlock(const Block& block, const Certificate& cert);
   void NewHeight();
   void SetProposeTimer();
   void RequestSync(const PubKey* peer);
+  void SendSyncRequest(const PubKey& peer);
+  void OnSyncTimeout(const TimerRequest& t);
   bool IsValid(ProposalSlot& slot);
   Status VerifyEntries(const Block& block);
   // Mempool admission; true if anything was admitted. `admitted` (optional) gets copies.
@@ -176,7 +190,10 @@ class Consensus {
   std::vector<std::pair<PubKey, Message>> future_;  // messages for height_ + 1
   std::vector<size_t> future_per_sender_;
   std::optional<Hash32> missing_block_;  // certified by precommits but not held
-  bool sync_in_flight_ = false;
+  bool sync_in_flight_ = false;          // a request to sync_peer_ awaits its answer
+  PubKey sync_peer_;
+  uint64_t sync_id_ = 0;                 // of the request in flight (its timer carries it)
+  size_t sync_attempts_ = 0;             // consecutive unanswered requests
   bool replay_ = false;
 
   std::unordered_set<Hash32, Hash32Hasher> verified_;  // verified entries not in the mempool

@@ -34,12 +34,14 @@ struct TimeoutOptions {
 };
 
 // "Call OnTimeout(step, height, round) after delay_ms." Stale timers are ignored by the
-// state machine, so the adapter never needs to cancel one.
+// state machine, so the adapter never needs to cancel one. A timer with a non-zero `sync_id`
+// is the deadline of sync request number `sync_id` (step and round are then unused).
 struct TimerRequest {
   Step step = Step::kPropose;
   uint64_t height = 0;
   uint32_t round = 0;
   uint64_t delay_ms = 0;
+  uint64_t sync_id = 0;
   bool operator==(const TimerRequest&) const = default;
 };
 

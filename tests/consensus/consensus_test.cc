@@ -4,6 +4,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <set>
+
 #include "fixture.h"
 
 namespace fedledger::consensus {
@@ -14,6 +16,7 @@ using testing::TestChain;
 
 struct Recorder : Outbox {
   std::vector<Message> broadcasts;
+  std::vector<std::pair<Hash32, std::string>> evicted;
   std::vector<std::pair<PubKey, Message>> sends;
   std::vector<TimerRequest> timers;
   std::vector<uint64_t> committed;
@@ -26,6 +29,9 @@ struct Recorder : Outbox {
     committed.push_back(b.header.height);
   }
   void Rejected(const PubKey&, const std::string& r) override { rejected.push_back(r); }
+  void Evicted(const Entry& e, const std::string& r) override {
+    evicted.emplace_back(e.leaf_hash(), r);
+  }
 
   std::vector<Vote> Votes(VoteType type) const {
     std::vector<Vote> out;
@@ -52,11 +58,14 @@ struct Harness {
   std::unique_ptr<Consensus> core;
   ConsensusOptions options;
   size_t me = 1;
+  Application* app = nullptr;  // chain.app unless a test sets another before Boot()
 
-  Harness() { Boot(); }
+  Harness(bool boot = true) {
+    if (boot) Boot();
+  }
   void Boot() {
     signer = std::move(Signer::Open(chain.keys[me], &storage)).value();
-    core = std::make_unique<Consensus>(options, chain.app.get(), signer.get(), &out);
+    core = std::make_unique<Consensus>(options, app ? app : chain.app.get(), signer.get(), &out);
     REQUIRE(core->Start(0).ok());
   }
   void Crash() {
@@ -275,6 +284,128 @@ TEST_CASE("consensus: messages for wrong chains, heights and signers are dropped
   CHECK(h.core->round() == 0);
   h.Deliver(3, h.MakeVote(3, VoteType::kPrecommit, 6, Hash32{}));
   CHECK(h.core->round() == 5);
+}
+
+// The ledger rules plus one rule about combinations, as the orchestrator has them: a dataset
+// id may be registered once, so of two entries registering one id only the first is valid.
+class OneDatasetIdApp : public LedgerApplication {
+ public:
+  using LedgerApplication::LedgerApplication;
+  Status CheckBlock(const Block& block) const override {
+    FL_TRY(LedgerApplication::CheckBlock(block));
+    std::set<std::string> ids;
+    for (size_t i = 0; i < block.entries.size(); ++i) {
+      const auto* d = block.entries[i].As<DatasetRegisterPayload>();
+      if (d && !ids.insert(d->dataset_id).second) {
+        return Status::FailedPrecondition("entry " + std::to_string(i) + ": dataset id '" +
+                                          d->dataset_id + "' is taken");
+      }
+    }
+    return Status::Ok();
+  }
+};
+
+TEST_CASE("consensus: one entry the block cannot hold is evicted - the rest is proposed",
+          "[consensus]") {
+  Harness h(false);
+  OneDatasetIdApp app(h.chain.store.get());
+  h.app = &app;
+  h.Boot();
+  SecretKey alice = SecretKey::FromSeed("alice"), bob = SecretKey::FromSeed("bob"),
+            carol = SecretKey::FromSeed("carol");
+  // MakeEntry registers dataset "ds-<nonce>": alice's and bob's nonce-1 entries clash.
+  Entry a1 = MakeEntry(alice, 1), b1 = MakeEntry(bob, 1), a2 = MakeEntry(alice, 2),
+        c5 = MakeEntry(carol, 5);
+  // The entries arrive in one batch from another validator; we propose (height 1, round 0).
+  h.Deliver(0, EntryBatch{{a1, b1, a2, c5}});
+  auto props = h.out.Proposals();
+  REQUIRE(props.size() == 1);
+  std::vector<Hash32> got;
+  for (const Entry& e : props[0].block.entries) got.push_back(e.leaf_hash());
+  CHECK(got == std::vector<Hash32>{a1.leaf_hash(), a2.leaf_hash(), c5.leaf_hash()});
+  REQUIRE(h.out.evicted.size() == 1);
+  CHECK(h.out.evicted[0].first == b1.leaf_hash());
+  CHECK_THAT(h.out.evicted[0].second, Catch::Contains("dataset id 'ds-1' is taken"));
+  CHECK_FALSE(h.core->mempool().Contains(b1.leaf_hash()));
+  CHECK(h.core->stats().evicted_entries == 1);
+  // Its own block is valid: it prevoted it.
+  auto pv = h.out.Votes(VoteType::kPrevote);
+  REQUIRE(pv.size() == 1);
+  CHECK(pv[0].block_hash == props[0].block_hash);
+}
+
+TEST_CASE("consensus: many clashing entries never stall the proposer", "[consensus]") {
+  Harness h(false);
+  OneDatasetIdApp app(h.chain.store.get());
+  h.app = &app;
+  h.Boot();
+  // 20 signers all register "ds-1": one of them fits, at most 8 are evicted per proposal
+  // attempt, and the proposal still goes out at once.
+  std::vector<Entry> batch;
+  for (int i = 0; i < 20; ++i) batch.push_back(MakeEntry(SecretKey::FromSeed("s" + std::to_string(i)), 1));
+  h.Deliver(0, EntryBatch{batch});
+  auto props = h.out.Proposals();
+  REQUIRE(props.size() == 1);
+  CHECK(props[0].block.entries.size() == 1);
+  CHECK(h.out.evicted.size() == 8);
+  CHECK(h.core->mempool().size() == 20 - 8);
+}
+
+TEST_CASE("consensus: a lost sync request times out and the next validator is asked",
+          "[consensus]") {
+  Harness h;
+  h.out.sends.clear();
+  h.out.timers.clear();
+  Hash32 x = Sha256("x");
+  // A vote from height 9: we are behind, ask its sender (validator 2).
+  h.Deliver(2, h.MakeVote(2, VoteType::kPrevote, 0, x, /*h=*/9));
+  REQUIRE(h.out.sends.size() == 1);
+  CHECK(h.out.sends[0].first == h.key(2));
+  CHECK(std::holds_alternative<SyncRequest>(h.out.sends[0].second));
+  // While it is in flight, more reasons do not send more requests.
+  h.Deliver(3, h.MakeVote(3, VoteType::kPrevote, 0, x, /*h=*/9));
+  CHECK(h.out.sends.size() == 1);
+  // The request was lost: its deadline fires, the next validator (3) is asked.
+  std::vector<TimerRequest> sync_timers;
+  for (const TimerRequest& t : h.out.timers) {
+    if (t.sync_id != 0) sync_timers.push_back(t);
+  }
+  REQUIRE(sync_timers.size() == 1);
+  CHECK(sync_timers[0].delay_ms == h.options.sync_timeout_ms);
+  REQUIRE(h.core->OnTimeout(sync_timers[0], 3000).ok());
+  REQUIRE(h.out.sends.size() == 2);
+  CHECK(h.out.sends[1].first == h.key(3));
+  CHECK(h.core->stats().sync_timeouts == 1);
+  // A stale deadline (the first one again) does nothing.
+  REQUIRE(h.core->OnTimeout(sync_timers[0], 3100).ok());
+  CHECK(h.out.sends.size() == 2);
+  // Validator 3 answers (nothing newer): no more retries, and a later reason asks again.
+  h.Deliver(3, SyncResponse{});
+  TimerRequest second = h.out.timers.back();
+  REQUIRE(second.sync_id != 0);
+  REQUIRE(h.core->OnTimeout(second, 5000).ok());
+  CHECK(h.out.sends.size() == 2);
+  h.Deliver(0, h.MakeVote(0, VoteType::kPrevote, 0, x, /*h=*/9));
+  REQUIRE(h.out.sends.size() == 3);
+  CHECK(h.out.sends[2].first == h.key(0));
+}
+
+TEST_CASE("consensus: sync retries stop after every other validator was asked once",
+          "[consensus]") {
+  Harness h;
+  h.out.sends.clear();
+  h.Deliver(2, h.MakeVote(2, VoteType::kPrevote, 0, Sha256("x"), /*h=*/9));
+  for (int i = 0; i < 5; ++i) {
+    TimerRequest t = h.out.timers.back();
+    if (t.sync_id == 0) break;
+    REQUIRE(h.core->OnTimeout(t, 3000 + i * 3000).ok());
+  }
+  // Asked 2, then 3, then 0 (genesis order after 2, skipping ourselves); then it gave up.
+  REQUIRE(h.out.sends.size() == 3);
+  CHECK(h.out.sends[0].first == h.key(2));
+  CHECK(h.out.sends[1].first == h.key(3));
+  CHECK(h.out.sends[2].first == h.key(0));
+  CHECK(h.core->stats().sync_timeouts == 3);
 }
 
 }  // namespace
