@@ -10,6 +10,7 @@
 #include "ledger/export.h"
 #include "net/http_server.h"
 #include "net/metrics.h"
+#include "net/peer_metrics.h"
 #include "net/peer_network.h"
 #include "node/api.h"
 #include "node/artifact_store.h"
@@ -46,6 +47,9 @@ class Node::Outbox : public consensus::Outbox {
   }
   void Committed(const Block& block, const Certificate& cert) override {
     node_->OnCommitted(block, cert);
+  }
+  void Evicted(const Entry& entry, const std::string& reason) override {
+    node_->OnEvicted(entry, reason);
   }
   void Rejected(const PubKey& from, const std::string& reason) override {
     node_->stat_rejected_msgs_.fetch_add(1, std::memory_order_relaxed);
@@ -183,8 +187,9 @@ Result<std::unique_ptr<Node>> Node::Open(const NodeConfig& config, net::LogFn lo
   node->m_height_ = &m.AddGauge("fedledger_height", "Height of the latest committed block.");
   node->m_round_ = &m.AddGauge("fedledger_round", "Consensus round at the height being decided.");
   node->m_mempool_ = &m.AddGauge("fedledger_mempool_entries", "Entries waiting in the mempool.");
-  m.AddGaugeFunction("fedledger_peers_connected", "Validators with an authenticated link.",
-                     [raw] { return static_cast<double>(raw->network_->ConnectedPeerCount()); });
+  // Peer link metrics (connections, messages, bytes, rejections) are registered once, by
+  // the transport's own RegisterPeerMetrics.
+  net::RegisterPeerMetrics(m, *node->network_);
   node->m_latency_ = &m.AddHistogram(
       "fedledger_commit_latency_seconds",
       "Submit-to-commit latency of entries submitted to this node.",
@@ -211,10 +216,6 @@ Result<std::unique_ptr<Node>> Node::Open(const NodeConfig& config, net::LogFn lo
                        [raw] { return static_cast<double>(raw->stat_equivocations_.load()); });
   m.AddCounterFunction("fedledger_blocks_synced_total", "Blocks committed from peers' sync responses.",
                        [raw] { return static_cast<double>(raw->stat_synced_.load()); });
-  m.AddCounterFunction("fedledger_peer_messages_received_total", "Verified peer messages received.",
-                       [raw] { return static_cast<double>(raw->network_->stats().messages_received); });
-  m.AddCounterFunction("fedledger_peer_messages_sent_total", "Peer messages sent.",
-                       [raw] { return static_cast<double>(raw->network_->stats().messages_sent); });
   m.AddGaugeFunction("fedledger_event_queue", "Tasks waiting for the consensus thread.",
                      [raw] { return static_cast<double>(raw->loop_.QueueLength()); });
 
@@ -475,6 +476,21 @@ void Node::SweepSubmitTimes() {
     }
   }
   loop_.PostAfter(std::chrono::seconds(10), [this] { SweepSubmitTimes(); });
+}
+
+void Node::OnEvicted(const Entry& entry, const std::string& reason) {
+  const Hash32& leaf = entry.leaf_hash();
+  submitted_at_.erase(leaf);
+  auto wt = waiters_.find(leaf);
+  if (wt == waiters_.end()) return;
+  SubmitOutcome o;
+  o.kind = SubmitOutcome::Kind::kRejected;
+  o.admission = consensus::Admission::kRejected;
+  o.reason = "evicted from the mempool: " + reason;
+  o.leaf_hash = leaf;
+  auto waiters = std::move(wt->second);
+  waiters_.erase(wt);
+  for (Waiter& w : waiters) w.done(o);
 }
 
 void Node::OnCommitted(const Block& block, const Certificate& cert) {

@@ -7,6 +7,7 @@
 //   Outbox::SetTimer --------> EventLoop::PostAfter ----> Consensus::OnTimeout
 //   Outbox::Send/Broadcast --> PeerNetwork (encode, sign per link, queue)
 //   Outbox::Committed -------> metrics, log line, answers to clients waiting for that entry
+//   Outbox::Evicted ---------> answers (rejected) to clients waiting for that entry
 //
 // Every consensus input runs on the EventLoop's thread, so the state machine is never
 // entered concurrently. HTTP reads (blocks, entries, proofs) go straight to the Store, which
@@ -141,6 +142,8 @@ class Node {
   void DrainIncoming();
   void OnPeerMessage(const PubKey& from, Bytes payload);
   void OnCommitted(const Block& block, const Certificate& cert);
+  // The proposer evicted `entry` (consensus::Outbox::Evicted): its waiters get kRejected.
+  void OnEvicted(const Entry& entry, const std::string& reason);
   void ExpireWaiter(const Hash32& leaf, uint64_t id);
   // Removes waiter `id` of `leaf`; false if it is gone (answered). Moves its callback out.
   bool RemoveWaiter(const Hash32& leaf, uint64_t id, SubmitCallback* done = nullptr);

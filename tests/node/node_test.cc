@@ -6,6 +6,8 @@
 
 #include <catch2/catch.hpp>
 #include <fstream>
+#include <set>
+#include <sstream>
 
 #include "ledger/export.h"
 #include "net/http_client.h"
@@ -208,6 +210,17 @@ TEST_CASE("node API: a waited-for submit is committed and its proof checks offli
   CHECK_THAT(metrics->body, Catch::Contains("fedledger_commit_latency_seconds_count 1"));
   CHECK_THAT(metrics->body, Catch::Contains("fedledger_peers_connected 0"));
   CHECK_THAT(metrics->body, Catch::Contains("fedledger_mempool_entries 0"));
+  // The transport's peer metrics are there, and every family and series exactly once.
+  CHECK_THAT(metrics->body, Catch::Contains("fedledger_peer_bytes_sent_total 0"));
+  std::set<std::string> seen;
+  std::istringstream lines(metrics->body);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.empty()) continue;
+    std::string key = line.rfind("# ", 0) == 0 ? line.substr(0, line.find(' ', 7))
+                                               : line.substr(0, line.rfind(' '));
+    INFO(line);
+    CHECK(seen.insert(key).second);
+  }
 }
 
 TEST_CASE("node API: malformed and invalid submissions get a 4xx with a reason - nothing is stored",
