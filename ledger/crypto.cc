@@ -15,6 +15,7 @@
 #include <cstring>
 #include <fstream>
 #include <sstream>
+#include <unordered_map>
 
 #include <cryptopp/sha.h>
 
@@ -206,16 +207,34 @@ Result<Hash32> SecretKey::Ecdh(const PubKey& peer) const {
   return out;
 }
 
-bool VerifySignature(const PubKey& pubkey, const Hash32& digest, const Signature& sig) {
+namespace {
+
+// Parsing an x-only key lifts it onto the curve (a field square root): about a sixth of a
+// signature verification, paid again by every decode that checks an entry's signer key. The
+// same few keys (partners, validators) sign nearly everything, so each thread keeps the parsed
+// form of the keys it has seen, bounded (it forgets them all when the bound is reached).
+// Returns nullptr for a key that is not on the curve (never cached). The pointer is valid
+// until the next call on this thread.
+const secp256k1_xonly_pubkey* ParsedKey(const PubKey& pubkey) {
+  constexpr size_t kMaxCachedKeys = 4096;
+  thread_local std::unordered_map<PubKey, secp256k1_xonly_pubkey, Hash32Hasher> parsed;
+  auto it = parsed.find(pubkey);
+  if (it != parsed.end()) return &it->second;
   secp256k1_xonly_pubkey xonly;
-  if (!secp256k1_xonly_pubkey_parse(Ctx(), &xonly, pubkey.data())) return false;
-  return secp256k1_schnorrsig_verify(Ctx(), sig.data(), digest.data(), 32, &xonly) == 1;
+  if (!secp256k1_xonly_pubkey_parse(Ctx(), &xonly, pubkey.data())) return nullptr;
+  if (parsed.size() >= kMaxCachedKeys) parsed.clear();
+  return &parsed.emplace(pubkey, xonly).first->second;
 }
 
-bool IsValidPubKey(const PubKey& pubkey) {
-  secp256k1_xonly_pubkey xonly;
-  return secp256k1_xonly_pubkey_parse(Ctx(), &xonly, pubkey.data()) == 1;
+}  // namespace
+
+bool VerifySignature(const PubKey& pubkey, const Hash32& digest, const Signature& sig) {
+  const secp256k1_xonly_pubkey* xonly = ParsedKey(pubkey);
+  if (!xonly) return false;
+  return secp256k1_schnorrsig_verify(Ctx(), sig.data(), digest.data(), 32, xonly) == 1;
 }
+
+bool IsValidPubKey(const PubKey& pubkey) { return ParsedKey(pubkey) != nullptr; }
 
 // ---- key files ----
 
