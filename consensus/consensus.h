@@ -145,6 +145,8 @@ class Consensus {
   // (Outbox::Evicted) and retries with the rest, a bounded number of times.
   Result<Block> BuildBlock(std::vector<Entry> entries);
   Status CastVote(VoteType type, const Hash32& hash);
+  // Our vote `v` (nullptr: the signer refused) was signed: count it, send it, enter the step.
+  void EnterVoteStep(VoteType type, const Vote* v);
   Status CommitBlock(const Block& block, const Certificate& cert);
   void NewHeight();
   void SetProposeTimer();

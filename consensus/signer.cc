@@ -139,7 +139,7 @@ Result<std::unique_ptr<Signer>> Signer::Open(const SecretKey& key, SignerStorage
   return s;
 }
 
-Status Signer::Authorize(uint64_t height, uint32_t round, SignStep step, const Hash32& hash) {
+Status Signer::Check(uint64_t height, uint32_t round, SignStep step, const Hash32& hash) const {
   auto next = std::make_tuple(height, round, static_cast<uint8_t>(step));
   auto last = std::make_tuple(state_.height, state_.round, static_cast<uint8_t>(state_.step));
   if (next < last) {
@@ -148,10 +148,17 @@ Status Signer::Authorize(uint64_t height, uint32_t round, SignStep step, const H
                                       ": already signed height " + std::to_string(state_.height) +
                                       " round " + std::to_string(state_.round));
   }
-  if (next == last) {
-    if (hash == state_.block_hash) return Status::Ok();
+  if (next == last && hash != state_.block_hash) {
     return Status::FailedPrecondition("refusing to sign a conflicting message at height " +
                                       std::to_string(height) + " round " + std::to_string(round));
+  }
+  return Status::Ok();
+}
+
+Status Signer::Authorize(uint64_t height, uint32_t round, SignStep step, const Hash32& hash) {
+  FL_TRY(Check(height, round, step, hash));
+  if (height == state_.height && round == state_.round && step == state_.step) {
+    return Status::Ok();  // the same message again: recorded already
   }
   SignedState s = state_;
   s.height = height;
@@ -168,10 +175,8 @@ Status Signer::Authorize(uint64_t height, uint32_t round, SignStep step, const H
   return Status::Ok();
 }
 
-Result<Vote> Signer::SignVote(VoteType type, const std::string& chain_id, uint64_t height,
-                              uint32_t round, const Hash32& block_hash) {
-  SignStep step = type == VoteType::kPrevote ? SignStep::kPrevote : SignStep::kPrecommit;
-  FL_TRY(Authorize(height, round, step, block_hash));
+Vote Signer::MakeVote(VoteType type, const std::string& chain_id, uint64_t height,
+                      uint32_t round, const Hash32& block_hash) const {
   Vote v;
   v.type = type;
   v.chain_id = chain_id;
@@ -181,6 +186,24 @@ Result<Vote> Signer::SignVote(VoteType type, const std::string& chain_id, uint64
   v.validator = key_.pubkey();
   v.sig = key_.SignDeterministic(v.Digest());
   return v;
+}
+
+Result<Vote> Signer::SignVote(VoteType type, const std::string& chain_id, uint64_t height,
+                              uint32_t round, const Hash32& block_hash) {
+  SignStep step = type == VoteType::kPrevote ? SignStep::kPrevote : SignStep::kPrecommit;
+  FL_TRY(Authorize(height, round, step, block_hash));
+  return MakeVote(type, chain_id, height, round, block_hash);
+}
+
+Result<Vote> Signer::SignProposalAndPrevote(Proposal& p) {
+  p.block_hash = p.block.header.Hash();
+  // The proposal must be signable on its own (no other proposal at this height and round),
+  // and then the prevote is recorded; that record also covers the proposal, because it puts
+  // (height, round, propose) below the last signed step for good.
+  FL_TRY(Check(p.height, p.round, SignStep::kPropose, p.block_hash));
+  FL_TRY(Authorize(p.height, p.round, SignStep::kPrevote, p.block_hash));
+  p.sig = key_.SignDeterministic(p.Digest());
+  return MakeVote(VoteType::kPrevote, p.chain_id, p.height, p.round, p.block_hash);
 }
 
 Status Signer::SignProposal(Proposal& p) {

@@ -96,10 +96,23 @@ class Signer {
                         const Hash32& block_hash);
   // Signs `p` in place (sets block_hash and sig), after recording it. Same errors.
   Status SignProposal(Proposal& p);
+  // A proposer that prevotes its own fresh block at once: signs `p` in place and returns the
+  // prevote for it, after ONE durable write that records the prevote. Same errors. Safe
+  // because the record of (height, round, prevote, B) refuses any later proposal at this
+  // height and round (a lower step) and any prevote there for another block; the proposal
+  // itself is checked against the previous record first, so it never conflicts with a
+  // proposal signed before a crash.
+  Result<Vote> SignProposalAndPrevote(Proposal& p);
 
  private:
   Signer(const SecretKey& key, SignerStorage* storage) : key_(key), storage_(storage) {}
+  // OK if a message at (height, round, step) for `hash` may be signed: it is above the last
+  // signed one, or the same one again.
+  Status Check(uint64_t height, uint32_t round, SignStep step, const Hash32& hash) const;
+  // Check, then record the new state durably (unless it is the same message again).
   Status Authorize(uint64_t height, uint32_t round, SignStep step, const Hash32& hash);
+  Vote MakeVote(VoteType type, const std::string& chain_id, uint64_t height, uint32_t round,
+                const Hash32& block_hash) const;
   SecretKey key_;
   SignerStorage* storage_;
   SignedState state_;

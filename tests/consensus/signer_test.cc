@@ -48,6 +48,54 @@ TEST_CASE("signer: never signs a conflicting or a backwards vote", "[signer]") {
   CHECK(s->state().lock_hash == kA);
 }
 
+TEST_CASE("signer: a proposal with its own prevote costs one write and conflicts with nothing",
+          "[signer]") {
+  SecretKey key = SecretKey::FromSeed("signer");
+  MemorySignerStorage storage;
+  auto s = std::move(Signer::Open(key, &storage)).value();
+  auto proposal = [](const std::string& dataset) {
+    Proposal p;
+    p.chain_id = "c";
+    p.height = 3;
+    p.round = 1;
+    p.block.header.chain_id = "c";
+    p.block.header.height = 3;
+    p.block.header.log_root = Sha256(dataset);
+    return p;
+  };
+  Proposal p = proposal("a");
+  auto v = s->SignProposalAndPrevote(p);
+  REQUIRE(v.ok());
+  CHECK(storage.saves() == 1);
+  CHECK(p.block_hash == p.block.header.Hash());
+  CHECK(v->type == VoteType::kPrevote);
+  CHECK(v->block_hash == p.block_hash);
+  CHECK(v->VerifySignature());
+  CHECK(storage.Load()->step == SignStep::kPrevote);
+  // No other proposal and no other prevote at (3, 1), even after a crash.
+  auto reopened = std::move(Signer::Open(key, &storage)).value();
+  Proposal other = proposal("b");
+  CHECK(reopened->SignProposal(other).code() == Status::Code::kFailedPrecondition);
+  Proposal same = proposal("a");
+  CHECK(reopened->SignProposal(same).code() == Status::Code::kFailedPrecondition);
+  CHECK(reopened->SignVote(VoteType::kPrevote, "c", 3, 1, other.block.header.Hash())
+            .status()
+            .code() == Status::Code::kFailedPrecondition);
+  // The same prevote again is fine (a restart re-sends it).
+  CHECK(reopened->SignVote(VoteType::kPrevote, "c", 3, 1, p.block_hash).ok());
+
+  // A proposal signed alone before a crash: the combined call refuses another block there.
+  MemorySignerStorage storage2;
+  auto s2 = std::move(Signer::Open(key, &storage2)).value();
+  Proposal first = proposal("a");
+  REQUIRE(s2->SignProposal(first).ok());
+  Proposal second = proposal("b");
+  CHECK(s2->SignProposalAndPrevote(second).status().code() ==
+        Status::Code::kFailedPrecondition);
+  Proposal again = proposal("a");
+  CHECK(s2->SignProposalAndPrevote(again).ok());
+}
+
 TEST_CASE("signer: after a crash it remembers what it signed", "[signer]") {
   SecretKey key = SecretKey::FromSeed("signer");
   MemorySignerStorage storage;
