@@ -5,15 +5,26 @@
 // same paced offered load (half of fedledger's best closed-loop rate).
 //
 // Each client is one thread doing one request at a time: fedledger clients sign a
-// DATASET_REGISTER entry with their own key and POST it with wait=true (answered when committed); etcd clients
-// PUT a value of the same size (the entry's bytes) under a fresh key. One request per entry on
-// both, a new TCP connection per request on both (the same HTTP client code).
+// DATASET_REGISTER entry with their own key and POST it with wait=true (answered when
+// committed); etcd clients PUT a value of the same size (the entry's bytes) under a fresh key.
+// One request per entry on both, over the same HTTP client code: by default each client keeps
+// one HTTP/1.1 keep-alive connection (reconnecting after an error), as a real client library
+// would; --new-connection opens a new TCP connection per request on both (the earlier mode).
+// --signature-limit also measures, in the same run, how many entry signatures per second
+// this machine verifies on all its cores (the ceiling for 4 validators that each verify every
+// entry once is a quarter of it).
 //
 //   consensus_bench [--concurrency 4,16,64] [--seconds 8] [--warmup 2] [--etcd /usr/bin/etcd]
-//                   [--fedledger PATH] [--no-etcd]
+//                   [--fedledger PATH] [--no-etcd] [--no-fedledger] [--new-connection]
+//                   [--paced RATE] [--signature-limit]
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
-#include <fcntl.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -71,6 +82,160 @@ std::string Base64(const std::string& in) {
   }
   return out;
 }
+
+// A minimal blocking HTTP/1.1 client over one keep-alive connection (loopback "http://host:port"
+// URLs only). Used for both systems, so neither pays a TCP handshake per request unless
+// --new-connection asks for it.
+class KeepAliveClient {
+ public:
+  ~KeepAliveClient() { Close(); }
+  // POSTs `body` (JSON) to `url`; true with the status in *status when an answer arrived.
+  bool Post(const std::string& url, const std::string& body, int timeout_ms, int* status) {
+    std::string host, path;
+    int port = 0;
+    if (!Split(url, &host, &port, &path)) return false;
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      bool fresh = false;
+      if (fd_ < 0 || host != host_ || port != port_) {
+        Close();
+        if (!Connect(host, port)) return false;
+        fresh = true;
+      }
+      std::string req = "POST " + path + " HTTP/1.1\r\nHost: " + host + ":" +
+                        std::to_string(port) +
+                        "\r\nContent-Type: application/json\r\nConnection: keep-alive\r\n"
+                        "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+      bool keep = true;
+      if (SendAll(req, timeout_ms) && ReadResponse(timeout_ms, status, &keep)) {
+        if (!keep) Close();
+        return true;
+      }
+      Close();
+      if (fresh) return false;  // a stale pooled connection gets one retry on a new one
+    }
+    return false;
+  }
+  void Close() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+    buf_.clear();
+  }
+
+ private:
+  static bool Split(const std::string& url, std::string* host, int* port, std::string* path) {
+    const std::string scheme = "http://";
+    if (url.rfind(scheme, 0) != 0) return false;
+    size_t slash = url.find('/', scheme.size());
+    std::string hp = url.substr(scheme.size(), slash - scheme.size());
+    *path = slash == std::string::npos ? "/" : url.substr(slash);
+    size_t colon = hp.rfind(':');
+    if (colon == std::string::npos) return false;
+    *host = hp.substr(0, colon);
+    *port = std::atoi(hp.c_str() + colon + 1);
+    return true;
+  }
+  bool Connect(const std::string& host, int port) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd_ < 0) return false;
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<uint16_t>(port));
+    if (::inet_pton(AF_INET, host.c_str(), &a.sin_addr) != 1 ||
+        ::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+      Close();
+      return false;
+    }
+    int one = 1;
+    ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    host_ = host;
+    port_ = port;
+    return true;
+  }
+  bool Wait(short events, int timeout_ms) {
+    pollfd p{fd_, events, 0};
+    return ::poll(&p, 1, timeout_ms) == 1;
+  }
+  bool SendAll(const std::string& data, int timeout_ms) {
+    size_t off = 0;
+    while (off < data.size()) {
+      ssize_t n = ::send(fd_, data.data() + off, data.size() - off, MSG_NOSIGNAL);
+      if (n > 0) {
+        off += static_cast<size_t>(n);
+      } else if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+        if (!Wait(POLLOUT, timeout_ms)) return false;
+      } else {
+        return false;
+      }
+    }
+    return true;
+  }
+  bool Fill(int timeout_ms) {
+    if (!Wait(POLLIN, timeout_ms)) return false;
+    char tmp[16384];
+    ssize_t n = ::recv(fd_, tmp, sizeof tmp, 0);
+    if (n <= 0) return false;
+    buf_.append(tmp, static_cast<size_t>(n));
+    return true;
+  }
+  static std::string Lower(std::string s) {
+    for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return s;
+  }
+  bool ReadResponse(int timeout_ms, int* status, bool* keep) {
+    size_t end;
+    while ((end = buf_.find("\r\n\r\n")) == std::string::npos) {
+      if (!Fill(timeout_ms)) return false;
+    }
+    std::string head = Lower(buf_.substr(0, end));
+    buf_.erase(0, end + 4);
+    if (head.size() < 12 || head.rfind("http/1.", 0) != 0) return false;
+    *status = std::atoi(head.c_str() + 9);
+    *keep = head.find("\r\nconnection: close") == std::string::npos;
+    size_t cl = head.find("\r\ncontent-length:");
+    if (cl != std::string::npos) {
+      size_t len = std::strtoul(head.c_str() + cl + 17, nullptr, 10);
+      while (buf_.size() < len) {
+        if (!Fill(timeout_ms)) return false;
+      }
+      buf_.erase(0, len);
+      return true;
+    }
+    if (head.find("\r\ntransfer-encoding: chunked") == std::string::npos) return false;
+    for (;;) {  // chunked: size line, data, CRLF; a zero-size chunk ends it
+      size_t eol;
+      while ((eol = buf_.find("\r\n")) == std::string::npos) {
+        if (!Fill(timeout_ms)) return false;
+      }
+      size_t len = std::strtoul(buf_.c_str(), nullptr, 16);
+      buf_.erase(0, eol + 2);
+      while (buf_.size() < len + 2) {
+        if (!Fill(timeout_ms)) return false;
+      }
+      buf_.erase(0, len + 2);
+      if (len == 0) return true;  // (no trailers from either server)
+    }
+  }
+  int fd_ = -1;
+  std::string host_;
+  int port_ = 0;
+  std::string buf_;
+};
+
+// Every request of both systems goes through here.
+struct Transport {
+  bool new_connection = false;
+  std::vector<KeepAliveClient> clients;  // one per client thread
+  bool Post(int client, const std::string& url, const json& body) {
+    if (new_connection) {
+      net::HttpClientOptions o;
+      o.timeout = std::chrono::milliseconds(10000);
+      auto r = net::HttpPostJson(url, body, o);
+      return r.ok() && r->status == 200;
+    }
+    int status = 0;
+    return clients[client].Post(url, body.dump(), 10000, &status) && status == 200;
+  }
+};
 
 struct Measure {
   std::string system;
@@ -164,6 +329,7 @@ struct Fedledger {
   std::vector<std::string> urls;
   std::vector<SecretKey> keys;
   std::vector<uint64_t> nonces;
+  Transport* transport = nullptr;
 };
 
 bool FedledgerRequest(Fedledger& f, int c, uint64_t) {
@@ -182,26 +348,21 @@ bool FedledgerRequest(Fedledger& f, int c, uint64_t) {
   body.payload = p;
   auto e = Entry::Sign(std::move(body), f.keys[c]);
   if (!e.ok()) return false;
-  net::HttpClientOptions o;
-  o.timeout = std::chrono::milliseconds(10000);
-  auto r = net::HttpPostJson(f.urls[c % f.urls.size()] + "/entries",
-                             {{"entry", ToHex(e->bytes())}, {"wait", true}, {"timeout_ms", 8000}}, o);
-  return r.ok() && r->status == 200;
+  return f.transport->Post(c, f.urls[c % f.urls.size()] + "/entries",
+                           {{"entry", ToHex(e->bytes())}, {"wait", true}, {"timeout_ms", 8000}});
 }
 
 struct Etcd {
   std::vector<pid_t> pids;
   std::vector<std::string> urls;
   std::string value_b64;
+  Transport* transport = nullptr;
 };
 
 bool EtcdRequest(Etcd& e, int c, uint64_t seq) {
-  net::HttpClientOptions o;
-  o.timeout = std::chrono::milliseconds(10000);
   std::string key = "bench/" + std::to_string(c) + "/" + std::to_string(seq);
-  auto r = net::HttpPostJson(e.urls[c % e.urls.size()] + "/v3/kv/put",
-                             {{"key", Base64(key)}, {"value", e.value_b64}}, o);
-  return r.ok() && r->status == 200;
+  return e.transport->Post(c, e.urls[c % e.urls.size()] + "/v3/kv/put",
+                           {{"key", Base64(key)}, {"value", e.value_b64}});
 }
 
 pid_t SpawnEtcd(const std::string& etcd, const std::vector<std::string>& args, const std::string& log) {
@@ -220,6 +381,40 @@ pid_t SpawnEtcd(const std::string& etcd, const std::vector<std::string>& args, c
   return pid;
 }
 
+std::string LoadAverage() {
+  std::ifstream in("/proc/loadavg");
+  std::string a, b, c;
+  in >> a >> b >> c;
+  return a + " " + b + " " + c;
+}
+
+// Entry signatures verified per second on all hardware threads (each thread verifies the same
+// entry over and over for 2 s, through the same code the nodes use).
+double SignatureLimit(const SecretKey& key, const std::string& chain_id) {
+  EntryBody body;
+  body.chain_id = chain_id;
+  body.nonce = 1;
+  body.timestamp_ms = 1767225600000;
+  body.payload = DatasetRegisterPayload{"bench-0-1", Sha256(std::string("1")), 1, "smiles,label", ""};
+  auto e = Entry::Sign(body, key);
+  if (!e.ok()) return 0;
+  unsigned n = std::max(1u, std::thread::hardware_concurrency());
+  std::atomic<uint64_t> total{0};
+  auto until = Clock::now() + std::chrono::seconds(2);
+  std::vector<std::thread> ts;
+  for (unsigned i = 0; i < n; ++i) {
+    ts.emplace_back([&] {
+      uint64_t k = 0;
+      while (Clock::now() < until) {
+        for (int j = 0; j < 100; ++j) k += e->VerifySignature();
+      }
+      total += k;
+    });
+  }
+  for (auto& t : ts) t.join();
+  return static_cast<double>(total.load()) / 2.0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -227,7 +422,9 @@ int main(int argc, char** argv) {
   double seconds = 8, warmup = 2;
   std::string etcd_bin = "/usr/bin/etcd";
   std::string fl_bin = FEDLEDGER_BINARY;
-  bool with_etcd = true;
+  bool with_etcd = true, with_fedledger = true, sig_limit = false;
+  double paced_rate = 0;
+  Transport transport;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto next = [&]() -> std::string {
@@ -243,6 +440,10 @@ int main(int argc, char** argv) {
     else if (a == "--etcd") etcd_bin = next();
     else if (a == "--fedledger") fl_bin = next();
     else if (a == "--no-etcd") with_etcd = false;
+    else if (a == "--no-fedledger") with_fedledger = false;
+    else if (a == "--new-connection") transport.new_connection = true;
+    else if (a == "--paced") paced_rate = std::stod(next());
+    else if (a == "--signature-limit") sig_limit = true;
     else {
       std::fprintf(stderr, "unknown flag %s\n", a.c_str());
       return 2;
@@ -257,25 +458,25 @@ int main(int argc, char** argv) {
   if (!::mkdtemp(tmpl)) return 3;
   std::string root = tmpl;
 
-  std::printf("consensus_bench: %d s per level after %g s warm-up; machine: %u hardware threads\n\n",
-              static_cast<int>(seconds), warmup, std::thread::hardware_concurrency());
+  transport.clients.resize(static_cast<size_t>(max_c));
+  std::printf("consensus_bench: %d s per level after %g s warm-up; machine: %u hardware threads; "
+              "%s; load average %s\n\n",
+              static_cast<int>(seconds), warmup, std::thread::hardware_concurrency(),
+              transport.new_connection ? "a new connection per request" : "keep-alive connections",
+              LoadAverage().c_str());
   std::printf("| system    | load           | entries/s | p50 ms   | p99 ms   | errors   |\n");
   std::printf("|-----------|----------------|-----------|----------|----------|----------|\n");
   std::fflush(stdout);
 
-  // ---- fedledger: 4 validators ----
+  // The keys, chain id and sample entry come from a fedledger testnet's files even when only
+  // etcd runs, so both systems carry the same bytes.
   Fedledger f;
+  f.transport = &transport;
   f.bin = fl_bin;
   f.dir = root + "/fedledger";
   if (Run(fl_bin + " testnet init --validators 4 --partners " + std::to_string(max_c) + " --dir " +
           f.dir + " > " + root + "/init.log 2>&1") != 0) {
     std::fprintf(stderr, "testnet init failed (see %s/init.log)\n", root.c_str());
-    return 3;
-  }
-  // Commit lines at info level for every block would cost the nodes log I/O: warn only.
-  Run("sed -i \"s/level = 'info'/level = 'warn'/\" " + f.dir + "/node*/node.toml");
-  if (Run(fl_bin + " testnet up --dir " + f.dir + " > " + root + "/up.log 2>&1") != 0) {
-    std::fprintf(stderr, "testnet up failed (see %s/up.log)\n", root.c_str());
     return 3;
   }
   {
@@ -286,28 +487,47 @@ int main(int argc, char** argv) {
     for (const auto& p : j["partners"]) f.keys.push_back(*LoadSecretKey(p["key_file"].get<std::string>()));
     f.nonces.assign(f.keys.size(), 0);
   }
-  double best = 0;
-  for (int c : levels) {
-    Measure r = Drive(c, 0, warmup, seconds, [&](int cl, uint64_t s) { return FedledgerRequest(f, cl, s); });
-    r.system = "fedledger";
-    r.mode = "closed c=" + std::to_string(c);
-    best = std::max(best, r.rate);
-    Print(r);
-  }
-  double half = best / 2;
   int paced_clients = max_c;
-  {
-    Measure r = Drive(paced_clients, half / paced_clients, warmup, seconds,
-                     [&](int cl, uint64_t s) { return FedledgerRequest(f, cl, s); });
-    r.system = "fedledger";
-    r.mode = "paced " + std::to_string(static_cast<int>(half)) + "/s";
-    Print(r);
+  if (sig_limit) {
+    double per_s = SignatureLimit(f.keys[0], f.chain_id);
+    std::printf("(signature verification on all %u hardware threads: %.0f entries/s; the limit for "
+                "4 validators that each verify every entry once: %.0f entries/s)\n",
+                std::thread::hardware_concurrency(), per_s, per_s / 4);
   }
-  Run(fl_bin + " testnet down --dir " + f.dir + " > " + root + "/down.log 2>&1");
+
+  // ---- fedledger: 4 validators ----
+  if (with_fedledger) {
+    // Commit lines at info level for every block would cost the nodes log I/O: warn only.
+    Run("sed -i \"s/level = 'info'/level = 'warn'/\" " + f.dir + "/node*/node.toml");
+    if (Run(fl_bin + " testnet up --dir " + f.dir + " > " + root + "/up.log 2>&1") != 0) {
+      std::fprintf(stderr, "testnet up failed (see %s/up.log)\n", root.c_str());
+      return 3;
+    }
+    double best = 0;
+    for (int c : levels) {
+      Measure r = Drive(c, 0, warmup, seconds, [&](int cl, uint64_t s) { return FedledgerRequest(f, cl, s); });
+      r.system = "fedledger";
+      r.mode = "closed c=" + std::to_string(c);
+      best = std::max(best, r.rate);
+      Print(r);
+    }
+    if (paced_rate <= 0) paced_rate = best / 2;
+    double half = paced_rate;
+    {
+      Measure r = Drive(paced_clients, half / paced_clients, warmup, seconds,
+                       [&](int cl, uint64_t s) { return FedledgerRequest(f, cl, s); });
+      r.system = "fedledger";
+      r.mode = "paced " + std::to_string(static_cast<int>(half)) + "/s";
+      Print(r);
+    }
+    std::printf("(load average after fedledger: %s)\n", LoadAverage().c_str());
+    Run(fl_bin + " testnet down --dir " + f.dir + " > " + root + "/down.log 2>&1");
+  }
 
   // ---- etcd: 3 members ----
   if (with_etcd) {
     Etcd e;
+    e.transport = &transport;
     EntryBody body;
     body.chain_id = f.chain_id;
     body.nonce = 1;
@@ -356,11 +576,14 @@ int main(int argc, char** argv) {
         r.mode = "closed c=" + std::to_string(c);
         Print(r);
       }
-      Measure r = Drive(paced_clients, half / paced_clients, warmup, seconds,
-                       [&](int cl, uint64_t s) { return EtcdRequest(e, cl, s); });
-      r.system = "etcd";
-      r.mode = "paced " + std::to_string(static_cast<int>(half)) + "/s";
-      Print(r);
+      if (paced_rate > 0) {
+        Measure r = Drive(paced_clients, paced_rate / paced_clients, warmup, seconds,
+                          [&](int cl, uint64_t s) { return EtcdRequest(e, cl, s); });
+        r.system = "etcd";
+        r.mode = "paced " + std::to_string(static_cast<int>(paced_rate)) + "/s";
+        Print(r);
+      }
+      std::printf("(load average after etcd: %s)\n", LoadAverage().c_str());
     }
     for (pid_t p : e.pids) ::kill(p, SIGTERM);
     for (pid_t p : e.pids) ::waitpid(p, nullptr, 0);
