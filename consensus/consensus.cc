@@ -368,7 +368,8 @@ Result<bool> Consensus::Step1() {
       if (slot.proposal.block_hash != *h || !IsValid(slot)) continue;
       auto cert = Certificate::FromPrecommits(vals_, votes_.Votes(VoteType::kPrecommit, r, *h));
       if (!cert.ok()) return cert.status().WithContext("building a certificate");
-      Block block = slot.proposal.block;
+      // The height ends here (NewHeight drops every proposal): take the block, do not copy it.
+      Block block = std::move(slot.proposal.block);
       FL_TRY(CommitBlock(block, *cert));
       return true;
     }
