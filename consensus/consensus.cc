@@ -293,8 +293,12 @@ Status Consensus::HandleSyncResponse(const PubKey& from, const SyncResponse& r) 
     NewHeight();
     FL_TRY(StartRound(0));
   }
-  // A full response: the peer may have more.
-  if (committed > 0 && r.blocks.size() >= options_.max_sync_blocks) RequestSync(&from);
+  // A full response: the peer may have more. Ask it even if a request to another peer is in
+  // flight (that one is superseded: its deadline is ignored, its late answer is stale).
+  if (committed > 0 && r.blocks.size() >= options_.max_sync_blocks) {
+    sync_in_flight_ = false;
+    RequestSync(&from);
+  }
   return Status::Ok();
 }
 
