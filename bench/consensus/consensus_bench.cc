@@ -10,6 +10,9 @@
 // One request per entry on both, over the same HTTP client code: by default each client keeps
 // one HTTP/1.1 keep-alive connection (reconnecting after an error), as a real client library
 // would; --new-connection opens a new TCP connection per request on both (the earlier mode).
+// Each row also gives the CPU time (user + system) per completed request, of the servers (all
+// validators, or all etcd members) and of the client process, which a shared machine's other
+// load moves far less than the rates.
 // --signature-limit also measures, in the same run, how many entry signatures per second
 // this machine verifies on all its cores (the ceiling for 4 validators that each verify every
 // entry once is a quarter of it).
@@ -243,7 +246,32 @@ struct Measure {
   double rate = 0;   // completed (committed) per second in the window
   double p50 = 0, p99 = 0, mean = 0;  // ms
   uint64_t ok = 0, errors = 0;
+  // CPU time (user + system) per completed request inside the measured window: of the server
+  // processes (all validators or all etcd members) and of this client process. Unlike the
+  // rates, these barely move with the load other users put on a shared machine.
+  double server_cpu_us = 0, client_cpu_us = 0;
 };
+
+// utime + stime of `pid` in microseconds (0 if it cannot be read).
+double CpuMicros(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  size_t paren = stat.rfind(')');
+  if (paren == std::string::npos) return 0;
+  std::istringstream rest(stat.substr(paren + 2));
+  std::string field;
+  double ticks = 0;
+  for (int i = 3; i <= 15 && rest >> field; ++i) {
+    if (i == 14 || i == 15) ticks += std::stod(field);  // utime, stime
+  }
+  return ticks * 1e6 / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
+double CpuMicros(const std::vector<pid_t>& pids) {
+  double sum = 0;
+  for (pid_t p : pids) sum += CpuMicros(p);
+  return sum;
+}
 
 // One request: returns true when committed/stored.
 using RequestFn = std::function<bool(int client, uint64_t seq)>;
@@ -252,7 +280,7 @@ using RequestFn = std::function<bool(int client, uint64_t seq)>;
 // rate_per_client requests/s (a request starts at its scheduled time or when the previous one
 // ends, whichever is later). Latencies of requests completing inside the measured window.
 Measure Drive(int clients, double rate_per_client, double warmup_s, double seconds,
-             const RequestFn& request) {
+             const RequestFn& request, const std::vector<pid_t>& servers) {
   std::atomic<bool> stop{false};
   auto t0 = Clock::now();
   auto w0 = t0 + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(warmup_s));
@@ -288,7 +316,10 @@ Measure Drive(int clients, double rate_per_client, double warmup_s, double secon
       }
     });
   }
+  std::this_thread::sleep_until(w0);
+  double server0 = CpuMicros(servers), client0 = CpuMicros(::getpid());
   std::this_thread::sleep_until(w1);
+  double server1 = CpuMicros(servers), client1 = CpuMicros(::getpid());
   stop = true;
   for (auto& t : threads) t.join();
   std::vector<double> all;
@@ -299,6 +330,10 @@ Measure Drive(int clients, double rate_per_client, double warmup_s, double secon
   }
   std::sort(all.begin(), all.end());
   r.ok = all.size();
+  if (r.ok > 0) {
+    r.server_cpu_us = (server1 - server0) / static_cast<double>(r.ok);
+    r.client_cpu_us = (client1 - client0) / static_cast<double>(r.ok);
+  }
   r.rate = all.size() / seconds;
   if (!all.empty()) {
     r.p50 = all[all.size() / 2];
@@ -311,8 +346,9 @@ Measure Drive(int clients, double rate_per_client, double warmup_s, double secon
 }
 
 void Print(const Measure& r) {
-  std::printf("| %-9s | %-14s | %9.0f | %8.1f | %8.1f | %8llu |\n", r.system.c_str(), r.mode.c_str(),
-              r.rate, r.p50, r.p99, static_cast<unsigned long long>(r.errors));
+  std::printf("| %-9s | %-14s | %9.0f | %8.1f | %8.1f | %8llu | %10.0f | %10.0f |\n",
+              r.system.c_str(), r.mode.c_str(), r.rate, r.p50, r.p99,
+              static_cast<unsigned long long>(r.errors), r.server_cpu_us, r.client_cpu_us);
   std::fflush(stdout);
 }
 
@@ -464,8 +500,8 @@ int main(int argc, char** argv) {
               static_cast<int>(seconds), warmup, std::thread::hardware_concurrency(),
               transport.new_connection ? "a new connection per request" : "keep-alive connections",
               LoadAverage().c_str());
-  std::printf("| system    | load           | entries/s | p50 ms   | p99 ms   | errors   |\n");
-  std::printf("|-----------|----------------|-----------|----------|----------|----------|\n");
+  std::printf("| system    | load           | entries/s | p50 ms   | p99 ms   | errors   | server us  | client us  |\n");
+  std::printf("|-----------|----------------|-----------|----------|----------|----------|------------|------------|\n");
   std::fflush(stdout);
 
   // The keys, chain id and sample entry come from a fedledger testnet's files even when only
@@ -503,9 +539,16 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "testnet up failed (see %s/up.log)\n", root.c_str());
       return 3;
     }
+    std::vector<pid_t> node_pids;
+    for (int i = 0; i < 8; ++i) {
+      std::ifstream pf(f.dir + "/node" + std::to_string(i) + "/node.pid");
+      long pid = 0;
+      if (pf >> pid && pid > 0) node_pids.push_back(static_cast<pid_t>(pid));
+    }
+    if (node_pids.size() != 4) std::fprintf(stderr, "warning: found %zu node pids\n", node_pids.size());
     double best = 0;
     for (int c : levels) {
-      Measure r = Drive(c, 0, warmup, seconds, [&](int cl, uint64_t s) { return FedledgerRequest(f, cl, s); });
+      Measure r = Drive(c, 0, warmup, seconds, [&](int cl, uint64_t s) { return FedledgerRequest(f, cl, s); }, node_pids);
       r.system = "fedledger";
       r.mode = "closed c=" + std::to_string(c);
       best = std::max(best, r.rate);
@@ -515,7 +558,7 @@ int main(int argc, char** argv) {
     double half = paced_rate;
     {
       Measure r = Drive(paced_clients, half / paced_clients, warmup, seconds,
-                       [&](int cl, uint64_t s) { return FedledgerRequest(f, cl, s); });
+                       [&](int cl, uint64_t s) { return FedledgerRequest(f, cl, s); }, node_pids);
       r.system = "fedledger";
       r.mode = "paced " + std::to_string(static_cast<int>(half)) + "/s";
       Print(r);
@@ -571,14 +614,14 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "etcd cluster did not come up (logs in %s)\n", root.c_str());
     } else {
       for (int c : levels) {
-        Measure r = Drive(c, 0, warmup, seconds, [&](int cl, uint64_t s) { return EtcdRequest(e, cl, s); });
+        Measure r = Drive(c, 0, warmup, seconds, [&](int cl, uint64_t s) { return EtcdRequest(e, cl, s); }, e.pids);
         r.system = "etcd";
         r.mode = "closed c=" + std::to_string(c);
         Print(r);
       }
       if (paced_rate > 0) {
         Measure r = Drive(paced_clients, paced_rate / paced_clients, warmup, seconds,
-                          [&](int cl, uint64_t s) { return EtcdRequest(e, cl, s); });
+                          [&](int cl, uint64_t s) { return EtcdRequest(e, cl, s); }, e.pids);
         r.system = "etcd";
         r.mode = "paced " + std::to_string(static_cast<int>(paced_rate)) + "/s";
         Print(r);
