@@ -104,7 +104,7 @@ Result<NodeConfig> ParseNodeConfig(const std::string& text, const std::string& b
   }
   FL_TRY(CheckKeys(root, "",
                    {"data_dir", "node_key", "genesis", "p2p", "http", "consensus", "mempool",
-                    "log", "application"}));
+                    "log", "application", "partner"}));
   NodeConfig c;
   FL_ASSIGN(std::string data_dir, GetString(root, "", "data_dir", true));
   FL_ASSIGN(std::string key, GetString(root, "", "node_key", true));
@@ -127,13 +127,17 @@ Result<NodeConfig> ParseNodeConfig(const std::string& text, const std::string& b
       const toml::table* pt = (*arr)[i].as_table();
       if (!pt) return Status::InvalidArgument(where.substr(0, where.size() - 1) +
                                               ": must be a table {key, address}");
-      FL_TRY(CheckKeys(*pt, where, {"key", "address"}));
+      FL_TRY(CheckKeys(*pt, where, {"key", "address", "http"}));
       PeerConfig peer;
       FL_ASSIGN(std::string hex, GetString(*pt, where, "key", true));
       auto k = Hash32::FromHex(hex);
       if (!k.ok()) return k.status().WithContext(where + "key");
       peer.key = *k;
       FL_ASSIGN(peer.address, GetHostPort(*pt, where, "address", false));
+      if (pt->get("http")) {
+        FL_ASSIGN(net::HostPort h, GetHostPort(*pt, where, "http", true));
+        peer.http = h;
+      }
       for (const PeerConfig& other : c.peers) {
         if (other.key == peer.key) {
           return Status::InvalidArgument(where + "key: listed twice");
@@ -197,6 +201,26 @@ Result<NodeConfig> ParseNodeConfig(const std::string& text, const std::string& b
     }
   }
   FL_TRY(err);
+  if (const toml::table* t = SubTable(root, "partner", &err)) {
+    const std::string w = "[partner] ";
+    FL_TRY(CheckKeys(*t, w, {"key", "datasets", "torch_threads"}));
+    FL_ASSIGN(std::string pkey, GetString(*t, w, "key", true));
+    c.partner.key_file = Resolve(base_dir, pkey);
+    if (const toml::node* dn = t->get("datasets")) {
+      const toml::table* dt = dn->as_table();
+      if (!dt) return Status::InvalidArgument(w + "datasets: must be a table { id = \"file\" }");
+      for (const auto& [id, v] : *dt) {
+        auto file = v.value<std::string>();
+        if (!file || file->empty()) {
+          return Status::InvalidArgument(w + "datasets." + std::string(id.str()) +
+                                         ": must be a non-empty file name");
+        }
+        c.partner.datasets[std::string(id.str())] = Resolve(base_dir, *file);
+      }
+    }
+    FL_TRY(GetUintAs(*t, w, "torch_threads", 1, 64, &c.partner.torch_threads));
+  }
+  FL_TRY(err);
   return c;
 }
 
@@ -228,7 +252,9 @@ std::string RenderNodeConfig(const NodeConfig& c) {
      << "genesis = " << q(c.genesis_file) << "\n\n"
      << "[p2p]\nlisten = " << q(c.p2p_listen.ToString()) << "\npeers = [\n";
   for (const PeerConfig& p : c.peers) {
-    os << "  { key = " << q(p.key.Hex()) << ", address = " << q(p.address.ToString()) << " },\n";
+    os << "  { key = " << q(p.key.Hex()) << ", address = " << q(p.address.ToString());
+    if (p.http) os << ", http = " << q(p.http->ToString());
+    os << " },\n";
   }
   os << "]\n\n[http]\nlisten = " << q(c.http_listen.ToString()) << "\nthreads = "
      << c.http_threads << "\n\n[consensus]\n"
@@ -244,6 +270,16 @@ std::string RenderNodeConfig(const NodeConfig& c) {
      << "[log]\nlevel = " << q(net::LogLevelName(c.log_level)) << "\n\n"
      << "[application]\nrules = "
      << q(c.rules == ApplicationRules::kLedger ? "ledger" : "orchestrator") << "\n";
+  if (!c.partner.key_file.empty()) {
+    os << "\n[partner]\nkey = " << q(c.partner.key_file) << "\ndatasets = {";
+    const char* sep = " ";
+    for (const auto& [id, file] : c.partner.datasets) {
+      os << sep << q(id) << " = " << q(file);
+      sep = ", ";
+    }
+    os << (c.partner.datasets.empty() ? "}" : " }") << "\ntorch_threads = "
+       << c.partner.torch_threads << "\n";
+  }
   return os.str();
 }
 

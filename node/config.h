@@ -6,7 +6,9 @@
 //   genesis  = "../genesis.json"         # from `fedledger genesis`
 //   [p2p]
 //   listen = "127.0.0.1:26656"
-//   peers  = [ { key = "HEX", address = "127.0.0.1:26658" }, ... ]
+//   peers  = [ { key = "HEX", address = "127.0.0.1:26658", http = "127.0.0.1:26659" }, ... ]
+//                                        # http (optional): the peer's HTTP API, where round
+//                                        # artifacts are sent when it aggregates a task
 //   [http]
 //   listen = "127.0.0.1:26657"
 //   [consensus]                          # every key optional; defaults from ConsensusOptions
@@ -18,6 +20,10 @@
 //   level = "info"                       # debug | info | warn | error
 //   [application]
 //   rules = "orchestrator"               # orchestrator (default) | ledger
+//   [partner]                            # optional: this node also runs a partner's side of
+//   key = "partner.key"                  #   the tasks it approved (driver/round_driver.h)
+//   datasets = { "shard-0" = "data/shard-0.csv" }   # dataset id -> local file
+//   torch_threads = 1
 //
 // Relative paths are relative to the directory holding the config file. Unknown keys are
 // errors (a typo must not silently fall back to a default).
@@ -25,6 +31,8 @@
 // Value types, thread-compatible.
 #pragma once
 
+#include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -38,6 +46,15 @@ namespace fedledger::node {
 struct PeerConfig {
   PubKey key;
   net::HostPort address;
+  std::optional<net::HostPort> http;  // the peer's HTTP API (artifacts for its aggregations)
+};
+
+// The partner whose side of approved tasks this node runs (round driver). The files never
+// leave the machine; only their hashes, row counts and schemas are on the ledger.
+struct PartnerConfig {
+  std::string key_file;                          // empty: no partner on this node
+  std::map<std::string, std::string> datasets;   // dataset id -> file
+  int torch_threads = 1;
 };
 
 // Which consensus application the node runs. kOrchestrator: the ledger's rules plus the
@@ -58,6 +75,7 @@ struct NodeConfig {
   consensus::ConsensusOptions consensus;
   net::LogLevel log_level = net::LogLevel::kInfo;
   ApplicationRules rules = ApplicationRules::kOrchestrator;
+  PartnerConfig partner;
 };
 
 // Parses TOML text; `base_dir` resolves relative paths. InvalidArgument naming the key and

@@ -4,10 +4,17 @@
 
 #include <cstdio>
 #include <mutex>
+#include <thread>
 
 #include "ledger/describe.h"
 #include "node/node.h"
 #include "tools/command.h"
+
+#ifdef FEDLEDGER_HAVE_DRIVER
+#include "driver/node_host.h"
+#include "driver/round_driver.h"
+#include "trainer/model.h"
+#endif
 
 namespace fedledger::cli {
 namespace {
@@ -44,12 +51,46 @@ Registrar reg("40-node", [](CLI::App& app) {
     auto node = Unwrap(node::Node::Open(config, TimestampedLog));
     node->SetFatalHandler([](const Status&) { ::kill(::getpid(), SIGUSR1); });
     Check(node->Start());
+#ifdef FEDLEDGER_HAVE_DRIVER
+    // The round driver: this node's side of the federation's rounds (partner and aggregator).
+    std::unique_ptr<driver::NodeHost> host;
+    std::unique_ptr<driver::RoundDriver> rounds;
+    std::thread rounds_thread;
+    if (node->orchestrator() != nullptr) {
+      driver::DriverOptions o;
+      o.node_key = node->node_key();
+      o.node_signer = Unwrap(LoadSecretKey(config.node_key_file));
+      if (!config.partner.key_file.empty()) {
+        o.partner_key = Unwrap(LoadSecretKey(config.partner.key_file));
+        o.datasets = config.partner.datasets;
+        trainer::SetTorchThreads(config.partner.torch_threads);
+      }
+      o.work_dir = config.data_dir + "/tasks";
+      o.log = [](const std::string& line) { TimestampedLog(net::LogLevel::kInfo, line); };
+      host = std::make_unique<driver::NodeHost>(
+          node.get(), config,
+          o.partner_key ? std::optional<PubKey>(o.partner_key->pubkey()) : std::nullopt);
+      rounds = std::make_unique<driver::RoundDriver>(host.get(), std::move(o));
+      rounds_thread = std::thread([&rounds] { rounds->Run(); });
+    }
+#else
+    if (!config.partner.key_file.empty()) {
+      throw Failure(*config_path + ": [partner] needs the round driver, and this fedledger was "
+                    "built without the trainer (-DFEDLEDGER_WITH_TRAINER=OFF)", 2);
+    }
+#endif
     int sig = 0;
     while (sigwait(&set, &sig) != 0) {
     }
     TimestampedLog(net::LogLevel::kInfo,
                    std::string("component=node event=stopping signal=") +
                        (sig == SIGTERM ? "SIGTERM" : sig == SIGINT ? "SIGINT" : "fatal"));
+#ifdef FEDLEDGER_HAVE_DRIVER
+    if (rounds) {
+      rounds->Stop();
+      rounds_thread.join();
+    }
+#endif
     node->Stop();
     node.reset();
     if (sig == SIGUSR1) throw Failure("consensus stopped after a fatal error (see the log)", 4);

@@ -163,7 +163,7 @@ void Init(const std::string& dir, int validators, int partners, const std::strin
     c.p2p_listen = p2p[i];
     c.http_listen = http[i];
     for (int j = 0; j < validators; ++j) {
-      if (j != i) c.peers.push_back({node_keys[j].pubkey(), p2p[j]});
+      if (j != i) c.peers.push_back({node_keys[j].pubkey(), p2p[j], http[j]});
     }
     // Loopback: messages take microseconds, so short timeouts only cost a round when a
     // validator is really down.

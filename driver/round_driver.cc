@@ -1,0 +1,613 @@
+#include "driver/round_driver.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sys/stat.h>
+
+#include "driver/data_gate.h"
+#include "driver/settings.h"
+#include "orchestrator/secagg.h"
+#include "trainer/artifact.h"
+#include "trainer/federated.h"
+#include "trainer/model.h"
+#include "trainer/split.h"
+
+namespace fedledger::driver {
+
+using orchestrator::FederationState;
+using orchestrator::RoundProgress;
+using orchestrator::SecAggArtifact;
+using orchestrator::TaskRecord;
+using orchestrator::TaskStatus;
+using json = nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+double MsSince(Clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+}
+
+void FlattenInto(const trainer::Weights& w, std::vector<float>* out) {
+  out->resize(w.numel());
+  size_t o = 0;
+  for (const auto& t : w.tensors) {
+    std::copy(t.data.begin(), t.data.end(), out->begin() + static_cast<ptrdiff_t>(o));
+    o += t.data.size();
+  }
+}
+
+// Adds `flat` (laid out as `w`'s tensors in order) to `w`.
+Status AddFlat(trainer::Weights* w, const std::vector<float>& flat) {
+  if (flat.size() != w->numel()) {
+    return Status::InvalidArgument("aggregate has " + std::to_string(flat.size()) +
+                                   " values, the trunk " + std::to_string(w->numel()));
+  }
+  size_t o = 0;
+  for (auto& t : w->tensors) {
+    for (float& x : t.data) x += flat[o++];
+  }
+  return Status::Ok();
+}
+
+trainer::ModelConfig ConfigFor(const TaskSettings& s) {
+  trainer::ModelConfig c;
+  c.input_bits = s.bits;
+  c.hidden = s.hidden;
+  c.dropout = s.dropout;
+  return c;
+}
+
+// The federated trunk as a file: every participant and the aggregator encode the same trunk
+// to the same bytes, so TASK_COMPLETE's final_trunk_hash can be checked by all of them.
+Result<Bytes> TrunkArtifact(const trainer::Weights& trunk, const TaskSpec& spec,
+                            uint32_t rounds) {
+  trainer::Artifact a;
+  a.metadata = {{"kind", "federated-trunk"},
+                {"task_id", spec.task_id},
+                {"spec_hash", spec.Hash().Hex()},
+                {"rounds", std::to_string(rounds)}};
+  a.weights = trunk;
+  return trainer::EncodeArtifact(a);
+}
+
+std::string_view AsView(const Bytes& b) {
+  return {reinterpret_cast<const char*>(b.data()), b.size()};
+}
+
+ByteView AsBytes(const std::string& s) {
+  return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
+}
+
+json MetricsJson(const trainer::TaskMetrics& m) {
+  json j = json::object();
+  j["pr_auc"] = m.macro_pr_auc ? json(*m.macro_pr_auc) : json(nullptr);
+  j["roc_auc"] = m.macro_roc_auc ? json(*m.macro_roc_auc) : json(nullptr);
+  j["defined_tasks"] = m.defined_tasks;
+  return j;
+}
+
+Status MakeDirs(const std::string& path) {
+  std::string cur;
+  for (size_t i = 0; i <= path.size(); ++i) {
+    if (i == path.size() || path[i] == '/') {
+      if (!cur.empty() && ::mkdir(cur.c_str(), 0700) != 0 && errno != EEXIST) {
+        return Status::IOError("cannot create " + cur + ": " + std::strerror(errno));
+      }
+    }
+    if (i < path.size()) cur += path[i];
+  }
+  return Status::Ok();
+}
+
+// What one pass needs of the committed state, copied out under the read lock.
+struct TaskView {
+  bool found = false;
+  TaskRecord task;
+  TaskStatus status = TaskStatus::kProposed;
+  std::string chain_id;
+  std::optional<orchestrator::DatasetRecord> my_dataset;
+  Result<orchestrator::FixedPoint> fixed_point = Status::Internal("unset");
+};
+
+TaskView ReadTask(DriverHost& host, const std::string& id, const PubKey* partner) {
+  TaskView v;
+  host.Read([&](const FederationState& s) {
+    const TaskRecord* t = s.FindTask(id);
+    if (t == nullptr) return;
+    v.found = true;
+    v.task = *t;
+    v.status = s.StatusOf(*t);
+    v.chain_id = s.chain_id();
+    if (partner != nullptr) {
+      if (const Participant* p = t->FindParticipant(*partner)) {
+        if (const auto* d = s.FindDataset(*partner, p->dataset_id)) v.my_dataset = *d;
+      }
+    }
+    v.fixed_point = orchestrator::FixedPointForTask(s, id);
+  });
+  return v;
+}
+
+}  // namespace
+
+struct RoundDriver::PartnerTask {
+  TaskSettings settings;
+  std::unique_ptr<DataGate> gate;
+  const trainer::Dataset* data = nullptr;
+  trainer::FoldSplit split;
+  std::unique_ptr<trainer::PartnerTrainer> trainer;
+  trainer::Weights global;      // the global trunk after `applied_round` aggregates
+  uint32_t applied_round = 0;
+  uint32_t trained_round = 0;   // the round whose update is in `update`
+  trainer::TrunkUpdate update;
+  std::vector<float> flat_update;
+  std::map<std::pair<uint32_t, uint32_t>, Hash32> sent;  // (round, attempt) -> update sent
+  bool done = false;            // report written, nothing more to do
+  std::string failed;           // a permanent error: the task is left alone
+  json report;
+  json round_timing = json::object();  // the round in progress
+  int best_round = 0;
+  double best_valid = -1;
+};
+
+struct RoundDriver::AggregatorTask {
+  TaskSettings settings;
+  trainer::Weights global;
+  uint32_t applied_round = 0;
+  std::string failed;
+  bool done = false;
+};
+
+RoundDriver::RoundDriver(DriverHost* host, DriverOptions options)
+    : host_(host), options_(std::move(options)) {}
+
+RoundDriver::~RoundDriver() { Stop(); }
+
+void RoundDriver::Log(const std::string& line) const {
+  if (options_.log) options_.log("component=driver " + line);
+}
+
+void RoundDriver::Stop() {
+  stop_ = true;
+  std::lock_guard<std::mutex> lock(mu_);
+  cv_.notify_all();
+}
+
+void RoundDriver::Run() {
+  while (!stop_) {
+    bool worked = Step();
+    if (!worked) {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait_for(lock, options_.poll, [this] { return stop_.load(); });
+    }
+  }
+}
+
+nlohmann::json RoundDriver::Report(const std::string& task_id) const {
+  auto it = partner_tasks_.find(task_id);
+  if (it == partner_tasks_.end()) return nullptr;
+  return it->second->report;
+}
+
+bool RoundDriver::Step() {
+  std::vector<std::string> mine, aggregated;
+  const PubKey* partner = options_.partner_key ? &options_.partner_key->pubkey() : nullptr;
+  host_->Read([&](const FederationState& s) {
+    for (const TaskRecord* t : s.Tasks()) {
+      TaskStatus st = s.StatusOf(*t);
+      bool live = st == TaskStatus::kActive || st == TaskStatus::kCompleted;
+      if (partner && t->spec.HasParticipant(*partner) && (live || partner_tasks_.count(t->spec.task_id))) {
+        mine.push_back(t->spec.task_id);
+      }
+      if (options_.node_signer && st == TaskStatus::kActive &&
+          t->spec.aggregator == options_.node_signer->pubkey()) {
+        aggregated.push_back(t->spec.task_id);
+      }
+    }
+  });
+  bool worked = false;
+  for (const std::string& id : aggregated) {
+    if (stop_) return worked;
+    worked |= StepAggregator(id);
+  }
+  for (const std::string& id : mine) {
+    if (stop_) return worked;
+    worked |= StepPartner(id);
+  }
+  return worked;
+}
+
+// ---------------------------------------------------------------- partner side
+
+bool RoundDriver::StepPartner(const std::string& id) {
+  const SecretKey& key = *options_.partner_key;
+  const PubKey& me = key.pubkey();
+  auto& slot = partner_tasks_[id];
+  if (!slot) slot = std::make_unique<PartnerTask>();
+  PartnerTask& pt = *slot;
+  if (pt.done || !pt.failed.empty()) return false;
+  auto fail = [&](const std::string& why) {
+    pt.failed = why;
+    pt.report["error"] = why;
+    Log("event=task-failed task=" + id + " error=\"" + why + "\"");
+    return true;
+  };
+  TaskView v = ReadTask(*host_, id, &me);
+  if (!v.found) return false;
+  const TaskRecord& task = v.task;
+  const TaskSpec& spec = task.spec;
+
+  if (pt.report.is_null()) {
+    auto settings = SettingsFromSpec(spec);
+    if (!settings.ok()) return fail(settings.status().message());
+    pt.settings = *settings;
+    const Participant* p = task.FindParticipant(me);
+    auto file = options_.datasets.find(p->dataset_id);
+    if (file == options_.datasets.end()) {
+      return fail("the spec lists dataset '" + p->dataset_id +
+                  "' for this partner but [partner] datasets has no file for it");
+    }
+    if (!v.my_dataset) return fail("dataset '" + p->dataset_id + "' is not registered");
+    trainer::LoadOptions lo;
+    lo.featurize.bits = pt.settings.bits;
+    pt.gate = std::make_unique<DataGate>(file->second, v.my_dataset->content_hash, lo);
+    pt.global = trainer::InitTrunk(ConfigFor(pt.settings), pt.settings.seed);
+    pt.report = {{"task_id", id},
+                 {"partner", me.Hex()},
+                 {"dataset_id", p->dataset_id},
+                 {"file", file->second},
+                 {"spec_hash", task.spec_hash.Hex()},
+                 {"rounds", json::array()}};
+    Log("event=task-joined task=" + id + " dataset=" + p->dataset_id);
+  }
+
+  // 1. Apply every committed aggregate not applied yet, in order.
+  for (const RoundProgress& r : task.rounds) {
+    if (!r.aggregate || r.round <= pt.applied_round) continue;
+    if (r.round != pt.applied_round + 1) return fail("aggregates out of order");
+    auto t0 = Clock::now();
+    const auto& agg = *r.aggregate;
+    auto bytes = host_->GetArtifact(spec.aggregator, agg.aggregate_hash);
+    if (!bytes.ok()) {
+      Log("event=fetch-failed task=" + id + " round=" + std::to_string(r.round) + " error=\"" +
+          bytes.status().message() + "\"");
+      return false;  // retried on the next pass
+    }
+    auto a = SecAggArtifact::Decode(AsBytes(*bytes));
+    if (!a.ok()) return fail("aggregate of round " + std::to_string(r.round) + ": " + a.status().message());
+    if (a->type != SecAggArtifact::Type::kAggregate || a->chain_id != v.chain_id ||
+        a->task_id != id || a->round != r.round || a->author != spec.aggregator ||
+        a->members != agg.contributors || a->samples != agg.total_samples ||
+        !v.fixed_point.ok() || a->scale != v.fixed_point->scale()) {
+      return fail("aggregate " + agg.aggregate_hash.ShortHex() + " of round " +
+                  std::to_string(r.round) +
+                  " does not match its ROUND_AGGREGATE (type, task, round, author, "
+                  "contributors, samples or scale)");
+    }
+    auto avg = orchestrator::DecodeAverage(*a);
+    if (!avg.ok()) return fail(avg.status().message());
+    Status st = AddFlat(&pt.global, *avg);
+    if (!st.ok()) return fail(st.message());
+    pt.applied_round = r.round;
+    double fetch_ms = MsSince(t0);
+    json entry = {{"round", r.round},
+                  {"attempts", r.attempt + 1},
+                  {"contributed", std::find(agg.contributors.begin(), agg.contributors.end(), me) !=
+                                      agg.contributors.end()},
+                  {"ledger_round_ms", agg.time_ms - r.started_ms},
+                  {"fetch_apply_ms", fetch_ms}};
+    if (pt.round_timing.contains("round") && pt.round_timing["round"] == r.round) {
+      for (auto& [k, val] : pt.round_timing.items()) {
+        if (k != "round") entry[k] = val;
+      }
+    }
+    if (pt.trainer) {
+      auto e0 = Clock::now();
+      st = pt.trainer->model().ImportTrunk(pt.global);
+      if (!st.ok()) return fail(st.message());
+      auto mv = pt.trainer->Evaluate(trainer::Fold::kValid);
+      auto mt = pt.trainer->Evaluate(trainer::Fold::kTest);
+      if (!mv.ok() || !mt.ok()) return fail("evaluation failed");
+      entry["valid"] = MetricsJson(*mv);
+      entry["test"] = MetricsJson(*mt);
+      entry["eval_ms"] = MsSince(e0);
+      double score = mv->macro_pr_auc.value_or(-1);
+      if (score > pt.best_valid) {  // earliest on ties
+        pt.best_valid = score;
+        pt.best_round = static_cast<int>(r.round);
+        pt.report["selected"] = {{"round", r.round}, {"valid", entry["valid"]}, {"test", entry["test"]}};
+      }
+    }
+    pt.report["rounds"].push_back(entry);
+    Log("event=aggregate-applied task=" + id + " round=" + std::to_string(r.round) +
+        (entry.contains("valid") && !entry["valid"]["pr_auc"].is_null()
+             ? " valid_pr_auc=" + std::to_string(entry["valid"]["pr_auc"].get<double>())
+             : std::string()));
+    return true;
+  }
+
+  // 2. Finished: check the final trunk against the ledger and write the report.
+  if (v.status != TaskStatus::kActive) {
+    if (v.status == TaskStatus::kCompleted && task.final_trunk_hash &&
+        pt.applied_round == spec.rounds) {
+      auto bytes = TrunkArtifact(pt.global, spec, spec.rounds);
+      if (!bytes.ok()) return fail(bytes.status().message());
+      Hash32 mine_hash = Sha256(ByteView(bytes->data(), bytes->size()));
+      pt.report["final_trunk_hash"] = task.final_trunk_hash->Hex();
+      pt.report["final_trunk_verified"] = mine_hash == *task.final_trunk_hash;
+      if (mine_hash != *task.final_trunk_hash) {
+        Log("event=final-trunk-mismatch task=" + id + " ledger=" + task.final_trunk_hash->Hex() +
+            " ours=" + mine_hash.Hex());
+      } else {
+        // Keep the final model: the federated trunk (anyone's) and this partner's private head.
+        (void)host_->PutArtifact(me, mine_hash, AsView(*bytes));
+      }
+    }
+    pt.report["status"] = orchestrator::TaskStatusName(v.status);
+    pt.done = true;
+    if (!options_.work_dir.empty()) {
+      std::string dir = options_.work_dir + "/" + id;
+      Status st = MakeDirs(dir);
+      std::ofstream f(dir + "/report.json");
+      f << pt.report.dump(2) << "\n";
+      if (!st.ok() || !f) Log("event=report-failed task=" + id + " dir=" + dir);
+    }
+    Log(std::string("event=task-finished task=") + id + " status=" +
+        orchestrator::TaskStatusName(v.status) + " best_round=" + std::to_string(pt.best_round));
+    return true;
+  }
+
+  const RoundProgress* cur = task.CurrentRound();
+  if (cur == nullptr || !cur->IsMember(me)) return false;
+  if (pt.applied_round + 1 != cur->round) return false;  // an aggregate is still to be fetched
+  const uint32_t round = cur->round;
+  if (!pt.round_timing.contains("round") || pt.round_timing["round"] != round) {
+    pt.round_timing = {{"round", round}};
+  }
+
+  // 3. Declare the data access for this round before touching the data.
+  if (!cur->accesses.count(me)) {
+    auto t0 = Clock::now();
+    DataAccessPayload p{id, round, v.my_dataset->dataset_id, v.my_dataset->content_hash,
+                        v.my_dataset->rows};
+    auto h = host_->Commit(key, p);
+    if (!h.ok()) {
+      Log("event=commit-failed kind=DATA_ACCESS task=" + id + " round=" + std::to_string(round) +
+          " error=\"" + h.status().message() + "\"");
+      return false;
+    }
+    pt.round_timing["data_access_commit_ms"] = MsSince(t0);
+    Log("event=data-access task=" + id + " round=" + std::to_string(round) +
+        " height=" + std::to_string(*h));
+    return true;
+  }
+
+  // 4. Train (once per round), through the gate.
+  if (pt.trained_round != round) {
+    auto data = pt.gate->Open(*host_, id, round, me);
+    if (!data.ok()) {
+      if (data.status().code() == Status::Code::kPermissionDenied) {
+        Log("event=gate-closed task=" + id + " error=\"" + data.status().message() + "\"");
+        return false;
+      }
+      return fail(data.status().message());
+    }
+    auto t0 = Clock::now();
+    if (!pt.trainer) {
+      pt.data = *data;
+      pt.split = trainer::ScaffoldSplit(pt.data->scaffolds, pt.settings.valid_fraction,
+                                        pt.settings.test_fraction, pt.settings.seed);
+      trainer::ModelConfig cfg = ConfigFor(pt.settings);
+      cfg.num_tasks = pt.data->num_tasks();
+      trainer::TrainOptions to;
+      to.learning_rate = pt.settings.lr;
+      to.batch_size = pt.settings.batch_size;
+      to.seed = pt.settings.seed * 1000;  // as `fedledger train local --seed S`
+      auto t = trainer::PartnerTrainer::Create(cfg, to, *pt.data, pt.split, pt.global, to.seed);
+      if (!t.ok()) return fail(t.status().message());
+      pt.trainer = std::move(t).value();
+      pt.report["compounds"] = pt.data->size();
+      pt.report["tasks"] = pt.data->tasks;
+      pt.report["split"] = {{"train", pt.split.train.size()},
+                            {"valid", pt.split.valid.size()},
+                            {"test", pt.split.test.size()}};
+      pt.report["skipped_rows"] = pt.gate->load_report().skipped.size();
+    }
+    Status st = pt.trainer->RunRound(pt.global, pt.settings.local_epochs, &pt.update);
+    if (!st.ok()) return fail(st.message());
+    FlattenInto(pt.update.delta, &pt.flat_update);
+    pt.trained_round = round;
+    pt.round_timing["train_ms"] = MsSince(t0);
+    pt.round_timing["train_loss"] = pt.update.mean_loss;
+    Log("event=trained task=" + id + " round=" + std::to_string(round) +
+        " samples=" + std::to_string(pt.update.num_samples) +
+        " loss=" + std::to_string(pt.update.mean_loss));
+    return true;
+  }
+
+  const auto key_ra = std::make_pair(round, cur->attempt);
+  auto mine_update = cur->updates.find(me);
+  // 5. Our update is committed for this attempt: make sure the aggregator has it.
+  if (mine_update != cur->updates.end()) {
+    if (pt.sent.count(key_ra)) return false;
+    auto t0 = Clock::now();
+    const Hash32& h = mine_update->second.update_hash;
+    auto bytes = host_->GetArtifact(me, h);
+    if (!bytes.ok()) return fail("our committed update " + h.ShortHex() + " is gone: " + bytes.status().message());
+    Status st = host_->PutArtifact(spec.aggregator, h, *bytes);
+    if (!st.ok()) {
+      Log("event=send-failed task=" + id + " round=" + std::to_string(round) + " error=\"" +
+          st.message() + "\"");
+      return false;
+    }
+    pt.sent[key_ra] = h;
+    pt.round_timing["send_ms"] = MsSince(t0);
+    Log("event=update-sent task=" + id + " round=" + std::to_string(round) +
+        " attempt=" + std::to_string(cur->attempt) + " sha256=" + h.Hex());
+    return true;
+  }
+
+  // 6. Mask for the current attempt, keep it here, commit MODEL_UPDATE.
+  auto t0 = Clock::now();
+  if (!v.fixed_point.ok()) return fail(v.fixed_point.status().message());
+  orchestrator::MaskContext ctx{v.chain_id, id, round, cur->attempt, cur->members};
+  auto masked = orchestrator::MaskUpdate(key, ctx, *v.fixed_point, pt.flat_update,
+                                         pt.update.num_samples);
+  if (!masked.ok()) return fail(masked.status().message());
+  Bytes bytes = masked->Encode();
+  Hash32 h = Sha256(ByteView(bytes.data(), bytes.size()));
+  Status st = host_->PutArtifact(me, h, AsView(bytes));
+  if (!st.ok()) {
+    Log("event=store-failed task=" + id + " error=\"" + st.message() + "\"");
+    return false;
+  }
+  pt.round_timing["mask_ms"] = MsSince(t0);
+  auto t1 = Clock::now();
+  ModelUpdatePayload p{id, round, h, pt.update.num_samples, bytes.size(), cur->attempt};
+  auto height = host_->Commit(key, p);
+  if (!height.ok()) {
+    Log("event=commit-failed kind=MODEL_UPDATE task=" + id + " round=" + std::to_string(round) +
+        " attempt=" + std::to_string(cur->attempt) + " error=\"" + height.status().message() + "\"");
+    return false;  // e.g. wrong-attempt after a restart: the next pass re-masks
+  }
+  pt.round_timing["update_commit_ms"] = MsSince(t1);
+  pt.round_timing["update_bytes"] = bytes.size();
+  Log("event=update-committed task=" + id + " round=" + std::to_string(round) + " attempt=" +
+      std::to_string(cur->attempt) + " sha256=" + h.Hex() + " height=" + std::to_string(*height));
+  return true;
+}
+
+// ---------------------------------------------------------------- aggregator side
+
+bool RoundDriver::StepAggregator(const std::string& id) {
+  const SecretKey& key = *options_.node_signer;
+  auto& slot = aggregator_tasks_[id];
+  if (!slot) slot = std::make_unique<AggregatorTask>();
+  AggregatorTask& at = *slot;
+  if (at.done || !at.failed.empty()) return false;
+  auto fail = [&](const std::string& why) {
+    at.failed = why;
+    Log("event=aggregation-failed task=" + id + " error=\"" + why + "\"");
+    return true;
+  };
+  TaskView v = ReadTask(*host_, id, nullptr);
+  if (!v.found || v.status != TaskStatus::kActive) return false;
+  const TaskRecord& task = v.task;
+  const TaskSpec& spec = task.spec;
+  if (at.global.tensors.empty()) {
+    auto settings = SettingsFromSpec(spec);
+    if (!settings.ok()) return fail(settings.status().message());
+    at.settings = *settings;
+    at.global = trainer::InitTrunk(ConfigFor(at.settings), at.settings.seed);
+  }
+  if (!v.fixed_point.ok()) return fail(v.fixed_point.status().message());
+
+  // Follow the global trunk (for the final model's hash).
+  for (const RoundProgress& r : task.rounds) {
+    if (!r.aggregate || r.round <= at.applied_round) continue;
+    auto bytes = host_->GetArtifact(key.pubkey(), r.aggregate->aggregate_hash);
+    if (!bytes.ok()) return fail("our aggregate of round " + std::to_string(r.round) + ": " + bytes.status().message());
+    auto a = SecAggArtifact::Decode(AsBytes(*bytes));
+    if (!a.ok()) return fail(a.status().message());
+    auto avg = orchestrator::DecodeAverage(*a);
+    if (!avg.ok()) return fail(avg.status().message());
+    Status st = AddFlat(&at.global, *avg);
+    if (!st.ok()) return fail(st.message());
+    at.applied_round = r.round;
+  }
+
+  const RoundProgress* cur = task.CurrentRound();
+  if (cur == nullptr) {
+    // Every round aggregated: publish the final trunk and complete the task.
+    auto bytes = TrunkArtifact(at.global, spec, spec.rounds);
+    if (!bytes.ok()) return fail(bytes.status().message());
+    Hash32 h = Sha256(ByteView(bytes->data(), bytes->size()));
+    Status st = host_->PutArtifact(key.pubkey(), h, AsView(*bytes));
+    if (!st.ok()) return fail(st.message());
+    auto height = host_->Commit(key, TaskCompletePayload{id, spec.rounds, h});
+    if (!height.ok()) {
+      Log("event=commit-failed kind=TASK_COMPLETE task=" + id + " error=\"" +
+          height.status().message() + "\"");
+      return false;
+    }
+    at.done = true;
+    Log("event=task-complete task=" + id + " final_trunk=" + h.Hex() +
+        " height=" + std::to_string(*height));
+    return true;
+  }
+
+  std::vector<PubKey> missing;
+  for (const PubKey& m : cur->members) {
+    if (!cur->updates.count(m)) missing.push_back(m);
+  }
+  if (!missing.empty()) {
+    uint64_t now = host_->NowMs();
+    if (now < cur->attempt_started_ms + spec.round_timeout_ms + options_.restart_margin_ms) {
+      return false;
+    }
+    RoundRestartPayload p{id, cur->round, cur->attempt + 1, missing,
+                          std::to_string(missing.size()) + " member(s) sent no MODEL_UPDATE within " +
+                              std::to_string(spec.round_timeout_ms) + " ms"};
+    auto height = host_->Commit(key, p);
+    if (!height.ok()) {
+      Log("event=commit-failed kind=ROUND_RESTART task=" + id + " error=\"" +
+          height.status().message() + "\"");
+      return false;
+    }
+    Log("event=round-restart task=" + id + " round=" + std::to_string(cur->round) +
+        " attempt=" + std::to_string(cur->attempt + 1) +
+        " dropped=" + std::to_string(missing.size()) + " height=" + std::to_string(*height));
+    return true;
+  }
+
+  // Every member delivered on the ledger; aggregate once their artifacts are all here.
+  auto t0 = Clock::now();
+  std::vector<SecAggArtifact> updates;
+  uint64_t total = 0;
+  for (const PubKey& m : cur->members) {
+    const auto& u = cur->updates.at(m);
+    auto bytes = host_->GetArtifact(key.pubkey(), u.update_hash);
+    if (!bytes.ok()) {
+      if (bytes.status().code() == Status::Code::kNotFound) return false;  // not sent yet
+      return fail(bytes.status().message());
+    }
+    auto a = SecAggArtifact::Decode(AsBytes(*bytes));
+    if (!a.ok()) return fail("update " + u.update_hash.ShortHex() + ": " + a.status().message());
+    if (a->author != m || a->samples != u.sample_count || a->scale != v.fixed_point->scale() ||
+        a->words.size() != at.global.numel()) {
+      return fail("update " + u.update_hash.ShortHex() + " by " + m.ShortHex() +
+                  " does not match its MODEL_UPDATE (author, samples, scale or size)");
+    }
+    total += u.sample_count;
+    updates.push_back(std::move(a).value());
+  }
+  std::vector<const SecAggArtifact*> ptrs;
+  for (const auto& u : updates) ptrs.push_back(&u);
+  orchestrator::MaskContext ctx{v.chain_id, id, cur->round, cur->attempt, cur->members};
+  auto agg = orchestrator::Aggregate(key.pubkey(), ctx, ptrs);
+  if (!agg.ok()) return fail(agg.status().message());
+  agg->samples = total;
+  Bytes bytes = agg->Encode();
+  Hash32 h = Sha256(ByteView(bytes.data(), bytes.size()));
+  Status st = host_->PutArtifact(key.pubkey(), h, AsView(bytes));
+  if (!st.ok()) return fail(st.message());
+  double aggregate_ms = MsSince(t0);
+  auto t1 = Clock::now();
+  auto height = host_->Commit(key, RoundAggregatePayload{id, cur->round, h, cur->members, total});
+  if (!height.ok()) {
+    Log("event=commit-failed kind=ROUND_AGGREGATE task=" + id + " error=\"" +
+        height.status().message() + "\"");
+    return false;
+  }
+  Log("event=round-aggregated task=" + id + " round=" + std::to_string(cur->round) +
+      " contributors=" + std::to_string(cur->members.size()) + " samples=" +
+      std::to_string(total) + " aggregate_ms=" + std::to_string(aggregate_ms) +
+      " commit_ms=" + std::to_string(MsSince(t1)) + " sha256=" + h.Hex() +
+      " height=" + std::to_string(*height));
+  return true;
+}
+
+}  // namespace fedledger::driver
