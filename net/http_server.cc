@@ -96,7 +96,12 @@ class Session : public std::enable_shared_from_this<Session> {
     if (closed_) return;
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(opts().header_limit));
-    parser_->body_limit(opts().body_limit);
+    // The header parser refuses a Content-Length above the limit it was given, so start from
+    // the largest limit and narrow it to the route's once the target is known.
+    size_t widest = opts().body_limit;
+    for (const auto& [prefix, limit] : opts().body_limit_by_prefix) widest = std::max(widest, limit);
+    parser_->body_limit(widest);
+    body_limit_ = widest;
     stream_.expires_after(opts().header_timeout);
     http::async_read_header(stream_, buffer_, *parser_,
                             beast::bind_front_handler(&Session::OnReadHeader, shared_from_this()));
@@ -107,6 +112,17 @@ class Session : public std::enable_shared_from_this<Session> {
     if (ec) return OnReadError(ec);
     const auto& req = parser_->get();
     version_ = req.version();
+    body_limit_ = opts().body_limit;
+    for (const auto& [prefix, limit] : opts().body_limit_by_prefix) {
+      if (std::string_view(req.target().data(), req.target().size()).starts_with(prefix)) {
+        body_limit_ = limit;
+        break;
+      }
+    }
+    if (parser_->content_length() && *parser_->content_length() > body_limit_) {
+      return OnReadError(http::error::body_limit);
+    }
+    parser_->body_limit(body_limit_);
     if (!parser_->is_done() && beast::iequals(req[http::field::expect], "100-continue")) {
       continue_.emplace(http::status::continue_, req.version());
       stream_.expires_after(opts().write_timeout);
@@ -139,7 +155,7 @@ class Session : public std::enable_shared_from_this<Session> {
     keep_alive_ = false;
     if (ec == http::error::body_limit) {
       return WriteResponse(HttpResponse::Error(
-          413, "request body exceeds " + std::to_string(opts().body_limit) + " bytes"));
+          413, "request body exceeds " + std::to_string(body_limit_) + " bytes"));
     }
     if (ec == http::error::header_limit) {
       return WriteResponse(HttpResponse::Error(
@@ -288,6 +304,7 @@ class Session : public std::enable_shared_from_this<Session> {
   bool keep_alive_ = false;
   bool awaiting_ = false;
   bool closed_ = false;
+  size_t body_limit_ = 0;  // of the request being read (body_limit or a prefix limit)
   uint64_t generation_ = 0;
   std::weak_ptr<Responder::Impl> responder_;  // of the request being handled
   std::array<char, 4096> drain_;

@@ -139,6 +139,9 @@ struct HttpServerOptions {
   uint16_t port = 0;                 // 0: an ephemeral port, see port()
   int threads = 1;
   size_t body_limit = 1 << 20;       // bytes; larger -> 413
+  // Larger limits for request targets starting with a prefix (e.g. "/artifacts/"), chosen
+  // once the header is read, so big uploads go only where they are expected.
+  std::vector<std::pair<std::string, size_t>> body_limit_by_prefix;
   size_t header_limit = 16 << 10;    // bytes; larger -> 431
   size_t max_connections = 512;      // more are accepted and closed at once
   std::chrono::milliseconds header_timeout{15000};

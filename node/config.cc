@@ -104,7 +104,7 @@ Result<NodeConfig> ParseNodeConfig(const std::string& text, const std::string& b
   }
   FL_TRY(CheckKeys(root, "",
                    {"data_dir", "node_key", "genesis", "p2p", "http", "consensus", "mempool",
-                    "log", "application", "partner"}));
+                    "log", "application", "partner", "artifacts"}));
   NodeConfig c;
   FL_ASSIGN(std::string data_dir, GetString(root, "", "data_dir", true));
   FL_ASSIGN(std::string key, GetString(root, "", "node_key", true));
@@ -199,6 +199,12 @@ Result<NodeConfig> ParseNodeConfig(const std::string& text, const std::string& b
       return Status::InvalidArgument(
           "[application] rules: must be orchestrator or ledger, got '" + rules + "'");
     }
+  }
+  FL_TRY(err);
+  if (const toml::table* t = SubTable(root, "artifacts", &err)) {
+    FL_TRY(CheckKeys(*t, "[artifacts] ", {"max_bytes"}));
+    FL_TRY(GetUint(*t, "[artifacts] ", "max_bytes", 1024, uint64_t{16} << 30,
+                   &c.artifact_max_bytes));
   }
   FL_TRY(err);
   if (const toml::table* t = SubTable(root, "partner", &err)) {

@@ -20,6 +20,8 @@
 //   level = "info"                       # debug | info | warn | error
 //   [application]
 //   rules = "orchestrator"               # orchestrator (default) | ledger
+//   [artifacts]
+//   max_bytes = 536870912                # largest round artifact (masked update, model)
 //   [partner]                            # optional: this node also runs a partner's side of
 //   key = "partner.key"                  #   the tasks it approved (driver/round_driver.h)
 //   datasets = { "shard-0" = "data/shard-0.csv" }   # dataset id -> local file
@@ -72,6 +74,9 @@ struct NodeConfig {
   net::HostPort http_listen{"127.0.0.1", 0};
   int http_threads = 1;
   size_t http_body_limit = 1 << 20;
+  // Largest round artifact stored or accepted over HTTP ([artifacts] max_bytes): a masked
+  // update of a 32768 x 1024 trunk is 134 MB.
+  uint64_t artifact_max_bytes = uint64_t{512} << 20;
   consensus::ConsensusOptions consensus;
   net::LogLevel log_level = net::LogLevel::kInfo;
   ApplicationRules rules = ApplicationRules::kOrchestrator;

@@ -224,10 +224,11 @@ Result<std::unique_ptr<Node>> Node::Open(const NodeConfig& config, net::LogFn lo
   ho.port = config.http_listen.port;
   ho.threads = config.http_threads;
   ho.body_limit = config.http_body_limit;
+  ho.body_limit_by_prefix = {{"/artifacts/", config.artifact_max_bytes}};
   ho.log = filtered;
   node->http_ = std::make_unique<net::HttpServer>(ho);
   ArtifactStoreOptions ao_artifacts;
-  ao_artifacts.max_bytes = config.http_body_limit;
+  ao_artifacts.max_bytes = config.artifact_max_bytes;
   FL_ASSIGN(node->artifacts_, ArtifactStore::Open(config.data_dir + "/artifacts", ao_artifacts));
   RegisterApi(*node->http_, *node);
   node->m_height_->Set(static_cast<double>(node->store_->height()));

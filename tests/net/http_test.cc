@@ -260,6 +260,36 @@ TEST_CASE("http server: 404, 405 with Allow, 413, 431", "[http]") {
   CHECK(hl->status == 431);
 }
 
+TEST_CASE("http server: a larger body limit for one path prefix only", "[http]") {
+  HttpServerOptions o;
+  o.body_limit = 1024;
+  o.body_limit_by_prefix = {{"/upload/", 64 << 10}};
+  o.log = [](LogLevel, const std::string&) {};
+  HttpServer server(o);
+  server.Route("PUT", "/upload/{name}", [](const HttpRequest& req, Responder res) {
+    res.Send(HttpResponse::Json(201, {{"size", req.body.size()}}));
+  });
+  server.Post("/echo", [](const HttpRequest& req, Responder res) {
+    res.Send(HttpResponse::Json(200, {{"size", req.body.size()}}));
+  });
+  REQUIRE(server.Start().ok());
+  const std::string base = "http://127.0.0.1:" + std::to_string(server.port());
+  auto up = HttpFetch("PUT", base + "/upload/a", std::string(60 << 10, 'x'), "application/octet-stream");
+  REQUIRE(up.ok());
+  CHECK(up->status == 201);
+  CHECK((*up->Json())["size"] == 60 << 10);
+  auto too_big = HttpFetch("PUT", base + "/upload/a", std::string(65 << 10, 'x'), "application/octet-stream");
+  REQUIRE(too_big.ok());
+  CHECK(too_big->status == 413);
+  CHECK((*too_big->Json())["error"] == "request body exceeds 65536 bytes");
+  // Other routes keep the small limit, although the header parser started with the larger.
+  auto echo = HttpFetch("POST", base + "/echo", std::string(4096, 'x'));
+  REQUIRE(echo.ok());
+  CHECK(echo->status == 413);
+  CHECK((*echo->Json())["error"] == "request body exceeds 1024 bytes");
+  server.Stop();
+}
+
 TEST_CASE("http server: oversized chunked body gets 413", "[http]") {
   TestServer ts;
   RawConn c(ts.server->port());
