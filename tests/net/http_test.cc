@@ -290,6 +290,37 @@ TEST_CASE("http server: a larger body limit for one path prefix only", "[http]")
   server.Stop();
 }
 
+TEST_CASE("http: bodies of several MB go through the bulk read paths intact", "[http]") {
+  HttpServerOptions o;
+  o.body_limit_by_prefix = {{"/upload/", 8 << 20}};
+  o.log = [](LogLevel, const std::string&) {};
+  HttpServer server(o);
+  std::string blob(3 << 20, '\0');
+  for (size_t i = 0; i < blob.size(); ++i) blob[i] = static_cast<char>((i * 2654435761u) >> 13);
+  server.Route("PUT", "/upload/{name}", [&blob](const HttpRequest& req, Responder res) {
+    res.Send(HttpResponse::Json(201, {{"size", req.body.size()}, {"same", req.body == blob}}));
+  });
+  server.Get("/download", [&blob](const HttpRequest&, Responder res) {
+    res.Send(HttpResponse::Text(200, blob, "application/octet-stream"));
+  });
+  REQUIRE(server.Start().ok());
+  const std::string base = "http://127.0.0.1:" + std::to_string(server.port());
+  auto up = HttpFetch("PUT", base + "/upload/a", blob, "application/octet-stream");
+  REQUIRE(up.ok());
+  CHECK(up->status == 201);
+  CHECK((*up->Json())["same"] == true);
+  auto down = HttpGet(base + "/download");
+  REQUIRE(down.ok());
+  CHECK(down->status == 200);
+  CHECK(down->body == blob);
+  // A response larger than the client's limit is refused, not truncated.
+  HttpClientOptions small;
+  small.max_response_body = 1 << 20;
+  auto refused = HttpGet(base + "/download", small);
+  CHECK(refused.status().code() == Status::Code::kResourceExhausted);
+  server.Stop();
+}
+
 TEST_CASE("http server: oversized chunked body gets 413", "[http]") {
   TestServer ts;
   RawConn c(ts.server->port());
