@@ -531,8 +531,18 @@ Result<Block> Consensus::BuildBlock(std::vector<Entry> entries) {
     Status s = app_->CheckBlock(block);
     if (s.ok()) return block;
     if (!PeerFault(s)) return s;
-    // Invariant: a prefix of `lo` entries checks (an empty one trivially), one of `hi` does not.
     std::vector<Entry>& es = block.entries;
+    if (evictions == 0) {
+      // A refusal that is not about an entry (the header: say a clock far behind the head's
+      // time) fails even the empty block; no entry is to blame, so evict none.
+      Status empty = app_->CheckBlock(make({}));
+      if (!empty.ok()) {
+        if (!PeerFault(empty)) return empty;
+        out_->Rejected(signer_->pubkey(), "own block did not check: " + s.message());
+        return make({});
+      }
+    }
+    // Invariant: a prefix of `lo` entries checks (the empty one did), one of `hi` does not.
     size_t lo = 0, hi = es.size();
     Status first_bad = s;
     while (hi - lo > 1) {

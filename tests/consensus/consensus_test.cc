@@ -351,6 +351,29 @@ TEST_CASE("consensus: many clashing entries never stall the proposer", "[consens
   CHECK(h.core->mempool().size() == 20 - 8);
 }
 
+// Refuses every block, the empty one too: a problem with the header, not with any entry.
+class RefuseEveryBlockApp : public LedgerApplication {
+ public:
+  using LedgerApplication::LedgerApplication;
+  Status CheckBlock(const Block& block) const override {
+    return Status::FailedPrecondition("block time is behind the head");
+  }
+};
+
+TEST_CASE("consensus: a block refused for its header evicts no entry", "[consensus]") {
+  Harness h(false);
+  RefuseEveryBlockApp app(h.chain.store.get());
+  h.app = &app;
+  h.Boot();
+  SecretKey alice = SecretKey::FromSeed("alice");
+  REQUIRE(h.core->SubmitEntries({MakeEntry(alice, 1), MakeEntry(alice, 2)}, 50).ok());
+  CHECK(h.out.Proposals().empty());
+  CHECK(h.out.evicted.empty());
+  CHECK(h.core->mempool().size() == 2);
+  REQUIRE_FALSE(h.out.rejected.empty());
+  CHECK_THAT(h.out.rejected.back(), Catch::Contains("own block did not check"));
+}
+
 TEST_CASE("consensus: a lost sync request times out and the next validator is asked",
           "[consensus]") {
   Harness h;
