@@ -1,6 +1,6 @@
 // PUT/GET /artifacts/{sha256}: the node's content-addressed artifact store over HTTP
 // (node/artifact_store.h). The hash in the path is checked against the body on receipt; the
-// size limit is the server's body limit ([http] body_limit), so an oversized upload is
+// size limit is [artifacts] max_bytes (a per-route body limit of the server), so an oversized upload is
 // refused with 413 before it is read to the end. The write (with its fsync) runs on the
 // connection's io thread: a few ms for updates of a few MB.
 #include "node/api.h"

@@ -81,6 +81,10 @@ TEST_CASE("artifact store: content-addressed, checked on receipt and on read", "
 TEST_CASE("artifact API: PUT checks the hash in the path, GET serves the bytes",
           "[artifacts][multiprocess]") {
   testing::Cluster c(1);
+  {
+    std::ofstream f(c.node_dir(0) + "/node.toml", std::ios::app);
+    f << "\n[artifacts]\nmax_bytes = 1048576\n";
+  }
   c.Up();
   REQUIRE(testing::Cluster::WaitFor(std::chrono::seconds(20), [&] { return c.Height(0) >= 0; }));
   std::string body;
@@ -110,7 +114,7 @@ TEST_CASE("artifact API: PUT checks the hash in the path, GET serves the bytes",
   auto bad = net::HttpGet(url + "not-a-hash");
   REQUIRE(bad.ok());
   CHECK(bad->status == 400);
-  // Over the node's body limit (1 MiB by default): refused before it is stored.
+  // Over [artifacts] max_bytes (1 MiB here): refused before it is stored.
   const std::string big((1 << 20) + 1, 'b');
   auto too_big = net::HttpFetch("PUT", url + H(big).Hex(), big, "application/octet-stream");
   REQUIRE(too_big.ok());
