@@ -385,7 +385,30 @@ bool RoundDriver::StepPartner(const std::string& id) {
     return true;
   }
 
-  // 4. Train (once per round), through the gate.
+  const auto key_ra = std::make_pair(round, cur->attempt);
+  auto mine_update = cur->updates.find(me);
+  // 4. Our update is committed for this attempt: make sure the aggregator has it (also after
+  //    a restart of this node, from the local store, without training again).
+  if (mine_update != cur->updates.end()) {
+    if (pt.sent.count(key_ra)) return false;
+    auto t0 = Clock::now();
+    const Hash32& h = mine_update->second.update_hash;
+    auto bytes = host_->GetArtifact(me, h);
+    if (!bytes.ok()) return fail("our committed update " + h.ShortHex() + " is gone: " + bytes.status().message());
+    Status st = host_->PutArtifact(spec.aggregator, h, *bytes);
+    if (!st.ok()) {
+      Log("event=send-failed task=" + id + " round=" + std::to_string(round) + " error=\"" +
+          st.message() + "\"");
+      return false;
+    }
+    pt.sent[key_ra] = h;
+    pt.round_timing["send_ms"] = MsSince(t0);
+    Log("event=update-sent task=" + id + " round=" + std::to_string(round) +
+        " attempt=" + std::to_string(cur->attempt) + " sha256=" + h.Hex());
+    return true;
+  }
+
+  // 5. Train (once per round), through the gate.
   if (pt.trained_round != round) {
     auto data = pt.gate->Open(*host_, id, round, me);
     if (!data.ok()) {
@@ -425,28 +448,6 @@ bool RoundDriver::StepPartner(const std::string& id) {
     Log("event=trained task=" + id + " round=" + std::to_string(round) +
         " samples=" + std::to_string(pt.update.num_samples) +
         " loss=" + std::to_string(pt.update.mean_loss));
-    return true;
-  }
-
-  const auto key_ra = std::make_pair(round, cur->attempt);
-  auto mine_update = cur->updates.find(me);
-  // 5. Our update is committed for this attempt: make sure the aggregator has it.
-  if (mine_update != cur->updates.end()) {
-    if (pt.sent.count(key_ra)) return false;
-    auto t0 = Clock::now();
-    const Hash32& h = mine_update->second.update_hash;
-    auto bytes = host_->GetArtifact(me, h);
-    if (!bytes.ok()) return fail("our committed update " + h.ShortHex() + " is gone: " + bytes.status().message());
-    Status st = host_->PutArtifact(spec.aggregator, h, *bytes);
-    if (!st.ok()) {
-      Log("event=send-failed task=" + id + " round=" + std::to_string(round) + " error=\"" +
-          st.message() + "\"");
-      return false;
-    }
-    pt.sent[key_ra] = h;
-    pt.round_timing["send_ms"] = MsSince(t0);
-    Log("event=update-sent task=" + id + " round=" + std::to_string(round) +
-        " attempt=" + std::to_string(cur->attempt) + " sha256=" + h.Hex());
     return true;
   }
 

@@ -130,19 +130,23 @@ struct Fixture {
     }
     for (int i = 0; i < 4; ++i) {
       std::optional<PubKey> pk;
-      DriverOptions o;
-      o.node_key = nodes[i].pubkey();
-      o.node_signer = nodes[i];
-      if (i < 3) {
-        pk = partners[i].pubkey();
-        o.partner_key = partners[i];
-        o.datasets = {{"shard", files[i]}};
-      }
-      o.work_dir = (dir / ("node" + std::to_string(i))).string();
-      o.log = [this, i](const std::string& l) { log.push_back("node" + std::to_string(i) + " " + l); };
+      if (i < 3) pk = partners[i].pubkey();
       hosts.push_back(std::make_unique<FakeHost>(world.get(), nodes[i].pubkey(), pk));
-      drivers.push_back(std::make_unique<RoundDriver>(hosts.back().get(), o));
+      drivers.push_back(MakeDriver(i));
     }
+  }
+  // Node i's driver, as a fresh process would start it.
+  std::unique_ptr<RoundDriver> MakeDriver(int i) {
+    DriverOptions o;
+    o.node_key = nodes[i].pubkey();
+    o.node_signer = nodes[i];
+    if (i < 3) {
+      o.partner_key = partners[i];
+      o.datasets = {{"shard", files[i]}};
+    }
+    o.work_dir = (dir / ("node" + std::to_string(i))).string();
+    o.log = [this, i](const std::string& l) { log.push_back("node" + std::to_string(i) + " " + l); };
+    return std::make_unique<RoundDriver>(hosts[i].get(), o);
   }
   ~Fixture() { std::filesystem::remove_all(dir); }
 
@@ -346,6 +350,35 @@ TEST_CASE("driver: a revocation takes effect from the next round") {
     CHECK_FALSE(task->rounds[r].accesses.count(f.partners[1].pubkey()));  // never read its data again
   }
   CHECK(f.world->Count(EntryKind::kDataAccess) == 3 + 2 + 2);
+}
+
+TEST_CASE("driver: a partner whose node restarts after committing its update re-sends it without training again") {
+  Fixture f;
+  TaskSpec spec = f.Spec("t-restart", 2);
+  f.Propose(spec);
+  // Partner 0 declares its access, trains and commits its update, then its node restarts
+  // before sending it.
+  REQUIRE(f.drivers[0]->Step());  // DATA_ACCESS
+  REQUIRE(f.drivers[0]->Step());  // trains
+  REQUIRE(f.drivers[0]->Step());  // MODEL_UPDATE committed
+  REQUIRE(f.world->state.FindTask("t-restart")->CurrentRound()->updates.size() == 1);
+  f.drivers[0] = f.MakeDriver(0);
+  f.Run();
+  INFO(f.Log());
+  REQUIRE(f.Status("t-restart") == TaskStatus::kCompleted);
+  const std::string log = f.Log();
+  // One data access and one update per partner and round: the restarted driver trained round
+  // 1 once (before the restart), sent the committed update from its store, and went on.
+  CHECK(f.world->Count(EntryKind::kDataAccess) == 6);
+  CHECK(f.world->Count(EntryKind::kModelUpdate) == 6);
+  size_t trained = 0;
+  for (size_t p = log.find("node0 component=driver event=trained task=t-restart round=1");
+       p != std::string::npos; p = log.find("node0 component=driver event=trained task=t-restart round=1", p + 1)) {
+    ++trained;
+  }
+  CHECK(trained == 1);
+  nlohmann::json rep = f.drivers[0]->Report("t-restart");
+  CHECK(rep["final_trunk_verified"] == true);
 }
 
 TEST_CASE("driver: a task with a setting the trainer does not know is refused, not run with a default") {
