@@ -145,6 +145,8 @@ struct RoundDriver::PartnerTask {
   trainer::TrunkUpdate update;
   std::vector<float> flat_update;
   std::map<std::pair<uint32_t, uint32_t>, Hash32> sent;  // (round, attempt) -> update sent
+  Hash32 masked_hash;           // the last masked update committed, kept for sending
+  Bytes masked_bytes;
   bool done = false;            // report written, nothing more to do
   std::string failed;           // a permanent error: the task is left alone
   json report;
@@ -393,9 +395,14 @@ bool RoundDriver::StepPartner(const std::string& id) {
     if (pt.sent.count(key_ra)) return false;
     auto t0 = Clock::now();
     const Hash32& h = mine_update->second.update_hash;
-    auto bytes = host_->GetArtifact(me, h);
-    if (!bytes.ok()) return fail("our committed update " + h.ShortHex() + " is gone: " + bytes.status().message());
-    Status st = host_->PutArtifact(spec.aggregator, h, *bytes);
+    Status st;
+    if (h == pt.masked_hash && !pt.masked_bytes.empty()) {
+      st = host_->PutArtifact(spec.aggregator, h, AsView(pt.masked_bytes));
+    } else {  // after a restart: from the local store
+      auto bytes = host_->GetArtifact(me, h);
+      if (!bytes.ok()) return fail("our committed update " + h.ShortHex() + " is gone: " + bytes.status().message());
+      st = host_->PutArtifact(spec.aggregator, h, *bytes);
+    }
     if (!st.ok()) {
       Log("event=send-failed task=" + id + " round=" + std::to_string(round) + " error=\"" +
           st.message() + "\"");
@@ -476,6 +483,8 @@ bool RoundDriver::StepPartner(const std::string& id) {
   }
   pt.round_timing["update_commit_ms"] = MsSince(t1);
   pt.round_timing["update_bytes"] = bytes.size();
+  pt.masked_hash = h;
+  pt.masked_bytes = std::move(bytes);
   Log("event=update-committed task=" + id + " round=" + std::to_string(round) + " attempt=" +
       std::to_string(cur->attempt) + " sha256=" + h.Hex() + " height=" + std::to_string(*height));
   return true;

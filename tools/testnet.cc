@@ -162,6 +162,9 @@ void Init(const std::string& dir, int validators, int partners, const std::strin
     c.genesis_file = "../genesis.json";
     c.p2p_listen = p2p[i];
     c.http_listen = http[i];
+    // Two io threads: an aggregating node receives and serves several partners' artifacts
+    // (tens of MB each) at once.
+    c.http_threads = 2;
     for (int j = 0; j < validators; ++j) {
       if (j != i) c.peers.push_back({node_keys[j].pubkey(), p2p[j], http[j]});
     }

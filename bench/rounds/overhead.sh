@@ -43,6 +43,6 @@ for le in "${epochs[@]}"; do
     | "\(.[0])\t\(.[1])\t\(.[2] | floor)\t\(.[3] | floor)\t\(.[4] | floor)\t\(.[5] | floor)\t\(.[6] | floor)\t\(.[7] | floor)\t\(.[8] | floor)\t\(.[9] | floor)\t\(.[10] * 10 | round / 10)%"' \
     "$dir"/net/node{0,1,2}/tasks/tox21-demo/report.json |
     awk -F'\t' '{ printf "%-13s %7s %9s %9s %8s %8s %8s %8s %8s %9s %9s\n", $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11 }'
-  echo "  (load average $load_before before, $(cut -d' ' -f1 /proc/loadavg) after; results: $(echo "$out" | grep -A4 'PR alone' | tail -3 | awk '{printf "%s PR %s->%s; ", $1, $2, $3}'))"
+  echo "  (load average $load_before before, $(cut -d' ' -f1 /proc/loadavg) after; results: $(echo "$out" | grep -A3 'PR alone' | tail -3 | awk '{printf "%s PR %s->%s; ", $1, $2, $3}'))"
   rm -rf "$dir"
 done
