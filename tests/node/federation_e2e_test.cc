@@ -107,7 +107,7 @@ struct Federation {
   }
 };
 
-TEST_CASE("federation e2e: 4 node processes run a task's rounds; ledger, audit and sha256sum agree",
+TEST_CASE("federation e2e: 4 node processes run a task, and ledger, audit and sha256sum agree",
           "[multiprocess]") {
   Federation fed;
   fed.Start("e2e", 3, 120000);
