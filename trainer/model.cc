@@ -11,6 +11,8 @@
 #include <cstring>
 #include <random>
 
+#include <time.h>
+
 namespace fedledger::trainer {
 namespace {
 
@@ -53,6 +55,27 @@ __attribute__((target_clones("avx2", "default"))) void AdamKernel(
     }
   }
 }
+
+}  // namespace
+
+double DenseAdamPassSeconds(size_t rows, size_t cols, int repeats) {
+  const size_t n = rows * cols;
+  std::vector<float> w(n, 0.01f), m(n, 1e-4f), v(n, 1e-8f);
+  const AdamCoeffs c{0.9f, 0.999f, 0.1f, 0.001f, 1e-3f, 1.0f, 1e-8f};
+  AdamKernel(w.data(), nullptr, m.data(), v.data(), n, c);  // warm: pages and caches
+  std::vector<double> t;
+  for (int i = 0; i < std::max(1, repeats); ++i) {
+    timespec a{}, b{};
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &a);
+    AdamKernel(w.data(), nullptr, m.data(), v.data(), n, c);
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &b);
+    t.push_back(static_cast<double>(b.tv_sec - a.tv_sec) + 1e-9 * static_cast<double>(b.tv_nsec - a.tv_nsec));
+  }
+  std::sort(t.begin(), t.end());
+  return t[t.size() / 2];
+}
+
+namespace {
 
 Status CheckTensor(const Weights& w, size_t index, const std::string& name,
                    const std::vector<int64_t>& shape) {

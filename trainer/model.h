@@ -51,6 +51,12 @@ struct TrainOptions {
   uint64_t seed = 0;         // batch order and dropout masks
 };
 
+// The floor of a training step under exact (dense) Adam: the CPU seconds of one fused Adam
+// pass with zero gradient over rows x cols floats (read and write w, m and v: 24 bytes per
+// element), the pass every step must make over every trunk row that has Adam moments. The
+// median of `repeats` passes over buffers allocated and faulted in beforehand.
+double DenseAdamPassSeconds(size_t rows, size_t cols, int repeats);
+
 // Sets the process-wide torch intra-op thread count.
 void SetTorchThreads(int threads);
 
