@@ -5,6 +5,7 @@
 
 #include "ledger/export.h"
 #include "net/metrics.h"
+#include "orchestrator/application.h"
 
 namespace fedledger::node {
 
@@ -288,7 +289,13 @@ void RegisterApi(net::HttpServer& server, Node& node) {
   server.Get("/proofs/consistency",
              [n](const HttpRequest& req, Responder res) { GetConsistencyProof(*n, req, res); });
   RegisterTaskApi(server, node);
-  RegisterArtifactApi(server, node.artifacts());
+  std::function<bool(const Hash32&)> admit;
+  if (const auto* app = node.orchestrator()) {
+    admit = [app](const Hash32& h) {
+      return app->Read([&](const orchestrator::FederationState& s) { return s.NamesArtifact(h); });
+    };
+  }
+  RegisterArtifactApi(server, node.artifacts(), std::move(admit));
   server.Get("/status", [n](const HttpRequest&, Responder res) {
     res.Send(HttpResponse::Json(200, n->StatusJson()));
   });

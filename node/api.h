@@ -26,6 +26,8 @@
 // the Store (thread-safe) or call Node::Submit.
 #pragma once
 
+#include <functional>
+
 #include "net/http_server.h"
 #include "node/node.h"
 
@@ -37,7 +39,10 @@ void RegisterApi(net::HttpServer& server, Node& node);
 // The task and dataset routes (task_api.cc), called by RegisterApi.
 void RegisterTaskApi(net::HttpServer& server, const Node& node);
 // PUT/GET /artifacts/{sha256} over `store` (artifact_api.cc), called by RegisterApi.
-void RegisterArtifactApi(net::HttpServer& server, ArtifactStore& store);
+// `admit` (optional) decides which hashes may be PUT: a node running the orchestrator accepts
+// only artifacts a committed entry names (403 otherwise), so its disk holds nothing else.
+void RegisterArtifactApi(net::HttpServer& server, ArtifactStore& store,
+                         std::function<bool(const Hash32&)> admit = nullptr);
 
 // The JSON of a submit outcome and its HTTP status.
 net::HttpResponse SubmitResponse(const SubmitOutcome& o);

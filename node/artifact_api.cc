@@ -22,11 +22,18 @@ Result<Hash32> HashParam(const HttpRequest& req) {
 
 }  // namespace
 
-void RegisterArtifactApi(net::HttpServer& server, ArtifactStore& store) {
+void RegisterArtifactApi(net::HttpServer& server, ArtifactStore& store,
+                         std::function<bool(const Hash32&)> admit) {
   ArtifactStore* s = &store;
-  server.Route("PUT", "/artifacts/{sha256}", [s](const HttpRequest& req, Responder res) {
+  server.Route("PUT", "/artifacts/{sha256}", [s, admit](const HttpRequest& req, Responder res) {
     auto hash = HashParam(req);
     if (!hash.ok()) return (void)res.Send(HttpResponse::FromStatus(hash.status()));
+    if (admit && !admit(*hash)) {
+      return (void)res.Send(HttpResponse::Error(
+          403, "artifact " + hash->Hex() +
+                   " is not named by any committed MODEL_UPDATE, ROUND_AGGREGATE or "
+                   "TASK_COMPLETE on this ledger (yet): commit the entry first"));
+    }
     bool had = s->Contains(*hash);
     Status st = s->Put(*hash, req.body);
     if (st.code() == Status::Code::kResourceExhausted) {

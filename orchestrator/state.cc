@@ -215,6 +215,24 @@ uint64_t FederationState::MaxTotalSamples(const TaskRecord& task) const {
   return total;
 }
 
+bool FederationState::NamesArtifact(const Hash32& hash) const {
+  for (const TaskRecord* t : Tasks()) {
+    if (t->final_trunk_hash && *t->final_trunk_hash == hash) return true;
+    for (const RoundProgress& r : t->rounds) {
+      if (r.aggregate && r.aggregate->aggregate_hash == hash) return true;
+      for (const auto& [k, u] : r.updates) {
+        if (u.update_hash == hash) return true;
+      }
+      for (const RestartRecord& rs : r.restarts) {
+        for (const auto& [k, u] : rs.discarded_updates) {
+          if (u.update_hash == hash) return true;
+        }
+      }
+    }
+  }
+  return false;
+}
+
 Verdict FederationState::MayReadData(const std::string& task_id, uint32_t round,
                                      const PubKey& partner) const {
   const TaskRecord* task = LookupTask(task_id);

@@ -225,6 +225,10 @@ class FederationState {
   // counts of the participants' datasets (public, fixed at proposal). Secure aggregation sizes
   // its fixed-point scale with it.
   uint64_t MaxTotalSamples(const TaskRecord& task) const;
+  // Whether `hash` is named by a committed MODEL_UPDATE (current or discarded attempt),
+  // ROUND_AGGREGATE or TASK_COMPLETE: the artifacts a node accepts from others. Scans every
+  // task's rounds (cost proportional to the federation's history of updates).
+  bool NamesArtifact(const Hash32& hash) const;
 
   // ---- Snapshot ----
   // Deterministic encoding of the whole state (grammar in docs/ORCHESTRATOR.md). Two

@@ -224,11 +224,15 @@ TEST_CASE("driver: a task runs every round to completion and every partner verif
     CHECK(agg_store.count(r.aggregate->aggregate_hash));
   }
   CHECK(agg_store.count(*task->final_trunk_hash));
+  CHECK(f.world->state.NamesArtifact(*task->final_trunk_hash));
+  CHECK(f.world->state.NamesArtifact(task->rounds[1].aggregate->aggregate_hash));
+  CHECK_FALSE(f.world->state.NamesArtifact(Sha256(std::string("something else"))));
   for (const Entry& e : f.world->log) {
     if (const auto* u = std::get_if<ModelUpdatePayload>(&e.payload())) {
       REQUIRE(agg_store.count(u->update_hash));
       CHECK(Sha256(agg_store[u->update_hash]) == u->update_hash);
       CHECK(agg_store[u->update_hash].size() == u->size_bytes);
+      CHECK(f.world->state.NamesArtifact(u->update_hash));
     }
   }
   for (int p = 0; p < 3; ++p) {

@@ -7,6 +7,7 @@
 
 #include <catch2/catch.hpp>
 #include <fstream>
+#include <iterator>
 
 #include "ledger/crypto.h"
 #include "net/http_client.h"
@@ -82,8 +83,16 @@ TEST_CASE("artifact API: PUT checks the hash in the path, GET serves the bytes",
           "[artifacts][multiprocess]") {
   testing::Cluster c(1);
   {
-    std::ofstream f(c.node_dir(0) + "/node.toml", std::ios::app);
-    f << "\n[artifacts]\nmax_bytes = 1048576\n";
+    // Ledger rules: the node stores any artifact whose bytes match its hash (a node running
+    // the orchestrator also requires a committed entry naming it: federation_e2e_test.cc).
+    std::ifstream in(c.node_dir(0) + "/node.toml");
+    std::string cfg((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const std::string orchestrator = "rules = 'orchestrator'";
+    size_t at = cfg.find(orchestrator);
+    REQUIRE(at != std::string::npos);
+    cfg.replace(at, orchestrator.size(), "rules = 'ledger'");
+    std::ofstream f(c.node_dir(0) + "/node.toml");
+    f << cfg << "\n[artifacts]\nmax_bytes = 1048576\n";
   }
   c.Up();
   REQUIRE(testing::Cluster::WaitFor(std::chrono::seconds(20), [&] { return c.Height(0) >= 0; }));
