@@ -115,7 +115,8 @@ Bytes FederationState::Snapshot() const {
   Members(w, genesis().partners);
   w.U64(last_block_time_ms_);
   w.Varint(datasets_.size());
-  for (const auto& [key, d] : datasets_) {
+  for (const DatasetRecord* dp : SortedDatasets()) {
+    const DatasetRecord& d = *dp;
     w.Hash(d.owner);
     w.String(d.dataset_id);
     w.Hash(d.content_hash);

@@ -1,6 +1,7 @@
 #include "orchestrator/state.h"
 
 #include <algorithm>
+#include <tuple>
 #include <cstdio>
 #include <cstdlib>
 
@@ -194,12 +195,19 @@ TaskStatus FederationState::StatusOf(const TaskRecord& task) const {
   return task.status;
 }
 
-std::vector<const DatasetRecord*> FederationState::Datasets() const {
-  assert(base_ == nullptr);
+std::vector<const DatasetRecord*> FederationState::SortedDatasets() const {
   std::vector<const DatasetRecord*> out;
   out.reserve(datasets_.size());
   for (const auto& [k, d] : datasets_) out.push_back(&d);
+  std::sort(out.begin(), out.end(), [](const DatasetRecord* a, const DatasetRecord* b) {
+    return std::tie(a->owner, a->dataset_id) < std::tie(b->owner, b->dataset_id);
+  });
   return out;
+}
+
+std::vector<const DatasetRecord*> FederationState::Datasets() const {
+  assert(base_ == nullptr);
+  return SortedDatasets();
 }
 
 const DatasetRecord* FederationState::FindDataset(const PubKey& owner,
