@@ -16,6 +16,7 @@ packages=(
   libtomlplusplus-dev                   # node configs and task specs (TOML)
   python3 python3-torch python3-sklearn python3-rdkit   # benchmark peers and cross-checks
   etcd-server etcd-client               # consensus benchmark peer
+  jq                                    # the demo reads the nodes' JSON answers and reports
 )
 
 missing=()
