@@ -46,19 +46,19 @@ Status OrchestratorApplication::CheckBlock(const Block& block) const {
 }
 
 Status OrchestratorApplication::Commit(const Block& block, const Certificate& cert) {
-  // Synced blocks reach Commit without CheckBlock: check the rules before the store writes.
+  // Synced blocks reach Commit without CheckBlock: check the rules before the store writes,
+  // keeping the block's changes so that applying them after the write checks nothing twice.
+  // Commit is the state's only writer (consensus calls it from one thread), so the state
+  // cannot change between the two locks.
+  std::unique_ptr<FederationState> prepared;
   {
     std::shared_lock<std::shared_mutex> lock(mu_);
-    BlockVerdict v = state_.CheckBlock(block.entries, block.header.time_ms);
+    BlockVerdict v = state_.PrepareBlock(block.entries, block.header.time_ms, &prepared);
     if (!v.valid()) return BlockRuleViolation(block, v);
   }
   FL_TRY(ledger_.Commit(block, cert));
   std::unique_lock<std::shared_mutex> lock(mu_);
-  BlockVerdict v = state_.ApplyBlock(block.entries, block.header.time_ms);
-  if (!v.valid()) {
-    return Status::Internal("block " + std::to_string(block.header.height) +
-                            " passed the federation check but did not apply: " + v.ToString());
-  }
+  state_.ApplyPrepared(std::move(prepared));
   return Status::Ok();
 }
 

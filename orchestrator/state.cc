@@ -161,6 +161,23 @@ BlockVerdict FederationState::ApplyBlock(const std::vector<Entry>& entries,
   return BlockVerdict{};
 }
 
+BlockVerdict FederationState::PrepareBlock(const std::vector<Entry>& entries,
+                                           uint64_t block_time_ms,
+                                           std::unique_ptr<FederationState>* prepared) const {
+  auto scratch = std::unique_ptr<FederationState>(new FederationState(OverlayOn(*this)));
+  for (size_t i = 0; i < entries.size(); ++i) {
+    Verdict v = scratch->CheckAndApply(entries[i], block_time_ms);
+    if (!v.valid()) return BlockVerdict{i, std::move(v)};
+  }
+  scratch->last_block_time_ms_ = std::max(scratch->last_block_time_ms_, block_time_ms);
+  *prepared = std::move(scratch);
+  return BlockVerdict{};
+}
+
+void FederationState::ApplyPrepared(std::unique_ptr<FederationState> prepared) {
+  std::move(*prepared).MergeInto(*this);
+}
+
 bool FederationState::IsPartner(const PubKey& k) const { return genesis_->partners.count(k) > 0; }
 bool FederationState::IsValidator(const PubKey& k) const {
   return genesis_->validators.count(k) > 0;

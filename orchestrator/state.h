@@ -194,6 +194,13 @@ class FederationState {
   // entries before it. Works on a copy-on-write overlay: cost is proportional to the tasks and
   // datasets the block touches, never to the whole state. The state is unchanged.
   BlockVerdict CheckBlock(const std::vector<Entry>& entries, uint64_t block_time_ms) const;
+  // CheckBlock that keeps what it computed: when the block is valid, *prepared holds its
+  // changes (an overlay on this state) for ApplyPrepared, which then applies them without
+  // checking the entries again. REQUIRES for ApplyPrepared: this state has not changed since
+  // PrepareBlock (the caller is the only writer, as the consensus application is).
+  BlockVerdict PrepareBlock(const std::vector<Entry>& entries, uint64_t block_time_ms,
+                            std::unique_ptr<FederationState>* prepared) const;
+  void ApplyPrepared(std::unique_ptr<FederationState> prepared);
   // CheckBlock, then applies all of the block or (if any entry is invalid) none of it.
   BlockVerdict ApplyBlock(const std::vector<Entry>& entries, uint64_t block_time_ms);
 

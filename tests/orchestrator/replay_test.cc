@@ -59,6 +59,20 @@ TEST_CASE("the dev chain's task lifecycle replays under the orchestrator's rules
     REQUIRE(half->ApplyBlock(b->entries, b->header.time_ms).valid());
   }
   CHECK(half->SnapshotHash() == state->SnapshotHash());
+
+  // Prepared blocks (checked once, applied without a second check, as the consensus
+  // application commits them) reach the same state too.
+  auto prepared = ReplayStore(**store, mid);
+  REQUIRE(prepared.ok());
+  for (uint64_t h = mid + 1; h <= (*store)->height(); ++h) {
+    auto b = (*store)->GetBlock(h);
+    REQUIRE(b.ok());
+    std::unique_ptr<FederationState> changes;
+    REQUIRE(prepared->PrepareBlock(b->entries, b->header.time_ms, &changes).valid());
+    REQUIRE(changes != nullptr);
+    prepared->ApplyPrepared(std::move(changes));
+  }
+  CHECK(prepared->SnapshotHash() == state->SnapshotHash());
 }
 
 TEST_CASE("replay reports a committed entry that breaks the rules as corruption", "[replay]") {
