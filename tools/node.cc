@@ -1,7 +1,9 @@
 // fedledger node: run one validator until SIGTERM or SIGINT.
+#include <malloc.h>
 #include <signal.h>
 #include <unistd.h>
 
+#include <climits>
 #include <cstdio>
 #include <mutex>
 #include <thread>
@@ -37,6 +39,13 @@ Registrar reg("40-node", [](CLI::App& app) {
   auto config_path = std::make_shared<std::string>();
   cmd->add_option("--config", *config_path, "Node config file (TOML)")->required();
   cmd->callback([config_path] {
+    // Round artifacts are ~34 MB buffers, allocated and freed several times a round. glibc
+    // serves blocks that large with mmap and unmaps them on free, so every round faulted
+    // ~100 MB of fresh pages in again (slow on this VM). Serving them from the heap and never
+    // trimming it keeps those pages: the demo federation's median round took 1.49-1.60 s
+    // instead of 1.80-1.81 s (bench/RESULTS.md). The price: a node keeps its peak heap.
+    mallopt(M_MMAP_MAX, 0);
+    mallopt(M_TRIM_THRESHOLD, INT_MAX);
     node::NodeConfig config = Unwrap(node::LoadNodeConfig(*config_path));
     // Every thread the node starts inherits this mask; this thread takes the signals with
     // sigwait, so shutdown runs in ordinary code rather than in a signal handler. SIGUSR1 is
