@@ -11,6 +11,7 @@
 #include <cstring>
 #include <random>
 
+#include <dlfcn.h>
 #include <time.h>
 
 namespace fedledger::trainer {
@@ -110,7 +111,19 @@ Status CheckLayout(const Weights& w,
 
 }  // namespace
 
-void SetTorchThreads(int threads) { at::set_num_threads(std::max(1, threads)); }
+void SetTorchThreads(int threads) {
+  threads = std::max(1, threads);
+  at::set_num_threads(threads);
+  // Debian's LibTorch calls BLAS through libblas.so.3, which is OpenBLAS (pthread) here. Its
+  // own pool defaults to one thread per core and its idle workers spin in sched_yield: with
+  // one torch thread they burned a second core and a training epoch cost 0.74-0.80 CPU s
+  // instead of 0.41-0.43 (bench/RESULTS.md). Give OpenBLAS the same thread count, when the
+  // loaded BLAS is OpenBLAS.
+  using SetThreads = void (*)(int);
+  if (auto fn = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) {
+    fn(threads);
+  }
+}
 
 Weights InitTrunk(const ModelConfig& config, uint64_t seed) {
   std::mt19937_64 rng(seed * 0x9E3779B97F4A7C15ull + 1);
