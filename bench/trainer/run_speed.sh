@@ -18,6 +18,10 @@ mkdir -p "$(dirname "$OUT")"
 : > "$OUT"
 nice -n 5 "$BIN" train bench --data "$DATA" --epochs 0 --dump "$DUMP" 2>/dev/null
 COMMON="--epochs $EPOCHS --hidden $HIDDEN --batch-size 128 --dropout 0.2 --threads 1"
+# Both sides reach BLAS through Debian's OpenBLAS (pthread), whose idle pool spins on every
+# core unless told otherwise; the C++ trainer sets it to its thread count itself, the Python
+# peer gets the same through the environment.
+export OPENBLAS_NUM_THREADS=1
 for r in $(seq "$REPEATS"); do
   for rows in compact full; do
     flag=""; [ "$rows" = full ] && flag="--full-rows"
