@@ -243,6 +243,13 @@ bool RoundDriver::StepPartner(const std::string& id) {
   const TaskSpec& spec = task.spec;
 
   if (pt.report.is_null()) {
+    // A task that ended before this driver started and whose report is on disk is history:
+    // do not fetch its aggregates again at every start of the node.
+    if (v.status != TaskStatus::kActive && !options_.work_dir.empty() &&
+        std::ifstream(options_.work_dir + "/" + id + "/report.json").good()) {
+      pt.done = true;
+      return false;
+    }
     auto settings = SettingsFromSpec(spec);
     if (!settings.ok()) return fail(settings.status().message());
     pt.settings = *settings;

@@ -247,6 +247,10 @@ TEST_CASE("driver: a task runs every round to completion and every partner verif
     // put per round.
     CHECK(f.hosts[p]->puts["remote"] == 3);
   }
+  // A node that starts after the task ended, with its report on disk, leaves it alone.
+  auto restarted = f.MakeDriver(0);
+  CHECK_FALSE(restarted->Step());
+  CHECK(restarted->Report("t-full")["rounds"].is_null());
 }
 
 TEST_CASE("driver: the data gate opens the file only after the round's DATA_ACCESS is committed") {
