@@ -1,28 +1,9 @@
 #include "driver/data_gate.h"
 
-#include <cerrno>
-#include <cstring>
-#include <fstream>
-#include <vector>
-
 #include "orchestrator/state.h"
 #include "trainer/csv.h"
 
 namespace fedledger::driver {
-
-Result<Hash32> HashFile(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) return Status::NotFound("cannot open " + path + ": " + std::strerror(errno));
-  Sha256Hasher h;
-  std::vector<char> buf(1 << 20);
-  while (f) {
-    f.read(buf.data(), static_cast<std::streamsize>(buf.size()));
-    std::streamsize n = f.gcount();
-    if (n > 0) h.Update(ByteView(reinterpret_cast<const uint8_t*>(buf.data()), static_cast<size_t>(n)));
-  }
-  if (f.bad()) return Status::IOError("cannot read " + path);
-  return h.Finish();
-}
 
 Result<const trainer::Dataset*> DataGate::Open(DriverHost& host, const std::string& task_id,
                                                uint32_t round, const PubKey& partner) {
@@ -42,10 +23,10 @@ Result<const trainer::Dataset*> DataGate::Open(DriverHost& host, const std::stri
                                       ": the file changed since it was registered; register the "
                                       "new version under a new dataset id");
   };
-  FL_ASSIGN(Hash32 before, HashFile(file_));
+  FL_ASSIGN(Hash32 before, Sha256File(file_));
   if (before != registered_hash_) return mismatch(before);
   FL_ASSIGN(trainer::CsvTable table, trainer::ReadCsv(file_));
-  FL_ASSIGN(Hash32 after, HashFile(file_));
+  FL_ASSIGN(Hash32 after, Sha256File(file_));
   if (after != registered_hash_) return mismatch(after);
   trainer::LoadReport report;
   auto data = trainer::DatasetFromTable(table, load_, &report);

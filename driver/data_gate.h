@@ -41,7 +41,4 @@ class DataGate {
   trainer::LoadReport report_;
 };
 
-// SHA-256 of a file's bytes (as `sha256sum` prints); NotFound / IOError naming the file.
-Result<Hash32> HashFile(const std::string& path);
-
 }  // namespace fedledger::driver

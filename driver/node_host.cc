@@ -122,13 +122,14 @@ Result<std::string> NodeHost::GetArtifact(const PubKey& owner, const Hash32& has
     return Status::Unavailable("GET " + url + "/artifacts/" + hash.ShortHex() + ": HTTP " +
                                std::to_string(r->status));
   }
-  Hash32 got = Sha256(std::string_view(r->body));
-  if (got != hash) {
-    return Status::Corruption(url + " served bytes hashing to " + got.Hex() + " for artifact " +
-                              hash.Hex());
+  // Keep a copy, so the partner's own store holds every artifact of its tasks. Put checks the
+  // bytes against `hash`, so they are hashed once; if the store cannot take them (full disk),
+  // check them here instead.
+  Status kept = node_->artifacts().Put(hash, r->body);
+  if (kept.code() == Status::Code::kInvalidArgument ||
+      (!kept.ok() && Sha256(std::string_view(r->body)) != hash)) {
+    return Status::Corruption(url + " served bytes that do not hash to artifact " + hash.Hex());
   }
-  // Keep a copy: the partner's own store then holds every artifact of its tasks.
-  (void)node_->artifacts().Put(hash, r->body);
   return std::move(r->body);
 }
 

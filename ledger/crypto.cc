@@ -14,6 +14,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <vector>
 #include <sstream>
 #include <unordered_map>
 
@@ -305,6 +306,21 @@ Result<SecretKey> LoadSecretKey(const std::string& path) {
   Wipe(buf, sizeof buf);
   if (!key.ok()) return key.status().WithContext("key file " + path);
   return key;
+}
+
+Result<Hash32> Sha256File(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) return Status::NotFound("cannot open " + path + ": " + std::strerror(errno));
+  Sha256Hasher h;
+  std::vector<char> buf(1 << 20);
+  while (f) {
+    f.read(buf.data(), static_cast<std::streamsize>(buf.size()));
+    if (f.gcount() > 0) {
+      h.Update(ByteView(reinterpret_cast<const uint8_t*>(buf.data()), static_cast<size_t>(f.gcount())));
+    }
+  }
+  if (f.bad()) return Status::IOError("error reading " + path);
+  return h.Finish();
 }
 
 }  // namespace fedledger

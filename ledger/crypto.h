@@ -24,6 +24,12 @@ inline Hash32 Sha256(std::string_view s) {
 }
 
 // Incremental SHA-256.
+// SHA-256 of a file's bytes as they lie on disk (`sha256sum FILE` prints the same), read in
+// 1 MiB pieces. NotFound when it cannot be opened, IOError when a read fails; both name it.
+// The one definition of a data file's hash: `dataset register` records it, the round driver's
+// data gate compares against it.
+Result<Hash32> Sha256File(const std::string& path);
+
 class Sha256Hasher {
  public:
   Sha256Hasher();

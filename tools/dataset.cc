@@ -32,21 +32,6 @@ bool EndsWith(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
-Hash32 HashFile(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) throw Failure("cannot open " + path, 2);
-  Sha256Hasher h;
-  std::vector<char> buf(1 << 20);
-  while (f) {
-    f.read(buf.data(), static_cast<std::streamsize>(buf.size()));
-    if (f.gcount() > 0) {
-      h.Update(ByteView(reinterpret_cast<const uint8_t*>(buf.data()),
-                        static_cast<size_t>(f.gcount())));
-    }
-  }
-  if (f.bad()) throw Failure("error reading " + path, 3);
-  return h.Finish();
-}
 
 // Splits one CSV line into fields (double quotes, "" inside quotes is a quote).
 std::vector<std::string> SplitCsv(const std::string& line) {
@@ -79,7 +64,11 @@ FileSummary Summarize(const std::string& path) {
     throw Failure("--file " + path + ": expected a .csv or .csv.gz file", 2);
   }
   FileSummary s;
-  s.sha256 = HashFile(path);
+  auto sha = Sha256File(path);
+  if (!sha.ok()) {
+    throw Failure(sha.status().message(), sha.status().code() == Status::Code::kNotFound ? 2 : 3);
+  }
+  s.sha256 = *sha;
   // gzread reads plain files as they are, so one reader serves both.
   std::unique_ptr<gzFile_s, int (*)(gzFile)> gz(gzopen(path.c_str(), "rb"), gzclose);
   if (!gz) throw Failure("cannot open " + path, 2);

@@ -121,10 +121,10 @@ struct Fixture {
     for (int p = 0; p < 3; ++p) {
       trainer::CsvTable shard;
       shard.header = table->header;
-      for (size_t r = p * 150; r < (p + 1) * 150; ++r) shard.rows.push_back(table->rows[r]);
+      for (size_t r = p * 150u; r < (p + 1) * 150u; ++r) shard.rows.push_back(table->rows[r]);
       files.push_back((dir / ("shard-" + std::to_string(p) + ".csv")).string());
       REQUIRE(trainer::WriteCsv(files.back(), shard).ok());
-      auto h = HashFile(files.back());
+      auto h = Sha256File(files.back());
       REQUIRE(h.ok());
       REQUIRE(world->Commit(partners[p], DatasetRegisterPayload{"shard", *h, 150, "smiles", ""}).ok());
     }
@@ -257,7 +257,7 @@ TEST_CASE("driver: the data gate opens the file only after the round's DATA_ACCE
   Fixture f;
   TaskSpec spec = f.Spec("t-gate", 2);
   f.Propose(spec, /*approve=*/false);
-  auto h = HashFile(f.files[0]);
+  auto h = Sha256File(f.files[0]);
   REQUIRE(h.ok());
   trainer::LoadOptions lo;
   lo.featurize.bits = 1024;
@@ -280,7 +280,7 @@ TEST_CASE("driver: the data gate opens the file only after the round's DATA_ACCE
   CHECK_THAT(r.status().message(), Catch::Contains("no-data-access"));
   CHECK_FALSE(gate.opened());
   // Another partner's data access does not open this partner's gate.
-  REQUIRE(f.world->Commit(f.partners[1], DataAccessPayload{"t-gate", 1, "shard", *HashFile(f.files[1]), 150}).ok());
+  REQUIRE(f.world->Commit(f.partners[1], DataAccessPayload{"t-gate", 1, "shard", *Sha256File(f.files[1]), 150}).ok());
   CHECK(gate.Open(*f.hosts[0], "t-gate", 1, me).status().code() == Status::Code::kPermissionDenied);
   // Its own committed DATA_ACCESS opens it.
   REQUIRE(f.world->Commit(f.partners[0], DataAccessPayload{"t-gate", 1, "shard", *h, 150}).ok());

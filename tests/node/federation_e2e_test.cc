@@ -37,14 +37,6 @@ std::string Run(const std::string& args) {
   return out;
 }
 
-json GetJson(const std::string& url) {
-  auto r = net::HttpGet(url);
-  REQUIRE(r.ok());
-  INFO(url << ": " << r->body);
-  REQUIRE(r->status == 200);
-  return json::parse(r->body);
-}
-
 std::string Sha256sum(const std::string& path) {
   std::string out;
   REQUIRE(RunCommand("sha256sum '" + path + "'", &out) == 0);

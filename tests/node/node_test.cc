@@ -75,7 +75,7 @@ TEST_CASE("node config: bad configs are refused naming the key", "[config]") {
 
 TEST_CASE("node config: RenderNodeConfig reads back", "[config]") {
   NodeConfig c = *ParseNodeConfig(kMinimal, "");
-  c.peers.push_back({SecretKey::FromSeed("p").pubkey(), {"127.0.0.1", 4000}});
+  c.peers.push_back({SecretKey::FromSeed("p").pubkey(), {"127.0.0.1", 4000}, std::nullopt});
   c.consensus.timeouts.prevote_ms = 123;
   c.log_level = net::LogLevel::kWarn;
   auto back = ParseNodeConfig(RenderNodeConfig(c), "");
