@@ -94,12 +94,17 @@ Result<std::string> NodeHost::UrlOf(const PubKey& owner) const {
   return it->second;
 }
 
-Status NodeHost::PutArtifact(const PubKey& owner, const Hash32& hash, std::string_view bytes) {
-  if (IsLocal(owner)) return node_->artifacts().Put(hash, bytes);
+Result<Hash32> NodeHost::StoreArtifact(std::shared_ptr<const std::string> bytes) {
+  return node_->artifacts().Add(std::move(bytes));
+}
+
+Status NodeHost::PutArtifact(const PubKey& owner, const Hash32& hash,
+                             std::shared_ptr<const std::string> bytes) {
+  if (IsLocal(owner)) return node_->artifacts().Put(hash, std::move(bytes));
   FL_ASSIGN(std::string url, UrlOf(owner));
   net::HttpClientOptions o;
   o.timeout = kTransferTimeout;
-  auto r = net::HttpFetch("PUT", url + "/artifacts/" + hash.Hex(), std::string(bytes),
+  auto r = net::HttpFetch("PUT", url + "/artifacts/" + hash.Hex(), *bytes,
                           "application/octet-stream", o);
   if (!r.ok()) return r.status().WithContext("PUT " + url + "/artifacts");
   if (r->status != 200 && r->status != 201) {
@@ -109,8 +114,9 @@ Status NodeHost::PutArtifact(const PubKey& owner, const Hash32& hash, std::strin
   return Status::Ok();
 }
 
-Result<std::string> NodeHost::GetArtifact(const PubKey& owner, const Hash32& hash) {
-  if (IsLocal(owner)) return node_->artifacts().Get(hash);
+Result<std::shared_ptr<const std::string>> NodeHost::GetArtifact(const PubKey& owner,
+                                                                 const Hash32& hash) {
+  if (IsLocal(owner)) return node_->artifacts().Fetch(hash);
   FL_ASSIGN(std::string url, UrlOf(owner));
   net::HttpClientOptions o;
   o.timeout = kTransferTimeout;
@@ -125,12 +131,13 @@ Result<std::string> NodeHost::GetArtifact(const PubKey& owner, const Hash32& has
   // Keep a copy, so the partner's own store holds every artifact of its tasks. Put checks the
   // bytes against `hash`, so they are hashed once; if the store cannot take them (full disk),
   // check them here instead.
-  Status kept = node_->artifacts().Put(hash, r->body);
+  auto bytes = std::make_shared<const std::string>(std::move(r->body));
+  Status kept = node_->artifacts().Put(hash, bytes);
   if (kept.code() == Status::Code::kInvalidArgument ||
-      (!kept.ok() && Sha256(std::string_view(r->body)) != hash)) {
+      (!kept.ok() && Sha256(std::string_view(*bytes)) != hash)) {
     return Status::Corruption(url + " served bytes that do not hash to artifact " + hash.Hex());
   }
-  return std::move(r->body);
+  return bytes;
 }
 
 }  // namespace fedledger::driver

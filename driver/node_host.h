@@ -25,8 +25,11 @@ class NodeHost : public DriverHost {
 
   void Read(const std::function<void(const orchestrator::FederationState&)>& fn) override;
   Result<uint64_t> Commit(const SecretKey& key, Payload payload) override;
-  Status PutArtifact(const PubKey& owner, const Hash32& hash, std::string_view bytes) override;
-  Result<std::string> GetArtifact(const PubKey& owner, const Hash32& hash) override;
+  Result<Hash32> StoreArtifact(std::shared_ptr<const std::string> bytes) override;
+  Status PutArtifact(const PubKey& owner, const Hash32& hash,
+                     std::shared_ptr<const std::string> bytes) override;
+  Result<std::shared_ptr<const std::string>> GetArtifact(const PubKey& owner,
+                                                         const Hash32& hash) override;
   uint64_t NowMs() override;
 
  private:

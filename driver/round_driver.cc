@@ -39,18 +39,21 @@ void FlattenInto(const trainer::Weights& w, std::vector<float>* out) {
   }
 }
 
-// Adds `flat` (laid out as `w`'s tensors in order) to `w`.
-Status AddFlat(trainer::Weights* w, const std::vector<float>& flat) {
-  if (flat.size() != w->numel()) {
-    return Status::InvalidArgument("aggregate has " + std::to_string(flat.size()) +
+// Adds the aggregate's average (laid out as `w`'s tensors in order) to `w`.
+Status ApplyAggregate(trainer::Weights* w, const orchestrator::SecAggArtifactView& aggregate) {
+  if (aggregate.count != w->numel()) {
+    return Status::InvalidArgument("aggregate has " + std::to_string(aggregate.count) +
                                    " values, the trunk " + std::to_string(w->numel()));
   }
   size_t o = 0;
   for (auto& t : w->tensors) {
-    for (float& x : t.data) x += flat[o++];
+    FL_TRY(orchestrator::AddAverage(aggregate, t.data, o));
+    o += t.data.size();
   }
   return Status::Ok();
 }
+
+using SharedBytes = std::shared_ptr<const std::string>;
 
 trainer::ModelConfig ConfigFor(const TaskSettings& s) {
   trainer::ModelConfig c;
@@ -62,7 +65,7 @@ trainer::ModelConfig ConfigFor(const TaskSettings& s) {
 
 // The federated trunk as a file: every participant and the aggregator encode the same trunk
 // to the same bytes, so TASK_COMPLETE's final_trunk_hash can be checked by all of them.
-Result<Bytes> TrunkArtifact(const trainer::Weights& trunk, const TaskSpec& spec,
+Result<SharedBytes> TrunkArtifact(const trainer::Weights& trunk, const TaskSpec& spec,
                             uint32_t rounds) {
   trainer::Artifact a;
   a.metadata = {{"kind", "federated-trunk"},
@@ -70,11 +73,8 @@ Result<Bytes> TrunkArtifact(const trainer::Weights& trunk, const TaskSpec& spec,
                 {"spec_hash", spec.Hash().Hex()},
                 {"rounds", std::to_string(rounds)}};
   a.weights = trunk;
-  return trainer::EncodeArtifact(a);
-}
-
-std::string_view AsView(const Bytes& b) {
-  return {reinterpret_cast<const char*>(b.data()), b.size()};
+  FL_ASSIGN(Bytes bytes, trainer::EncodeArtifact(a));
+  return std::make_shared<const std::string>(AsStringView(bytes));
 }
 
 ByteView AsBytes(const std::string& s) {
@@ -146,7 +146,8 @@ struct RoundDriver::PartnerTask {
   std::vector<float> flat_update;
   std::map<std::pair<uint32_t, uint32_t>, Hash32> sent;  // (round, attempt) -> update sent
   Hash32 masked_hash;           // the last masked update committed, kept for sending
-  Bytes masked_bytes;
+  SharedBytes masked_bytes;
+  orchestrator::SecAggArtifact masked;  // its words are reused from round to round
   bool done = false;            // report written, nothing more to do
   std::string failed;           // a permanent error: the task is left alone
   json report;
@@ -178,12 +179,22 @@ void RoundDriver::Stop() {
   cv_.notify_all();
 }
 
+void RoundDriver::Wake() {
+  std::lock_guard<std::mutex> lock(mu_);
+  wake_ = true;
+  cv_.notify_all();
+}
+
 void RoundDriver::Run() {
   while (!stop_) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      wake_ = false;  // a Wake() from here on makes the wait below return at once
+    }
     bool worked = Step();
     if (!worked) {
       std::unique_lock<std::mutex> lock(mu_);
-      cv_.wait_for(lock, options_.poll, [this] { return stop_.load(); });
+      cv_.wait_for(lock, options_.poll, [this] { return stop_.load() || wake_; });
     }
   }
 }
@@ -285,7 +296,7 @@ bool RoundDriver::StepPartner(const std::string& id) {
           bytes.status().message() + "\"");
       return false;  // retried on the next pass
     }
-    auto a = SecAggArtifact::Decode(AsBytes(*bytes));
+    auto a = orchestrator::SecAggArtifactView::Decode(AsBytes(**bytes));
     if (!a.ok()) return fail("aggregate of round " + std::to_string(r.round) + ": " + a.status().message());
     if (a->type != SecAggArtifact::Type::kAggregate || a->chain_id != v.chain_id ||
         a->task_id != id || a->round != r.round || a->author != spec.aggregator ||
@@ -296,9 +307,7 @@ bool RoundDriver::StepPartner(const std::string& id) {
                   " does not match its ROUND_AGGREGATE (type, task, round, author, "
                   "contributors, samples or scale)");
     }
-    auto avg = orchestrator::DecodeAverage(*a);
-    if (!avg.ok()) return fail(avg.status().message());
-    Status st = AddFlat(&pt.global, *avg);
+    Status st = ApplyAggregate(&pt.global, *a);
     if (!st.ok()) return fail(st.message());
     pt.applied_round = r.round;
     double fetch_ms = MsSince(t0);
@@ -344,7 +353,7 @@ bool RoundDriver::StepPartner(const std::string& id) {
         pt.applied_round == spec.rounds) {
       auto bytes = TrunkArtifact(pt.global, spec, spec.rounds);
       if (!bytes.ok()) return fail(bytes.status().message());
-      Hash32 mine_hash = Sha256(ByteView(bytes->data(), bytes->size()));
+      Hash32 mine_hash = Sha256(std::string_view(**bytes));
       pt.report["final_trunk_hash"] = task.final_trunk_hash->Hex();
       pt.report["final_trunk_verified"] = mine_hash == *task.final_trunk_hash;
       if (mine_hash != *task.final_trunk_hash) {
@@ -352,7 +361,7 @@ bool RoundDriver::StepPartner(const std::string& id) {
             " ours=" + mine_hash.Hex());
       } else {
         // Keep the final model: the federated trunk (anyone's) and this partner's private head.
-        (void)host_->PutArtifact(me, mine_hash, AsView(*bytes));
+        (void)host_->StoreArtifact(*bytes);
       }
     }
     pt.report["status"] = orchestrator::TaskStatusName(v.status);
@@ -403,8 +412,8 @@ bool RoundDriver::StepPartner(const std::string& id) {
     auto t0 = Clock::now();
     const Hash32& h = mine_update->second.update_hash;
     Status st;
-    if (h == pt.masked_hash && !pt.masked_bytes.empty()) {
-      st = host_->PutArtifact(spec.aggregator, h, AsView(pt.masked_bytes));
+    if (h == pt.masked_hash && pt.masked_bytes) {
+      st = host_->PutArtifact(spec.aggregator, h, pt.masked_bytes);
     } else {  // after a restart: from the local store
       auto bytes = host_->GetArtifact(me, h);
       if (!bytes.ok()) return fail("our committed update " + h.ShortHex() + " is gone: " + bytes.status().message());
@@ -469,19 +478,19 @@ bool RoundDriver::StepPartner(const std::string& id) {
   auto t0 = Clock::now();
   if (!v.fixed_point.ok()) return fail(v.fixed_point.status().message());
   orchestrator::MaskContext ctx{v.chain_id, id, round, cur->attempt, cur->members};
-  auto masked = orchestrator::MaskUpdate(key, ctx, *v.fixed_point, pt.flat_update,
-                                         pt.update.num_samples);
-  if (!masked.ok()) return fail(masked.status().message());
-  Bytes bytes = masked->Encode();
-  Hash32 h = Sha256(ByteView(bytes.data(), bytes.size()));
-  Status st = host_->PutArtifact(me, h, AsView(bytes));
-  if (!st.ok()) {
-    Log("event=store-failed task=" + id + " error=\"" + st.message() + "\"");
+  Status st = orchestrator::MaskUpdateInto(key, ctx, *v.fixed_point, pt.flat_update,
+                                           pt.update.num_samples, &pt.masked);
+  if (!st.ok()) return fail(st.message());
+  auto bytes = std::make_shared<const std::string>(pt.masked.EncodeString());
+  auto stored = host_->StoreArtifact(bytes);
+  if (!stored.ok()) {
+    Log("event=store-failed task=" + id + " error=\"" + stored.status().message() + "\"");
     return false;
   }
+  const Hash32 h = *stored;
   pt.round_timing["mask_ms"] = MsSince(t0);
   auto t1 = Clock::now();
-  ModelUpdatePayload p{id, round, h, pt.update.num_samples, bytes.size(), cur->attempt};
+  ModelUpdatePayload p{id, round, h, pt.update.num_samples, bytes->size(), cur->attempt};
   auto height = host_->Commit(key, p);
   if (!height.ok()) {
     Log("event=commit-failed kind=MODEL_UPDATE task=" + id + " round=" + std::to_string(round) +
@@ -489,7 +498,7 @@ bool RoundDriver::StepPartner(const std::string& id) {
     return false;  // e.g. wrong-attempt after a restart: the next pass re-masks
   }
   pt.round_timing["update_commit_ms"] = MsSince(t1);
-  pt.round_timing["update_bytes"] = bytes.size();
+  pt.round_timing["update_bytes"] = bytes->size();
   pt.masked_hash = h;
   pt.masked_bytes = std::move(bytes);
   Log("event=update-committed task=" + id + " round=" + std::to_string(round) + " attempt=" +
@@ -527,11 +536,9 @@ bool RoundDriver::StepAggregator(const std::string& id) {
     if (!r.aggregate || r.round <= at.applied_round) continue;
     auto bytes = host_->GetArtifact(key.pubkey(), r.aggregate->aggregate_hash);
     if (!bytes.ok()) return fail("our aggregate of round " + std::to_string(r.round) + ": " + bytes.status().message());
-    auto a = SecAggArtifact::Decode(AsBytes(*bytes));
+    auto a = orchestrator::SecAggArtifactView::Decode(AsBytes(**bytes));
     if (!a.ok()) return fail(a.status().message());
-    auto avg = orchestrator::DecodeAverage(*a);
-    if (!avg.ok()) return fail(avg.status().message());
-    Status st = AddFlat(&at.global, *avg);
+    Status st = ApplyAggregate(&at.global, *a);
     if (!st.ok()) return fail(st.message());
     at.applied_round = r.round;
   }
@@ -541,9 +548,9 @@ bool RoundDriver::StepAggregator(const std::string& id) {
     // Every round aggregated: publish the final trunk and complete the task.
     auto bytes = TrunkArtifact(at.global, spec, spec.rounds);
     if (!bytes.ok()) return fail(bytes.status().message());
-    Hash32 h = Sha256(ByteView(bytes->data(), bytes->size()));
-    Status st = host_->PutArtifact(key.pubkey(), h, AsView(*bytes));
-    if (!st.ok()) return fail(st.message());
+    auto stored = host_->StoreArtifact(*bytes);
+    if (!stored.ok()) return fail(stored.status().message());
+    const Hash32 h = *stored;
     auto height = host_->Commit(key, TaskCompletePayload{id, spec.rounds, h});
     if (!height.ok()) {
       Log("event=commit-failed kind=TASK_COMPLETE task=" + id + " error=\"" +
@@ -581,8 +588,10 @@ bool RoundDriver::StepAggregator(const std::string& id) {
   }
 
   // Every member delivered on the ledger; aggregate once their artifacts are all here.
+  // The artifacts are summed where they lie, in the store's memory (no decoded copies).
   auto t0 = Clock::now();
-  std::vector<SecAggArtifact> updates;
+  std::vector<SharedBytes> held;
+  std::vector<orchestrator::SecAggArtifactView> updates;
   uint64_t total = 0;
   for (const PubKey& m : cur->members) {
     const auto& u = cur->updates.at(m);
@@ -591,26 +600,23 @@ bool RoundDriver::StepAggregator(const std::string& id) {
       if (bytes.status().code() == Status::Code::kNotFound) return false;  // not sent yet
       return fail(bytes.status().message());
     }
-    auto a = SecAggArtifact::Decode(AsBytes(*bytes));
+    held.push_back(*bytes);
+    auto a = orchestrator::SecAggArtifactView::Decode(AsBytes(*held.back()));
     if (!a.ok()) return fail("update " + u.update_hash.ShortHex() + ": " + a.status().message());
     if (a->author != m || a->samples != u.sample_count || a->scale != v.fixed_point->scale() ||
-        a->words.size() != at.global.numel()) {
+        a->count != at.global.numel()) {
       return fail("update " + u.update_hash.ShortHex() + " by " + m.ShortHex() +
                   " does not match its MODEL_UPDATE (author, samples, scale or size)");
     }
     total += u.sample_count;
     updates.push_back(std::move(a).value());
   }
-  std::vector<const SecAggArtifact*> ptrs;
-  for (const auto& u : updates) ptrs.push_back(&u);
   orchestrator::MaskContext ctx{v.chain_id, id, cur->round, cur->attempt, cur->members};
-  auto agg = orchestrator::Aggregate(key.pubkey(), ctx, ptrs);
+  auto agg = orchestrator::AggregateEncoded(key.pubkey(), ctx, updates);
   if (!agg.ok()) return fail(agg.status().message());
-  agg->samples = total;
-  Bytes bytes = agg->Encode();
-  Hash32 h = Sha256(ByteView(bytes.data(), bytes.size()));
-  Status st = host_->PutArtifact(key.pubkey(), h, AsView(bytes));
-  if (!st.ok()) return fail(st.message());
+  auto stored = host_->StoreArtifact(std::make_shared<const std::string>(std::move(agg).value()));
+  if (!stored.ok()) return fail(stored.status().message());
+  const Hash32 h = *stored;
   double aggregate_ms = MsSince(t0);
   auto t1 = Clock::now();
   auto height = host_->Commit(key, RoundAggregatePayload{id, cur->round, h, cur->members, total});

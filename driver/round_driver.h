@@ -62,11 +62,16 @@ class DriverHost {
   // FailedPrecondition carrying the ledger's reason when it is refused; DeadlineExceeded or
   // Unavailable when it did not commit in time.
   virtual Result<uint64_t> Commit(const SecretKey& key, Payload payload) = 0;
+  // Stores this node's own artifact (a masked update, an aggregate, a final trunk) in its
+  // own store and returns its SHA-256 (computed once, there).
+  virtual Result<Hash32> StoreArtifact(std::shared_ptr<const std::string> bytes) = 0;
   // Stores an artifact at the node of `owner` (this node's own store when `owner` is this
   // node's key or its partner's key; another validator's HTTP API otherwise).
-  virtual Status PutArtifact(const PubKey& owner, const Hash32& hash, std::string_view bytes) = 0;
+  virtual Status PutArtifact(const PubKey& owner, const Hash32& hash,
+                             std::shared_ptr<const std::string> bytes) = 0;
   // The artifact's bytes from the node of `owner`, already checked to hash to `hash`.
-  virtual Result<std::string> GetArtifact(const PubKey& owner, const Hash32& hash) = 0;
+  virtual Result<std::shared_ptr<const std::string>> GetArtifact(const PubKey& owner,
+                                                                 const Hash32& hash) = 0;
   // Wall-clock milliseconds since the epoch (the round timeout is judged against block times).
   virtual uint64_t NowMs() = 0;
 };
@@ -95,9 +100,12 @@ class RoundDriver {
   // that cannot proceed is logged and retried on a later pass (or given up, when the error
   // is permanent, e.g. a data file whose hash no longer matches its registration).
   bool Step();
-  // Calls Step() until Stop(), sleeping `poll` when there was nothing to do.
+  // Calls Step() until Stop(), sleeping `poll` when there was nothing to do, or until Wake().
   void Run();
   void Stop();
+  // Thread-safe: something the driver may be waiting for happened (a block committed, an
+  // artifact arrived); Run() steps again now instead of at the end of its poll interval.
+  void Wake();
 
   // The partner's report for a task (as written to report.json), or null.
   nlohmann::json Report(const std::string& task_id) const;
@@ -115,6 +123,7 @@ class RoundDriver {
   std::map<std::string, std::unique_ptr<PartnerTask>> partner_tasks_;
   std::map<std::string, std::unique_ptr<AggregatorTask>> aggregator_tasks_;
   std::atomic<bool> stop_{false};
+  bool wake_ = false;  // guarded by mu_
   std::mutex mu_;
   std::condition_variable cv_;
 };

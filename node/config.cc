@@ -202,9 +202,11 @@ Result<NodeConfig> ParseNodeConfig(const std::string& text, const std::string& b
   }
   FL_TRY(err);
   if (const toml::table* t = SubTable(root, "artifacts", &err)) {
-    FL_TRY(CheckKeys(*t, "[artifacts] ", {"max_bytes"}));
+    FL_TRY(CheckKeys(*t, "[artifacts] ", {"max_bytes", "cache_bytes"}));
     FL_TRY(GetUint(*t, "[artifacts] ", "max_bytes", 1024, uint64_t{16} << 30,
                    &c.artifact_max_bytes));
+    FL_TRY(GetUint(*t, "[artifacts] ", "cache_bytes", 0, uint64_t{64} << 30,
+                   &c.artifact_cache_bytes));
   }
   FL_TRY(err);
   if (const toml::table* t = SubTable(root, "partner", &err)) {

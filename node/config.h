@@ -22,6 +22,7 @@
 //   rules = "orchestrator"               # orchestrator (default) | ledger
 //   [artifacts]
 //   max_bytes = 536870912                # largest round artifact (masked update, model)
+//   cache_bytes = 268435456              # memory for recently used artifacts (0: none)
 //   [partner]                            # optional: this node also runs a partner's side of
 //   key = "partner.key"                  #   the tasks it approved (driver/round_driver.h)
 //   datasets = { "shard-0" = "data/shard-0.csv" }   # dataset id -> local file
@@ -77,6 +78,8 @@ struct NodeConfig {
   // Largest round artifact stored or accepted over HTTP ([artifacts] max_bytes): a masked
   // update of a 32768 x 1024 trunk is 134 MB.
   uint64_t artifact_max_bytes = uint64_t{512} << 20;
+  // Memory for the artifacts used most recently ([artifacts] cache_bytes; node/artifact_store.h).
+  uint64_t artifact_cache_bytes = uint64_t{256} << 20;
   consensus::ConsensusOptions consensus;
   net::LogLevel log_level = net::LogLevel::kInfo;
   ApplicationRules rules = ApplicationRules::kOrchestrator;

@@ -229,6 +229,7 @@ Result<std::unique_ptr<Node>> Node::Open(const NodeConfig& config, net::LogFn lo
   node->http_ = std::make_unique<net::HttpServer>(ho);
   ArtifactStoreOptions ao_artifacts;
   ao_artifacts.max_bytes = config.artifact_max_bytes;
+  ao_artifacts.cache_bytes = config.artifact_cache_bytes;
   FL_ASSIGN(node->artifacts_, ArtifactStore::Open(config.data_dir + "/artifacts", ao_artifacts));
   RegisterApi(*node->http_, *node);
   node->m_height_->Set(static_cast<double>(node->store_->height()));
@@ -540,6 +541,10 @@ void Node::OnCommitted(const Block& block, const Certificate& cert) {
     }
     waiters_.erase(wt);
   }
+  {
+    std::lock_guard<std::mutex> lock(listeners_mu_);
+    for (const auto& fn : commit_listeners_) fn(h.height);
+  }
   m_height_->Set(static_cast<double>(h.height));
   m_blocks_->Inc();
   m_entries_->Inc(static_cast<double>(block.entries.size()));
@@ -552,6 +557,11 @@ void Node::OnCommitted(const Block& block, const Certificate& cert) {
                            " signatures=" + std::to_string(cert.sigs.size()) +
                            " local_entries=" + std::to_string(local) +
                            (local ? " max_latency_ms=" + std::to_string(static_cast<int64_t>(max_latency_ms)) : ""));
+}
+
+void Node::AddCommitListener(std::function<void(uint64_t height)> fn) {
+  std::lock_guard<std::mutex> lock(listeners_mu_);
+  commit_listeners_.push_back(std::move(fn));
 }
 
 nlohmann::json Node::StatusJson() const {

@@ -163,8 +163,8 @@ Status ApplyMask(const SecretKey& self, const MaskContext& ctx, std::span<uint32
 
 // ---- artifacts ----
 
-Bytes SecAggArtifact::Encode() const {
-  Writer w(128 + 32 * members.size() + 4 * words.size());
+std::string SecAggHeader::Encode(uint64_t count) const {
+  Writer w(128 + 32 * members.size());
   for (char ch : kMagic) w.U8(static_cast<uint8_t>(ch));
   w.U8(kArtifactVersion);
   w.U8(static_cast<uint8_t>(type));
@@ -179,11 +179,13 @@ Bytes SecAggArtifact::Encode() const {
   uint64_t scale_bits;
   std::memcpy(&scale_bits, &scale, 8);
   w.U64(scale_bits);
-  w.U64(words.size());
-  Bytes out = std::move(w).Take();
-  const size_t header = out.size();
-  out.resize(header + 4 * words.size());
-  uint8_t* p = out.data() + header;
+  w.U64(count);
+  return std::string(AsStringView(w.bytes()));
+}
+
+namespace {
+
+void StoreWordsLE(const std::vector<uint32_t>& words, uint8_t* p) {
   if constexpr (std::endian::native == std::endian::little) {
     std::memcpy(p, words.data(), 4 * words.size());
   } else {
@@ -191,12 +193,29 @@ Bytes SecAggArtifact::Encode() const {
       for (int b = 0; b < 4; ++b) p[4 * k + b] = static_cast<uint8_t>(words[k] >> (8 * b));
     }
   }
+}
+
+}  // namespace
+
+std::string SecAggArtifact::EncodeString() const {
+  std::string out = SecAggHeader::Encode(words.size());
+  const size_t header = out.size();
+  out.resize(header + 4 * words.size());
+  StoreWordsLE(words, reinterpret_cast<uint8_t*>(out.data()) + header);
   return out;
 }
 
-Result<SecAggArtifact> SecAggArtifact::Decode(ByteView bytes) {
+Bytes SecAggArtifact::Encode() const {
+  std::string header = SecAggHeader::Encode(words.size());
+  Bytes out(header.size() + 4 * words.size());
+  std::memcpy(out.data(), header.data(), header.size());
+  StoreWordsLE(words, out.data() + header.size());
+  return out;
+}
+
+Result<SecAggArtifactView> SecAggArtifactView::Decode(ByteView bytes) {
   Reader r(bytes);
-  SecAggArtifact a;
+  SecAggArtifactView a;
   FL_ASSIGN(ByteView magic, r.Raw("magic", 4));
   if (std::memcmp(magic.data(), kMagic, 4) != 0) {
     return Status::InvalidArgument("magic: not a secure-aggregation artifact (expected FLSA)");
@@ -237,23 +256,33 @@ Result<SecAggArtifact> SecAggArtifact::Decode(ByteView bytes) {
                                    std::to_string(r.remaining()) + " remain");
   }
   FL_ASSIGN(ByteView raw, r.Raw("words", 4 * count));
-  a.words.resize(count);
+  FL_TRY(r.ExpectEnd("secagg artifact"));
+  a.words_le = raw.data();
+  a.count = count;
+  return a;
+}
+
+Result<SecAggArtifact> SecAggArtifact::Decode(ByteView bytes) {
+  FL_ASSIGN(SecAggArtifactView v, SecAggArtifactView::Decode(bytes));
+  SecAggArtifact a;
+  static_cast<SecAggHeader&>(a) = std::move(static_cast<SecAggHeader&>(v));
+  a.words.resize(v.count);
   if constexpr (std::endian::native == std::endian::little) {
-    std::memcpy(a.words.data(), raw.data(), raw.size());
+    std::memcpy(a.words.data(), v.words_le, 4 * v.count);
   } else {
-    for (size_t k = 0; k < count; ++k) {
+    const uint8_t* raw = v.words_le;
+    for (size_t k = 0; k < v.count; ++k) {
       a.words[k] = uint32_t{raw[4 * k]} | uint32_t{raw[4 * k + 1]} << 8 |
                    uint32_t{raw[4 * k + 2]} << 16 | uint32_t{raw[4 * k + 3]} << 24;
     }
   }
-  FL_TRY(r.ExpectEnd("secagg artifact"));
   return a;
 }
 
-Result<SecAggArtifact> MaskUpdate(const SecretKey& self, const MaskContext& ctx,
-                                  const FixedPoint& fp, std::span<const float> update,
-                                  uint64_t sample_count, EncodeStats* stats) {
-  SecAggArtifact a;
+Status MaskUpdateInto(const SecretKey& self, const MaskContext& ctx, const FixedPoint& fp,
+                      std::span<const float> update, uint64_t sample_count, SecAggArtifact* out,
+                      EncodeStats* stats) {
+  SecAggArtifact& a = *out;
   a.type = SecAggArtifact::Type::kMaskedUpdate;
   a.chain_id = ctx.chain_id;
   a.task_id = ctx.task_id;
@@ -267,34 +296,38 @@ Result<SecAggArtifact> MaskUpdate(const SecretKey& self, const MaskContext& ctx,
   FL_ASSIGN(EncodeStats st, fp.Encode(update, sample_count, a.words));
   FL_TRY(ApplyMask(self, ctx, a.words));
   if (stats) *stats = st;
+  return Status::Ok();
+}
+
+Result<SecAggArtifact> MaskUpdate(const SecretKey& self, const MaskContext& ctx,
+                                  const FixedPoint& fp, std::span<const float> update,
+                                  uint64_t sample_count, EncodeStats* stats) {
+  SecAggArtifact a;
+  FL_TRY(MaskUpdateInto(self, ctx, fp, update, sample_count, &a, stats));
   return a;
 }
 
-Result<SecAggArtifact> Aggregate(const PubKey& aggregator, const MaskContext& ctx,
-                                 const std::vector<const SecAggArtifact*>& updates) {
+namespace {
+
+// Checks that `updates` (any order) are masked updates for exactly ctx, one per member, with
+// one scale and one length; returns them sorted by author with their total sample count.
+template <typename A>
+Result<std::vector<const A*>> CheckUpdates(const MaskContext& ctx, const std::vector<const A*>& updates,
+                                           size_t (*count)(const A&), uint64_t* total) {
   FL_TRY(CheckMembers("aggregate members", ctx.members));
   if (updates.size() != ctx.members.size()) {
     return Status::InvalidArgument("aggregate: " + std::to_string(updates.size()) +
                                    " updates for " + std::to_string(ctx.members.size()) +
                                    " members");
   }
-  std::vector<const SecAggArtifact*> sorted = updates;
+  std::vector<const A*> sorted = updates;
   std::sort(sorted.begin(), sorted.end(),
-            [](const SecAggArtifact* a, const SecAggArtifact* b) { return a->author < b->author; });
-  SecAggArtifact out;
-  out.type = SecAggArtifact::Type::kAggregate;
-  out.chain_id = ctx.chain_id;
-  out.task_id = ctx.task_id;
-  out.round = ctx.round;
-  out.attempt = ctx.attempt;
-  out.author = aggregator;
-  out.members = ctx.members;
-  out.scale = sorted[0]->scale;
-  out.words.assign(sorted[0]->words.size(), 0);
+            [](const A* a, const A* b) { return a->author < b->author; });
+  *total = 0;
   for (size_t i = 0; i < sorted.size(); ++i) {
-    const SecAggArtifact& u = *sorted[i];
+    const A& u = *sorted[i];
     const std::string who = "aggregate: update by " + u.author.ShortHex();
-    if (u.type != SecAggArtifact::Type::kMaskedUpdate) {
+    if (u.type != SecAggHeader::Type::kMaskedUpdate) {
       return Status::InvalidArgument(who + " is not a masked update");
     }
     if (u.author != ctx.members[i]) {
@@ -309,16 +342,83 @@ Result<SecAggArtifact> Aggregate(const PubKey& aggregator, const MaskContext& ct
     if (u.members != ctx.members) {
       return Status::InvalidArgument(who + " was masked for another member set");
     }
-    if (u.scale != out.scale || u.words.size() != out.words.size()) {
+    if (u.scale != sorted[0]->scale || count(u) != count(*sorted[0])) {
       return Status::InvalidArgument(who + ": scale or length differs from the others");
     }
-    if (out.samples > UINT64_MAX - u.samples) {
+    if (*total > UINT64_MAX - u.samples) {
       return Status::InvalidArgument(who + ": sample counts overflow");
     }
-    out.samples += u.samples;
-    AddWords(out.words, u.words);
+    *total += u.samples;
   }
+  return sorted;
+}
+
+SecAggHeader AggregateHeader(const PubKey& aggregator, const MaskContext& ctx, double scale,
+                             uint64_t total) {
+  SecAggHeader h;
+  h.type = SecAggHeader::Type::kAggregate;
+  h.chain_id = ctx.chain_id;
+  h.task_id = ctx.task_id;
+  h.round = ctx.round;
+  h.attempt = ctx.attempt;
+  h.author = aggregator;
+  h.members = ctx.members;
+  h.scale = scale;
+  h.samples = total;
+  return h;
+}
+
+}  // namespace
+
+Result<SecAggArtifact> Aggregate(const PubKey& aggregator, const MaskContext& ctx,
+                                 const std::vector<const SecAggArtifact*>& updates) {
+  uint64_t total = 0;
+  FL_ASSIGN(auto sorted, CheckUpdates<SecAggArtifact>(
+                             ctx, updates, [](const SecAggArtifact& a) { return a.words.size(); },
+                             &total));
+  SecAggArtifact out;
+  static_cast<SecAggHeader&>(out) = AggregateHeader(aggregator, ctx, sorted[0]->scale, total);
+  out.words.assign(sorted[0]->words.size(), 0);
+  for (const SecAggArtifact* u : sorted) AddWords(out.words, u->words);
   return out;
+}
+
+Result<std::string> AggregateEncoded(const PubKey& aggregator, const MaskContext& ctx,
+                                     const std::vector<SecAggArtifactView>& updates) {
+  std::vector<const SecAggArtifactView*> ptrs;
+  for (const auto& u : updates) ptrs.push_back(&u);
+  uint64_t total = 0;
+  FL_ASSIGN(auto sorted,
+            CheckUpdates<SecAggArtifactView>(
+                ctx, ptrs, [](const SecAggArtifactView& a) { return size_t(a.count); }, &total));
+  const uint64_t n = sorted[0]->count;
+  std::string out = AggregateHeader(aggregator, ctx, sorted[0]->scale, total).Encode(n);
+  const size_t header = out.size();
+  // Sum mod 2^32, word by word, straight into the encoded aggregate (the first update is
+  // copied in, so the order of addition is the members' order, as in Aggregate).
+  out.resize(header + 4 * n);
+  uint8_t* acc = reinterpret_cast<uint8_t*>(out.data()) + header;
+  std::memcpy(acc, sorted[0]->words_le, 4 * n);
+  for (size_t i = 1; i < sorted.size(); ++i) kernels::AddLE(acc, sorted[i]->words_le, n);
+  return out;
+}
+
+Status AddAverage(const SecAggArtifactView& aggregate, std::span<float> trunk, size_t first) {
+  if (aggregate.type != SecAggHeader::Type::kAggregate) {
+    return Status::InvalidArgument("decode: not an aggregate artifact");
+  }
+  if (!std::isfinite(aggregate.scale) || !(aggregate.scale > 0) || aggregate.samples == 0) {
+    return Status::InvalidArgument("decode: aggregate has a bad scale or no samples");
+  }
+  if (first > aggregate.count || aggregate.count - first < trunk.size()) {
+    return Status::InvalidArgument("aggregate has " + std::to_string(aggregate.count) +
+                                   " values, not " + std::to_string(first) + " + " +
+                                   std::to_string(trunk.size()));
+  }
+  kernels::DecodeAddLE(aggregate.words_le + 4 * first, trunk.size(),
+                       1.0 / (aggregate.scale * static_cast<double>(aggregate.samples)),
+                       trunk.data());
+  return Status::Ok();
 }
 
 Result<std::vector<float>> DecodeAverage(const SecAggArtifact& aggregate) {

@@ -112,7 +112,8 @@ Status ApplyMask(const SecretKey& self, const MaskContext& ctx, std::span<uint32
 // acc[k] += v[k] mod 2^32. REQUIRES: equal sizes, no overlap.
 void AddWords(std::span<uint32_t> acc, std::span<const uint32_t> v);
 
-struct SecAggArtifact {
+// Everything of an artifact but its words.
+struct SecAggHeader {
   enum class Type : uint8_t { kMaskedUpdate = 1, kAggregate = 2 };
   Type type = Type::kMaskedUpdate;
   std::string chain_id;
@@ -123,12 +124,31 @@ struct SecAggArtifact {
   uint64_t samples = 0;
   std::vector<PubKey> members;
   double scale = 0;
+
+  // The encoded header of an artifact of `count` words (the words follow it).
+  std::string Encode(uint64_t count) const;
+};
+
+struct SecAggArtifact : SecAggHeader {
   std::vector<uint32_t> words;
 
   Bytes Encode() const;
+  std::string EncodeString() const;
   // Rejects a wrong magic/version/type, trailing bytes, unsorted members, a bad scale and a
   // count that does not match the remaining bytes, naming the field.
   static Result<SecAggArtifact> Decode(ByteView bytes);
+};
+
+// An artifact decoded in place: the header, and the words still in their encoded form
+// (`count` little-endian uint32 at `words_le`, inside the bytes given to Decode, which must
+// outlive the view). Round artifacts are tens of MB: the aggregator sums them and the
+// partners apply the aggregate from the received bytes, without a decoded copy.
+struct SecAggArtifactView : SecAggHeader {
+  const uint8_t* words_le = nullptr;
+  uint64_t count = 0;
+
+  // The same checks as SecAggArtifact::Decode.
+  static Result<SecAggArtifactView> Decode(ByteView bytes);
 };
 
 // Participant side: encode `update` with weight `sample_count`, mask it, package it.
@@ -137,14 +157,29 @@ Result<SecAggArtifact> MaskUpdate(const SecretKey& self, const MaskContext& ctx,
                                   const FixedPoint& fp, std::span<const float> update,
                                   uint64_t sample_count, EncodeStats* stats = nullptr);
 
+// The same into `out`, reusing its buffer (a driver masks a 34 MB update every round).
+Status MaskUpdateInto(const SecretKey& self, const MaskContext& ctx, const FixedPoint& fp,
+                      std::span<const float> update, uint64_t sample_count, SecAggArtifact* out,
+                      EncodeStats* stats = nullptr);
+
 // Aggregator side: checks that `updates` are masked updates for exactly ctx (chain, task,
 // round, attempt, members), one per member, with the same scale and length, then sums them.
 // The aggregator never unmasks an individual update: only the sum is free of masks.
 Result<SecAggArtifact> Aggregate(const PubKey& aggregator, const MaskContext& ctx,
                                  const std::vector<const SecAggArtifact*>& updates);
 
+// The same aggregation over artifacts in encoded form, written straight into the encoded
+// aggregate (SecAggArtifact::Encode of Aggregate's result, byte for byte).
+Result<std::string> AggregateEncoded(const PubKey& aggregator, const MaskContext& ctx,
+                                     const std::vector<SecAggArtifactView>& updates);
+
 // The weighted average trunk update from an aggregate artifact (divides by its samples).
 Result<std::vector<float>> DecodeAverage(const SecAggArtifact& aggregate);
+// trunk[k] += the average's value first + k, exactly as adding DecodeAverage's values (same
+// rounding), without materialising them (a trunk held in several tensors is applied one
+// tensor at a time). InvalidArgument if `aggregate` is not an aggregate or has fewer than
+// first + trunk.size() words.
+Status AddAverage(const SecAggArtifactView& aggregate, std::span<float> trunk, size_t first = 0);
 
 // ---- Ledger-bound helpers ----
 // The mask context of the attempt in progress of `task_id`. FailedPrecondition if the task

@@ -1,7 +1,9 @@
 #include "orchestrator/secagg_kernels.h"
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
+#include <cstring>
 
 namespace fedledger::orchestrator::kernels {
 namespace {
@@ -37,6 +39,29 @@ void Decode(const uint32_t* s, size_t n, double inv, float* out) {
 
 void Add(uint32_t* __restrict acc, const uint32_t* __restrict v, size_t n) {
   for (size_t k = 0; k < n; ++k) acc[k] += v[k];
+}
+
+namespace {
+inline uint32_t LoadLE(const uint8_t* p) {
+  uint32_t w;
+  std::memcpy(&w, p, 4);
+  if constexpr (std::endian::native == std::endian::big) w = __builtin_bswap32(w);
+  return w;
+}
+inline void StoreLE(uint8_t* p, uint32_t w) {
+  if constexpr (std::endian::native == std::endian::big) w = __builtin_bswap32(w);
+  std::memcpy(p, &w, 4);
+}
+}  // namespace
+
+void AddLE(uint8_t* __restrict acc, const uint8_t* __restrict v, size_t n) {
+  for (size_t k = 0; k < n; ++k) StoreLE(acc + 4 * k, LoadLE(acc + 4 * k) + LoadLE(v + 4 * k));
+}
+
+void DecodeAddLE(const uint8_t* __restrict s, size_t n, double inv, float* __restrict out) {
+  for (size_t k = 0; k < n; ++k) {
+    out[k] += static_cast<float>(static_cast<double>(static_cast<int32_t>(LoadLE(s + 4 * k))) * inv);
+  }
 }
 
 void Sub(uint32_t* __restrict acc, const uint32_t* __restrict v, size_t n) {

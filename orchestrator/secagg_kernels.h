@@ -17,5 +17,9 @@ void Encode(const float* x, size_t n, float clip, double factor, uint32_t* out, 
 void Decode(const uint32_t* s, size_t n, double inv, float* out);
 void Add(uint32_t* acc, const uint32_t* v, size_t n);  // acc[k] += v[k] mod 2^32
 void Sub(uint32_t* acc, const uint32_t* v, size_t n);  // acc[k] -= v[k] mod 2^32
+// The same on words stored little-endian at any alignment (inside encoded artifacts).
+void AddLE(uint8_t* acc, const uint8_t* v, size_t n);
+// out[k] += float(int32(s[k]) * inv), s little-endian at any alignment.
+void DecodeAddLE(const uint8_t* s, size_t n, double inv, float* out);
 
 }  // namespace fedledger::orchestrator::kernels

@@ -17,6 +17,7 @@ packages=(
   python3 python3-torch python3-sklearn python3-rdkit   # benchmark peers and cross-checks
   etcd-server etcd-client               # consensus benchmark peer
   jq                                    # the demo reads the nodes' JSON answers and reports
+  curl                                  # the demo watches the rounds through a node's HTTP API
 )
 
 missing=()

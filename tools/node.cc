@@ -15,6 +15,7 @@
 #ifdef FEDLEDGER_HAVE_DRIVER
 #include "driver/node_host.h"
 #include "driver/round_driver.h"
+#include "node/artifact_store.h"
 #include "trainer/model.h"
 #endif
 
@@ -80,6 +81,11 @@ Registrar reg("40-node", [](CLI::App& app) {
           node.get(), config,
           o.partner_key ? std::optional<PubKey>(o.partner_key->pubkey()) : std::nullopt);
       rounds = std::make_unique<driver::RoundDriver>(host.get(), std::move(o));
+      // Step as soon as what the driver waits for happens: a block (an update, an aggregate
+      // committed) or an artifact (an update received), not at the end of a poll interval.
+      driver::RoundDriver* r = rounds.get();
+      node->AddCommitListener([r](uint64_t) { r->Wake(); });
+      node->artifacts().AddListener([r](const Hash32&) { r->Wake(); });
       rounds_thread = std::thread([&rounds] { rounds->Run(); });
     }
 #else

@@ -64,17 +64,24 @@ class FakeHost : public DriverHost {
   PubKey Where(const PubKey& owner) const {
     return partner_ && owner == *partner_ ? node_ : owner;
   }
-  Status PutArtifact(const PubKey& owner, const Hash32& hash, std::string_view bytes) override {
-    if (Sha256(bytes) != hash) return Status::InvalidArgument("hash mismatch");
+  Result<Hash32> StoreArtifact(std::shared_ptr<const std::string> bytes) override {
+    Hash32 hash = Sha256(*bytes);
+    FL_TRY(PutArtifact(node_, hash, bytes));
+    return hash;
+  }
+  Status PutArtifact(const PubKey& owner, const Hash32& hash,
+                     std::shared_ptr<const std::string> bytes) override {
+    if (Sha256(*bytes) != hash) return Status::InvalidArgument("hash mismatch");
     ++puts[Where(owner) == node_ ? "local" : "remote"];
-    w_->stores[Where(owner)][hash] = std::string(bytes);
+    w_->stores[Where(owner)][hash] = *bytes;
     return Status::Ok();
   }
-  Result<std::string> GetArtifact(const PubKey& owner, const Hash32& hash) override {
+  Result<std::shared_ptr<const std::string>> GetArtifact(const PubKey& owner,
+                                                         const Hash32& hash) override {
     auto& s = w_->stores[Where(owner)];
     auto it = s.find(hash);
     if (it == s.end()) return Status::NotFound("no artifact " + hash.ShortHex());
-    return it->second;
+    return std::make_shared<const std::string>(it->second);
   }
   uint64_t NowMs() override { return w_->now; }
   std::map<std::string, int> puts;

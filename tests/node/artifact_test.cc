@@ -71,12 +71,57 @@ TEST_CASE("artifact store: content-addressed, checked on receipt and on read", "
   CHECK(dir.Files("artifacts").size() == 1);
 
   CHECK(s.Get(H("absent")).status().code() == Status::Code::kNotFound);
-  // Damaged on disk: never served.
+  // Damaged on disk: the copy in memory (hashed when stored) is still served as stored; a
+  // store that reads from disk (a restarted node, or no cache) refuses the damaged file.
   {
     std::ofstream f(s.PathOf(H(update)), std::ios::binary | std::ios::trunc);
     f << "masked update bytez";
   }
-  CHECK(s.Get(H(update)).status().code() == Status::Code::kCorruption);
+  auto cached = s.Fetch(H(update));
+  REQUIRE(cached.ok());
+  CHECK(**cached == update);
+  o.cache_bytes = 0;
+  auto reopened = ArtifactStore::Open(dir.path + "/artifacts", o);
+  REQUIRE(reopened.ok());
+  CHECK((*reopened)->Get(H(update)).status().code() == Status::Code::kCorruption);
+  CHECK((*reopened)->Get(H("absent")).status().code() == Status::Code::kNotFound);
+}
+
+TEST_CASE("artifact store: own artifacts hashed once, cache bounded, listeners told", "[artifacts]") {
+  Dir dir;
+  ArtifactStoreOptions o;
+  o.max_bytes = 1000;
+  o.cache_bytes = 250;  // two artifacts of 100 bytes, not three
+  auto store = ArtifactStore::Open(dir.path + "/artifacts", o);
+  REQUIRE(store.ok());
+  ArtifactStore& s = **store;
+  std::vector<Hash32> told;
+  s.AddListener([&](const Hash32& h) { told.push_back(h); });
+  std::vector<std::string> blobs = {std::string(100, 'a'), std::string(100, 'b'),
+                                    std::string(100, 'c')};
+  for (const std::string& b : blobs) {
+    auto h = s.Add(std::make_shared<const std::string>(b));
+    REQUIRE(h.ok());
+    CHECK(*h == H(b));
+  }
+  CHECK(told == std::vector<Hash32>{H(blobs[0]), H(blobs[1]), H(blobs[2])});
+  CHECK(dir.Files("artifacts").size() == 3);
+  // The oldest left the cache: damage its file and it is caught; the newest are served from
+  // memory, shared rather than copied.
+  for (const std::string& b : blobs) {
+    std::ofstream f(s.PathOf(H(b)), std::ios::binary | std::ios::trunc);
+    f << "damaged";
+  }
+  CHECK(s.Fetch(H(blobs[0])).status().code() == Status::Code::kCorruption);
+  auto b1 = s.Fetch(H(blobs[1]));
+  auto b1again = s.Fetch(H(blobs[1]));
+  REQUIRE(b1.ok());
+  REQUIRE(b1again.ok());
+  CHECK(**b1 == blobs[1]);
+  CHECK(b1->get() == b1again->get());
+  CHECK(s.Add(std::make_shared<const std::string>(1001, 'x')).status().code() ==
+        Status::Code::kResourceExhausted);
+  CHECK(told.size() == 3);  // refusals tell nobody
 }
 
 TEST_CASE("artifact API: PUT checks the hash in the path, GET serves the bytes",

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <random>
 
 #include "federation_fixture.inc"
@@ -141,6 +142,76 @@ TEST_CASE("a masked update is indistinguishable from uniform - an unmasked one i
   auto art = MaskUpdate(ks[2], Ctx(ks, 5, 0), *fp, zeros, 1);
   REQUIRE(art.ok());
   CHECK(ChiSquareTopByte(art->words) < kChiSquareCritical255);
+}
+
+TEST_CASE("aggregating encoded artifacts in place equals decoding, aggregating and encoding",
+          "[secagg]") {
+  auto ks = Keys(4, "enc");
+  MaskContext c = Ctx(ks, 3, 1);
+  auto fp = FixedPoint::Make(1.0f, 40000);
+  REQUIRE(fp.ok());
+  std::mt19937 rng(7);
+  std::normal_distribution<float> g(0.0f, 0.1f);
+  const size_t len = 4099;  // not a multiple of any vector width
+  std::vector<SecAggArtifact> arts;
+  std::vector<std::string> files;
+  SecAggArtifact reused;  // MaskUpdateInto reuses one buffer across calls
+  for (size_t i = 0; i < ks.size(); ++i) {
+    std::vector<float> x(len);
+    for (float& v : x) v = g(rng);
+    auto a = MaskUpdate(ks[i], c, *fp, x, 1000 + i);
+    REQUIRE(a.ok());
+    REQUIRE(MaskUpdateInto(ks[i], c, *fp, x, 1000 + i, &reused).ok());
+    CHECK(reused.words == a->words);
+    CHECK(reused.EncodeString() == AsStringView(a->Encode()));
+    files.push_back(a->EncodeString());
+    arts.push_back(std::move(a).value());
+  }
+  const PubKey agg_key = SecretKey::FromSeed("agg").pubkey();
+  std::vector<const SecAggArtifact*> ptrs;
+  for (const auto& a : arts) ptrs.push_back(&a);
+  auto want = Aggregate(agg_key, c, ptrs);
+  REQUIRE(want.ok());
+  std::vector<SecAggArtifactView> views;
+  for (size_t i = files.size(); i-- > 0;) {  // any order
+    auto v = SecAggArtifactView::Decode(AsView(files[i]));
+    REQUIRE(v.ok());
+    views.push_back(*v);
+  }
+  auto got = AggregateEncoded(agg_key, c, views);
+  REQUIRE(got.ok());
+  CHECK(*got == AsStringView(want->Encode()));
+
+  // Applying the aggregate in place adds exactly DecodeAverage's floats, piece by piece.
+  auto avg = DecodeAverage(*want);
+  REQUIRE(avg.ok());
+  std::vector<float> base(len), expect(len);
+  for (size_t k = 0; k < len; ++k) {
+    base[k] = g(rng);
+    expect[k] = base[k] + (*avg)[k];
+  }
+  auto view = SecAggArtifactView::Decode(AsView(*got));
+  REQUIRE(view.ok());
+  std::vector<float> trunk = base;
+  REQUIRE(AddAverage(*view, std::span<float>(trunk).first(1000)).ok());
+  REQUIRE(AddAverage(*view, std::span<float>(trunk).subspan(1000), 1000).ok());
+  CHECK(std::memcmp(trunk.data(), expect.data(), 4 * len) == 0);
+
+  // Refusals: a masked update is not an aggregate; a trunk longer than the aggregate.
+  CHECK(AddAverage(views[0], trunk).code() == Status::Code::kInvalidArgument);
+  std::vector<float> longer(len + 1);
+  CHECK_THAT(AddAverage(*view, longer).message(), Catch::Matchers::Contains("values, not"));
+  CHECK(AddAverage(*view, trunk, 1).code() == Status::Code::kInvalidArgument);
+  // The same refusals as Aggregate: a member missing, an update from another attempt.
+  views.pop_back();
+  CHECK(AggregateEncoded(agg_key, c, views).status().code() == Status::Code::kInvalidArgument);
+  MaskContext other = Ctx(ks, 3, 2);
+  auto stale = MaskUpdate(ks[0], other, *fp, std::vector<float>(len, 0.0f), 5);
+  REQUIRE(stale.ok());
+  std::string stale_file = stale->EncodeString();
+  views.push_back(*SecAggArtifactView::Decode(AsView(stale_file)));
+  CHECK_THAT(AggregateEncoded(agg_key, c, views).status().message(),
+             Catch::Matchers::Contains("not this attempt"));
 }
 
 TEST_CASE("the decoded weighted average equals the plain one up to the fixed-point resolution",
