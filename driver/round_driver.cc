@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include "driver/data_gate.h"
+#include "driver/row_set.h"
 #include "driver/settings.h"
 #include "orchestrator/secagg.h"
 #include "trainer/artifact.h"
@@ -37,20 +38,6 @@ void FlattenInto(const trainer::Weights& w, std::vector<float>* out) {
     std::copy(t.data.begin(), t.data.end(), out->begin() + static_cast<ptrdiff_t>(o));
     o += t.data.size();
   }
-}
-
-// Adds the aggregate's average (laid out as `w`'s tensors in order) to `w`.
-Status ApplyAggregate(trainer::Weights* w, const orchestrator::SecAggArtifactView& aggregate) {
-  if (aggregate.count != w->numel()) {
-    return Status::InvalidArgument("aggregate has " + std::to_string(aggregate.count) +
-                                   " values, the trunk " + std::to_string(w->numel()));
-  }
-  size_t o = 0;
-  for (auto& t : w->tensors) {
-    FL_TRY(orchestrator::AddAverage(aggregate, t.data, o));
-    o += t.data.size();
-  }
-  return Status::Ok();
 }
 
 using SharedBytes = std::shared_ptr<const std::string>;
@@ -144,6 +131,8 @@ struct RoundDriver::PartnerTask {
   uint32_t trained_round = 0;   // the round whose update is in `update`
   trainer::TrunkUpdate update;
   std::vector<float> flat_update;
+  std::vector<float> compact_update;  // flat_update's rows that travel (row_set.h)
+  RowSet rows;
   std::map<std::pair<uint32_t, uint32_t>, Hash32> sent;  // (round, attempt) -> update sent
   Hash32 masked_hash;           // the last masked update committed, kept for sending
   SharedBytes masked_bytes;
@@ -159,6 +148,7 @@ struct RoundDriver::PartnerTask {
 struct RoundDriver::AggregatorTask {
   TaskSettings settings;
   trainer::Weights global;
+  RowSet rows;
   uint32_t applied_round = 0;
   std::string failed;
   bool done = false;
@@ -275,6 +265,7 @@ bool RoundDriver::StepPartner(const std::string& id) {
     lo.featurize.bits = pt.settings.bits;
     pt.gate = std::make_unique<DataGate>(file->second, v.my_dataset->content_hash, lo);
     pt.global = trainer::InitTrunk(ConfigFor(pt.settings), pt.settings.seed);
+    pt.rows = RowSet(pt.global, pt.settings.union_rows);
     pt.report = {{"task_id", id},
                  {"partner", me.Hex()},
                  {"dataset_id", p->dataset_id},
@@ -307,8 +298,10 @@ bool RoundDriver::StepPartner(const std::string& id) {
                   " does not match its ROUND_AGGREGATE (type, task, round, author, "
                   "contributors, samples or scale)");
     }
-    Status st = ApplyAggregate(&pt.global, *a);
-    if (!st.ok()) return fail(st.message());
+    const bool compact = pt.rows.CompactFor(agg.contributors);
+    Status st = pt.rows.Apply(*a, compact, &pt.global);
+    if (!st.ok()) return fail("aggregate of round " + std::to_string(r.round) + ": " + st.message());
+    pt.rows.Learn(*a, compact, agg.contributors);
     pt.applied_round = r.round;
     double fetch_ms = MsSince(t0);
     json entry = {{"round", r.round},
@@ -478,7 +471,15 @@ bool RoundDriver::StepPartner(const std::string& id) {
   auto t0 = Clock::now();
   if (!v.fixed_point.ok()) return fail(v.fixed_point.status().message());
   orchestrator::MaskContext ctx{v.chain_id, id, round, cur->attempt, cur->members};
-  Status st = orchestrator::MaskUpdateInto(key, ctx, *v.fixed_point, pt.flat_update,
+  const bool compact = pt.rows.CompactFor(cur->members);
+  std::span<const float> values = pt.flat_update;
+  if (compact) {
+    Status st = pt.rows.Compact(pt.flat_update, &pt.compact_update);
+    if (!st.ok()) return fail(st.message());
+    values = pt.compact_update;
+  }
+  pt.round_timing["rows"] = compact ? pt.rows.rows() : pt.settings.bits;
+  Status st = orchestrator::MaskUpdateInto(key, ctx, *v.fixed_point, values,
                                            pt.update.num_samples, &pt.masked);
   if (!st.ok()) return fail(st.message());
   auto bytes = std::make_shared<const std::string>(pt.masked.EncodeString());
@@ -528,6 +529,7 @@ bool RoundDriver::StepAggregator(const std::string& id) {
     if (!settings.ok()) return fail(settings.status().message());
     at.settings = *settings;
     at.global = trainer::InitTrunk(ConfigFor(at.settings), at.settings.seed);
+    at.rows = RowSet(at.global, at.settings.union_rows);
   }
   if (!v.fixed_point.ok()) return fail(v.fixed_point.status().message());
 
@@ -538,8 +540,10 @@ bool RoundDriver::StepAggregator(const std::string& id) {
     if (!bytes.ok()) return fail("our aggregate of round " + std::to_string(r.round) + ": " + bytes.status().message());
     auto a = orchestrator::SecAggArtifactView::Decode(AsBytes(**bytes));
     if (!a.ok()) return fail(a.status().message());
-    Status st = ApplyAggregate(&at.global, *a);
+    const bool compact = at.rows.CompactFor(r.aggregate->contributors);
+    Status st = at.rows.Apply(*a, compact, &at.global);
     if (!st.ok()) return fail(st.message());
+    at.rows.Learn(*a, compact, r.aggregate->contributors);
     at.applied_round = r.round;
   }
 
@@ -593,6 +597,7 @@ bool RoundDriver::StepAggregator(const std::string& id) {
   std::vector<SharedBytes> held;
   std::vector<orchestrator::SecAggArtifactView> updates;
   uint64_t total = 0;
+  const size_t words = at.rows.Words(at.rows.CompactFor(cur->members));
   for (const PubKey& m : cur->members) {
     const auto& u = cur->updates.at(m);
     auto bytes = host_->GetArtifact(key.pubkey(), u.update_hash);
@@ -604,7 +609,7 @@ bool RoundDriver::StepAggregator(const std::string& id) {
     auto a = orchestrator::SecAggArtifactView::Decode(AsBytes(*held.back()));
     if (!a.ok()) return fail("update " + u.update_hash.ShortHex() + ": " + a.status().message());
     if (a->author != m || a->samples != u.sample_count || a->scale != v.fixed_point->scale() ||
-        a->count != at.global.numel()) {
+        a->count != words) {
       return fail("update " + u.update_hash.ShortHex() + " by " + m.ShortHex() +
                   " does not match its MODEL_UPDATE (author, samples, scale or size)");
     }

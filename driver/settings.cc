@@ -76,13 +76,17 @@ Result<TaskSettings> SettingsFromSpec(const TaskSpec& spec) {
       if (!ParseDouble(v, 0.01, 0.5, &s.valid_fraction)) return bad("a number in 0.01..0.5");
     } else if (k == "test_fraction") {
       if (!ParseDouble(v, 0.01, 0.5, &s.test_fraction)) return bad("a number in 0.01..0.5");
+    } else if (k == "secagg.rows") {
+      if (v != "union" && v != "all") return bad("\"union\" or \"all\"");
+      s.union_rows = v == "union";
     } else if (k == "secagg.clip" || k == "secagg.scale") {
       // Read and checked by secure aggregation (FixedPointForTask).
     } else {
       return Status::InvalidArgument(
           where + "setting '" + k +
           "' is not one this trainer knows (bits, hidden, dropout, lr, batch_size, "
-          "local_epochs, seed, valid_fraction, test_fraction, secagg.clip, secagg.scale)");
+          "local_epochs, seed, valid_fraction, test_fraction, secagg.clip, secagg.scale, "
+          "secagg.rows)");
     }
   }
   if (s.valid_fraction + s.test_fraction > 0.8) {

@@ -14,6 +14,9 @@
 //   valid_fraction  scaffold split of each partner's data           default 0.1
 //   test_fraction                                                     default 0.1
 //   secagg.clip, secagg.scale   read by secure aggregation (orchestrator/secagg.h)
+//   secagg.rows     "union": after the first aggregate, only the first layer's rows that some
+//                   aggregate touched travel (driver/row_set.h); "all": every row, always
+//                   default "union"
 //
 // Any other setting, or a value that does not parse, refuses the task with a message naming
 // it: partners approved exactly these settings, so a driver must never silently drop one.
@@ -39,6 +42,7 @@ struct TaskSettings {
   uint64_t seed = 0;
   double valid_fraction = 0.1;
   double test_fraction = 0.1;
+  bool union_rows = true;  // secagg.rows
 };
 
 // InvalidArgument naming the setting ("task 't1': setting 'hidden' = 'x': ...").
