@@ -284,6 +284,20 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void WriteResponse(HttpResponse r) {
     if (r.status < 100 || r.status > 999) r = HttpResponse::Error(500, "bad status from handler");
+    stream_.expires_after(opts().write_timeout);
+    if (r.shared_body) {
+      shared_res_.emplace(static_cast<http::status>(r.status), version_);
+      auto& m = *shared_res_;
+      m.set(http::field::server, opts().server_name);
+      m.set(http::field::content_type, r.content_type);
+      for (auto& [k, v] : r.headers) m.set(k, v);
+      shared_hold_ = std::move(r.shared_body);
+      m.body() = http::span_body<const char>::value_type(shared_hold_->data(), shared_hold_->size());
+      m.keep_alive(keep_alive_);
+      m.prepare_payload();
+      return http::async_write(stream_, m,
+                               beast::bind_front_handler(&Session::OnWrite, shared_from_this()));
+    }
     res_.emplace(static_cast<http::status>(r.status), version_);
     res_->set(http::field::server, opts().server_name);
     res_->set(http::field::content_type, r.content_type);
@@ -291,7 +305,6 @@ class Session : public std::enable_shared_from_this<Session> {
     res_->body() = std::move(r.body);
     res_->keep_alive(keep_alive_);
     res_->prepare_payload();
-    stream_.expires_after(opts().write_timeout);
     http::async_write(stream_, *res_,
                       beast::bind_front_handler(&Session::OnWrite, shared_from_this()));
   }
@@ -299,8 +312,10 @@ class Session : public std::enable_shared_from_this<Session> {
   void OnWrite(beast::error_code ec, std::size_t) {
     if (closed_) return;
     if (ec) return DoForceClose();
-    bool keep = res_->keep_alive();
+    bool keep = res_ ? res_->keep_alive() : shared_res_->keep_alive();
     res_.reset();
+    shared_res_.reset();
+    shared_hold_.reset();
     if (!keep) return DoGracefulClose();
     DoReadHeader();
   }
@@ -345,6 +360,8 @@ class Session : public std::enable_shared_from_this<Session> {
   std::optional<http::request_parser<http::string_body>> parser_;
   std::optional<http::response<http::empty_body>> continue_;
   std::optional<http::response<http::string_body>> res_;
+  std::optional<http::response<http::span_body<const char>>> shared_res_;
+  std::shared_ptr<const std::string> shared_hold_;
   unsigned version_ = 11;
   bool keep_alive_ = false;
   bool awaiting_ = false;

@@ -75,6 +75,9 @@ struct HttpResponse {
   int status = 200;
   std::string content_type = "application/json";
   std::string body;
+  // When set, sent instead of `body` without a copy (an artifact of tens of MB that the
+  // server keeps in memory anyway).
+  std::shared_ptr<const std::string> shared_body;
   std::vector<std::pair<std::string, std::string>> headers;  // extra headers
 
   static HttpResponse Json(int status, const nlohmann::json& body);
@@ -100,7 +103,9 @@ class Responder {
   std::shared_ptr<Impl> impl_;
 };
 
-using HttpHandler = std::function<void(const HttpRequest&, Responder)>;
+// The request is the handler's for the duration of the call: a handler may move its body out
+// (an artifact upload keeps the bytes instead of copying tens of MB); most take it as const&.
+using HttpHandler = std::function<void(HttpRequest&, Responder)>;
 
 // Method + path router, Beast-free so it can be tested alone. Patterns are split on '/':
 // a segment "{name}" matches any one non-empty segment and binds params[name]; a final

@@ -25,7 +25,7 @@ Result<Hash32> HashParam(const HttpRequest& req) {
 void RegisterArtifactApi(net::HttpServer& server, ArtifactStore& store,
                          std::function<bool(const Hash32&)> admit) {
   ArtifactStore* s = &store;
-  server.Route("PUT", "/artifacts/{sha256}", [s, admit](const HttpRequest& req, Responder res) {
+  server.Route("PUT", "/artifacts/{sha256}", [s, admit](HttpRequest& req, Responder res) {
     auto hash = HashParam(req);
     if (!hash.ok()) return (void)res.Send(HttpResponse::FromStatus(hash.status()));
     if (admit && !admit(*hash)) {
@@ -35,21 +35,25 @@ void RegisterArtifactApi(net::HttpServer& server, ArtifactStore& store,
                    "TASK_COMPLETE on this ledger (yet): commit the entry first"));
     }
     bool had = s->Contains(*hash);
-    Status st = s->Put(*hash, req.body);
+    const size_t size = req.body.size();
+    Status st = s->Put(*hash, std::make_shared<const std::string>(std::move(req.body)));
     if (st.code() == Status::Code::kResourceExhausted) {
       return (void)res.Send(HttpResponse::Error(413, st.message()));
     }
     if (!st.ok()) return (void)res.Send(HttpResponse::FromStatus(st));
     res.Send(HttpResponse::Json(had ? 200 : 201, {{"sha256", hash->Hex()},
-                                                  {"size", req.body.size()},
+                                                  {"size", size},
                                                   {"status", had ? "present" : "stored"}}));
   });
   server.Get("/artifacts/{sha256}", [s](const HttpRequest& req, Responder res) {
     auto hash = HashParam(req);
     if (!hash.ok()) return (void)res.Send(HttpResponse::FromStatus(hash.status()));
-    auto bytes = s->Get(*hash);
+    auto bytes = s->Fetch(*hash);
     if (!bytes.ok()) return (void)res.Send(HttpResponse::FromStatus(bytes.status()));
-    res.Send(HttpResponse::Text(200, std::move(bytes).value(), "application/octet-stream"));
+    HttpResponse r;
+    r.content_type = "application/octet-stream";
+    r.shared_body = std::move(bytes).value();  // served from the store's memory, not copied
+    res.Send(std::move(r));
   });
 }
 

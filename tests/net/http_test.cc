@@ -54,7 +54,8 @@ TEST_CASE("http router: literal, parameter and prefix routes - 404 and 405", "[h
   m = r.Find("DELETE", "/blocks/3");
   CHECK(m.kind == Router::Match::Kind::kMethodNotAllowed);
   CHECK(m.allowed == std::vector<std::string>{"GET"});
-  (*r.Find("POST", "/entries").handler)(HttpRequest{}, Responder(nullptr));
+  HttpRequest req;
+  (*r.Find("POST", "/entries").handler)(req, Responder(nullptr));
   CHECK(which == 3);
 }
 
