@@ -15,7 +15,7 @@ if [[ -z "${SKIP_SETUP:-}" ]]; then
   bash scripts/setup.sh
   bash scripts/build.sh
 fi
-fl=$root/build/tools/fedledger
+fl=${FEDLEDGER_BIN:-$root/build/tools/fedledger}  # FEDLEDGER_BIN: another build, for side-by-side benchmarks
 rounds=${ROUNDS:-30}
 local_epochs=${LOCAL_EPOCHS:-1}
 seed=${SEED:-0}

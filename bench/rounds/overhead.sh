@@ -10,6 +10,7 @@
 # and prints medians over rounds with the overhead's share of the round.
 #
 #   bash bench/rounds/overhead.sh [ROUNDS] [LOCAL_EPOCHS...]     default: 10 rounds, 1 and 10
+#   FEDLEDGER_BIN=/other/build/tools/fedledger bash bench/rounds/overhead.sh ...   (another build)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 rounds=${1:-10}
@@ -17,7 +18,7 @@ shift || true
 epochs=("$@")
 (( ${#epochs[@]} )) || epochs=(1 10)
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(date -u +%FT%TZ)"
-printf '%-13s %7s %9s %9s %8s %8s %8s %8s %8s %9s %9s\n' local_epochs rounds round_ms train_ms eval_ms mask_ms commit_ms send_ms fetch_ms aggr_ms overhead
+printf '%-13s %7s %7s %9s %9s %8s %8s %8s %8s %8s %9s %9s\n' local_epochs rounds rows round_ms train_ms eval_ms mask_ms commit_ms send_ms fetch_ms aggr_ms overhead
 for le in "${epochs[@]}"; do
   load_before=$(cut -d' ' -f1 /proc/loadavg)
   out=$(SKIP_SETUP=1 KEEP=1 ROUNDS=$rounds LOCAL_EPOCHS=$le bash scripts/demo.sh 2>&1) || { echo "$out" | tail -30; exit 1; }
@@ -36,13 +37,14 @@ for le in "${epochs[@]}"; do
     | ($full | map(map((.data_access_commit_ms // 0) + (.update_commit_ms // 0)) | max)) as $commit
     | ($full | map(map(.send_ms // 0) | max)) as $send
     | ($full | map(map(.fetch_apply_ms // 0) | max)) as $fetch
+    | ($full | map(.[0].rows // 0)) as $rows
     | ([range(0; $full | length)] | map($round[.] - $train[.] - $eval[.])) as $over
-    | [$le, ($full | length), ($round | med), ($train | med), ($eval | med), ($mask | med),
+    | [$le, ($full | length), ($rows | med), ($round | med), ($train | med), ($eval | med), ($mask | med),
        ($commit | med), ($send | med), ($fetch | med), ($aggr | tonumber),
        (($over | med) / ($round | med) * 100)]
-    | "\(.[0])\t\(.[1])\t\(.[2] | floor)\t\(.[3] | floor)\t\(.[4] | floor)\t\(.[5] | floor)\t\(.[6] | floor)\t\(.[7] | floor)\t\(.[8] | floor)\t\(.[9] | floor)\t\(.[10] * 10 | round / 10)%"' \
+    | "\(.[0])\t\(.[1])\t\(.[2])\t\(.[3] | floor)\t\(.[4] | floor)\t\(.[5] | floor)\t\(.[6] | floor)\t\(.[7] | floor)\t\(.[8] | floor)\t\(.[9] | floor)\t\(.[10] | floor)\t\(.[11] * 10 | round / 10)%"' \
     "$dir"/net/node{0,1,2}/tasks/tox21-demo/report.json |
-    awk -F'\t' '{ printf "%-13s %7s %9s %9s %8s %8s %8s %8s %8s %9s %9s\n", $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11 }'
+    awk -F'\t' '{ printf "%-13s %7s %7s %9s %9s %8s %8s %8s %8s %8s %9s %9s\n", $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12 }'
   echo "  (load average $load_before before, $(cut -d' ' -f1 /proc/loadavg) after; results: $(echo "$out" | grep -A3 'PR alone' | tail -3 | awk '{printf "%s PR %s->%s; ", $1, $2, $3}'))"
   rm -rf "$dir"
 done

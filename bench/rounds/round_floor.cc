@@ -12,7 +12,8 @@
 // The program times each primitive (median of --repeats) and prints the sums per step, so
 // bench/rounds/overhead.sh's measured steps can be read against them.
 //
-//   round_floor [--hidden 256] [--bits 32768] [--partners 3] [--repeats 7]
+//   round_floor [--hidden 256] [--bits 32768] [--rows BITS] [--partners 3] [--repeats 7]
+// --rows: the first layer's rows that travel (docs/ROUNDS.md "Rows that travel").
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -86,7 +87,7 @@ void LoopbackTransfer(const std::string& bytes, std::string* into) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  size_t hidden = 256, bits = 32768, partners = 3;
+  size_t hidden = 256, bits = 32768, rows = 0, partners = 3;
   int repeats = 7;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string f = argv[i];
@@ -97,6 +98,7 @@ int main(int argc, char** argv) {
     }
     if (f == "--hidden") hidden = v;
     else if (f == "--bits") bits = v;
+    else if (f == "--rows") rows = v;
     else if (f == "--partners") partners = v;
     else if (f == "--repeats") repeats = static_cast<int>(v);
     else {
@@ -108,7 +110,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "round_floor: --partners must be at least 2\n");
     return 2;
   }
-  const size_t n = bits * hidden + hidden;  // trunk weight + bias
+  if (rows == 0 || rows > bits) rows = bits;
+  const size_t n = rows * hidden + hidden;  // the first layer's rows that travel + bias
   const size_t bytes = 4 * n;
   std::vector<float> update(n);
   for (size_t k = 0; k < n; ++k) update[k] = static_cast<float>((k % 2001) - 1000) * 1e-6f;
@@ -135,8 +138,8 @@ int main(int argc, char** argv) {
   const double decode = MedianMs(repeats, [&] { fp.Decode(acc, 6000, avg); });
 
   const double mb = bytes / 1e6;
-  std::printf("trunk: %zu x %zu + %zu = %zu values, %.1f MB per artifact; %zu partners\n", bits,
-              hidden, hidden, n, mb, partners);
+  std::printf("trunk: %zu of %zu rows x %zu + %zu = %zu values, %.1f MB per artifact; %zu partners\n",
+              rows, bits, hidden, hidden, n, mb, partners);
   std::printf("primitive (one core, median of %d)        ms      MB/s\n", repeats);
   auto row = [&](const char* what, double ms) {
     std::printf("  %-38s %8.1f %9.0f\n", what, ms, mb / (ms / 1e3));
