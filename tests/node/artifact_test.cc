@@ -137,7 +137,9 @@ TEST_CASE("artifact API: PUT checks the hash in the path, GET serves the bytes",
     REQUIRE(at != std::string::npos);
     cfg.replace(at, orchestrator.size(), "rules = 'ledger'");
     std::ofstream f(c.node_dir(0) + "/node.toml");
-    f << cfg << "\n[artifacts]\nmax_bytes = 1048576\n";
+    // cache_bytes = 0: every GET reads the file back and re-hashes it (the store's own tests
+    // cover the memory path).
+    f << cfg << "\n[artifacts]\nmax_bytes = 1048576\ncache_bytes = 0\n";
   }
   c.Up();
   REQUIRE(testing::Cluster::WaitFor(std::chrono::seconds(20), [&] { return c.Height(0) >= 0; }));

@@ -61,6 +61,7 @@ TEST_CASE("node config: bad configs are refused naming the key", "[config]") {
   bad("[consensus]\nproposetimeout_ms = 5\n", "unknown key 'proposetimeout_ms'");
   bad("[log]\nlevel = \"loud\"\n", "[log] level");
   bad("[mempool]\nmax_entries = \"many\"\n", "max_entries: must be an integer");
+  bad("[artifacts]\ncache_bytes = -1\n", "[artifacts] cache_bytes: must be between");
   auto c = ParseNodeConfig("data_dir = \"d\"\nnode_key = \"k\"\ngenesis = \"g\"\n[p2p]\nlisten = \"127.0.0.1:1\"\n"
                            "peers = [ { key = \"zz\", address = \"127.0.0.1:2\" } ]\n[http]\nlisten = \"127.0.0.1:0\"\n", ".");
   REQUIRE_FALSE(c.ok());
