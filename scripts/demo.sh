@@ -5,7 +5,7 @@
 # access, secure aggregation, every hash on the ledger), each partner's PR-AUC and ROC-AUC
 # federated vs alone, then every validator's store audited and the task's history shown.
 #
-#   bash scripts/demo.sh                       # installs, builds, runs (1.5-4 minutes after the build)
+#   bash scripts/demo.sh                       # installs, builds, runs (about 1 minute after the build)
 #   SKIP_SETUP=1 ROUNDS=10 bash scripts/demo.sh
 #   KEEP=1 ...                                  # keep the working directory
 set -euo pipefail
