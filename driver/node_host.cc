@@ -37,6 +37,14 @@ uint64_t NodeHost::NowMs() {
 }
 
 Result<uint64_t> NodeHost::Commit(const SecretKey& key, Payload payload) {
+  return Send(key, std::move(payload), true);
+}
+
+Status NodeHost::Submit(const SecretKey& key, Payload payload) {
+  return Send(key, std::move(payload), false).status();
+}
+
+Result<uint64_t> NodeHost::Send(const SecretKey& key, Payload payload, bool wait) {
   const PubKey& signer = key.pubkey();
   for (int attempt = 0;; ++attempt) {
     EntryBody body;
@@ -54,7 +62,7 @@ Result<uint64_t> NodeHost::Commit(const SecretKey& key, Payload payload) {
     auto promise = std::make_shared<std::promise<node::SubmitOutcome>>();
     auto future = promise->get_future();
     node::SubmitOptions o;
-    o.wait = true;
+    o.wait = wait;
     o.timeout = kCommitTimeout;
     node_->Submit(std::move(entry), o,
                   [promise](const node::SubmitOutcome& out) { promise->set_value(out); });

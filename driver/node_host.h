@@ -25,6 +25,7 @@ class NodeHost : public DriverHost {
 
   void Read(const std::function<void(const orchestrator::FederationState&)>& fn) override;
   Result<uint64_t> Commit(const SecretKey& key, Payload payload) override;
+  Status Submit(const SecretKey& key, Payload payload) override;
   Result<Hash32> StoreArtifact(std::shared_ptr<const std::string> bytes) override;
   Status PutArtifact(const PubKey& owner, const Hash32& hash,
                      std::shared_ptr<const std::string> bytes) override;
@@ -33,6 +34,8 @@ class NodeHost : public DriverHost {
   uint64_t NowMs() override;
 
  private:
+  // Commit (wait) or Submit (no wait): 0 when only admitted.
+  Result<uint64_t> Send(const SecretKey& key, Payload payload, bool wait);
   bool IsLocal(const PubKey& owner) const;
   Result<std::string> UrlOf(const PubKey& owner) const;
 

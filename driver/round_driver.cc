@@ -133,6 +133,8 @@ struct RoundDriver::PartnerTask {
   std::vector<float> flat_update;
   std::vector<float> compact_update;  // flat_update's rows that travel (row_set.h)
   RowSet rows;
+  uint32_t access_submitted = 0;  // the round whose DATA_ACCESS went out early (step 1)
+  Clock::time_point access_submitted_at;
   std::map<std::pair<uint32_t, uint32_t>, Hash32> sent;  // (round, attempt) -> update sent
   Hash32 masked_hash;           // the last masked update committed, kept for sending
   SharedBytes masked_bytes;
@@ -279,6 +281,23 @@ bool RoundDriver::StepPartner(const std::string& id) {
   for (const RoundProgress& r : task.rounds) {
     if (!r.aggregate || r.round <= pt.applied_round) continue;
     if (r.round != pt.applied_round + 1) return fail("aggregates out of order");
+    // The next round opened when this aggregate committed: declare its data access now, so
+    // that it commits while the aggregate travels (step 3 then finds it on the ledger; the
+    // data is still opened only once the gate sees it committed).
+    const RoundProgress* next = task.CurrentRound();
+    if (v.status == TaskStatus::kActive && next != nullptr && next->round == r.round + 1 &&
+        next->IsMember(me) && !next->accesses.count(me) && pt.access_submitted != next->round) {
+      DataAccessPayload p{id, next->round, v.my_dataset->dataset_id, v.my_dataset->content_hash,
+                          v.my_dataset->rows};
+      Status sub = host_->Submit(key, p);
+      if (sub.ok()) {
+        pt.access_submitted = next->round;
+        pt.access_submitted_at = Clock::now();
+      } else {
+        Log("event=submit-failed kind=DATA_ACCESS task=" + id + " round=" +
+            std::to_string(next->round) + " error=\"" + sub.message() + "\"");
+      }
+    }
     auto t0 = Clock::now();
     const auto& agg = *r.aggregate;
     auto bytes = host_->GetArtifact(spec.aggregator, agg.aggregate_hash);
@@ -381,6 +400,9 @@ bool RoundDriver::StepPartner(const std::string& id) {
 
   // 3. Declare the data access for this round before touching the data.
   if (!cur->accesses.count(me)) {
+    // Sent early (step 1) and not committed yet: wait for it (a commit wakes the driver);
+    // after 10 s assume it was dropped and commit one here.
+    if (pt.access_submitted == round && MsSince(pt.access_submitted_at) < 10000) return false;
     auto t0 = Clock::now();
     DataAccessPayload p{id, round, v.my_dataset->dataset_id, v.my_dataset->content_hash,
                         v.my_dataset->rows};

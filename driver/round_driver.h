@@ -3,7 +3,8 @@
 //
 // Partner side (this node holds a partner key and that partner's data files), for every
 // active task the partner takes part in:
-//   1. commit DATA_ACCESS for the round in progress;
+//   1. commit DATA_ACCESS for the round in progress (submitted as soon as the previous
+//      aggregate commits, so that it commits while that aggregate is fetched);
 //   2. only then open the data: the DataGate refuses unless the task is active, the partner
 //      is a member of the round in progress and its DATA_ACCESS for it is committed;
 //   3. train the global trunk plus the private head locally (trainer::PartnerTrainer);
@@ -62,6 +63,11 @@ class DriverHost {
   // FailedPrecondition carrying the ledger's reason when it is refused; DeadlineExceeded or
   // Unavailable when it did not commit in time.
   virtual Result<uint64_t> Commit(const SecretKey& key, Payload payload) = 0;
+  // Signs and submits `payload` without waiting for the commit (OK once the node admitted
+  // it). The default commits and waits.
+  virtual Status Submit(const SecretKey& key, Payload payload) {
+    return Commit(key, std::move(payload)).status();
+  }
   // Stores this node's own artifact (a masked update, an aggregate, a final trunk) in its
   // own store and returns its SHA-256 (computed once, there).
   virtual Result<Hash32> StoreArtifact(std::shared_ptr<const std::string> bytes) = 0;
