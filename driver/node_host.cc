@@ -22,6 +22,30 @@ NodeHost::NodeHost(node::Node* node, const node::NodeConfig& config, std::option
   for (const node::PeerConfig& p : config.peers) {
     if (p.http) urls_[p.key] = "http://" + p.http->ToString();
   }
+  writer_ = std::thread([this] { WriteCopies(); });
+}
+
+NodeHost::~NodeHost() {
+  {
+    std::lock_guard<std::mutex> lock(copies_mu_);
+    stopping_ = true;
+  }
+  copies_cv_.notify_all();
+  writer_.join();
+}
+
+void NodeHost::WriteCopies() {
+  std::unique_lock<std::mutex> lock(copies_mu_);
+  while (true) {
+    copies_cv_.wait(lock, [this] { return stopping_ || !copies_.empty(); });
+    if (copies_.empty()) return;  // stopping, and everything written
+    auto [hash, bytes] = std::move(copies_.front());
+    copies_.pop_front();
+    lock.unlock();
+    // A copy the disk refuses (full) is not fatal: the artifact stays at its owner's node.
+    (void)node_->artifacts().Keep(hash, std::move(bytes));
+    lock.lock();
+  }
 }
 
 void NodeHost::Read(const std::function<void(const orchestrator::FederationState&)>& fn) {
@@ -136,15 +160,16 @@ Result<std::shared_ptr<const std::string>> NodeHost::GetArtifact(const PubKey& o
     return Status::Unavailable("GET " + url + "/artifacts/" + hash.ShortHex() + ": HTTP " +
                                std::to_string(r->status));
   }
-  // Keep a copy, so the partner's own store holds every artifact of its tasks. Put checks the
-  // bytes against `hash`, so they are hashed once; if the store cannot take them (full disk),
-  // check them here instead.
   auto bytes = std::make_shared<const std::string>(std::move(r->body));
-  Status kept = node_->artifacts().Put(hash, bytes);
-  if (kept.code() == Status::Code::kInvalidArgument ||
-      (!kept.ok() && Sha256(std::string_view(*bytes)) != hash)) {
+  if (Sha256(std::string_view(*bytes)) != hash) {
     return Status::Corruption(url + " served bytes that do not hash to artifact " + hash.Hex());
   }
+  // Keep a copy, so the partner's own store holds every artifact of its tasks.
+  {
+    std::lock_guard<std::mutex> lock(copies_mu_);
+    copies_.emplace_back(hash, bytes);
+  }
+  copies_cv_.notify_one();
   return bytes;
 }
 

@@ -6,8 +6,11 @@
 // Thread-safe for one driver thread plus the node's own threads.
 #pragma once
 
+#include <condition_variable>
+#include <deque>
 #include <map>
 #include <mutex>
+#include <thread>
 #include <optional>
 #include <string>
 
@@ -22,6 +25,8 @@ class NodeHost : public DriverHost {
   // `node` must be open and outlive the host; `partner` is this node's partner key, if any
   // (artifacts "owned" by it are this node's own).
   NodeHost(node::Node* node, const node::NodeConfig& config, std::optional<PubKey> partner);
+  // Finishes writing the artifacts fetched so far (destroy the host before the node).
+  ~NodeHost();
 
   void Read(const std::function<void(const orchestrator::FederationState&)>& fn) override;
   Result<uint64_t> Commit(const SecretKey& key, Payload payload) override;
@@ -44,6 +49,15 @@ class NodeHost : public DriverHost {
   std::map<PubKey, std::string> urls_;  // validator key -> "http://host:port"
   std::mutex mu_;
   std::map<PubKey, uint64_t> last_nonce_;
+
+  // Copies of fetched artifacts are written to the store by this thread, off the round's
+  // critical path (they were verified on receipt; the copy is the partner's record).
+  void WriteCopies();
+  std::mutex copies_mu_;
+  std::condition_variable copies_cv_;
+  std::deque<std::pair<Hash32, std::shared_ptr<const std::string>>> copies_;
+  bool stopping_ = false;
+  std::thread writer_;
 };
 
 }  // namespace fedledger::driver

@@ -70,6 +70,14 @@ Result<Hash32> ArtifactStore::Add(ArtifactBytes bytes) {
   return hash;
 }
 
+Status ArtifactStore::Keep(const Hash32& hash, ArtifactBytes bytes) {
+  FL_TRY(CheckSize(bytes->size()));
+  FL_TRY(Write(hash, *bytes));
+  Remember(hash, std::move(bytes));
+  Notify(hash);
+  return Status::Ok();
+}
+
 Status ArtifactStore::Write(const Hash32& hash, const std::string& bytes) {
   if (Contains(hash)) return Status::Ok();
   static std::atomic<uint64_t> counter{0};

@@ -60,6 +60,9 @@ class ArtifactStore {
   Status Put(const Hash32& expected, std::string_view bytes);
   // Stores the node's own artifact and returns its hash (computed once, here).
   Result<Hash32> Add(ArtifactBytes bytes);
+  // Stores bytes the caller has already checked to hash to `hash` (a copy of an artifact it
+  // fetched and verified), without hashing them again.
+  Status Keep(const Hash32& hash, ArtifactBytes bytes);
   // The artifact's bytes; NotFound if absent, Corruption if the file no longer hashes to
   // `hash`.
   Result<ArtifactBytes> Fetch(const Hash32& hash) const;

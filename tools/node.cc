@@ -104,6 +104,8 @@ Registrar reg("40-node", [](CLI::App& app) {
     if (rounds) {
       rounds->Stop();
       rounds_thread.join();
+      rounds.reset();
+      host.reset();  // finishes writing fetched copies while the node is still there
     }
 #endif
     node->Stop();

@@ -122,6 +122,17 @@ TEST_CASE("artifact store: own artifacts hashed once, cache bounded, listeners t
   CHECK(s.Add(std::make_shared<const std::string>(1001, 'x')).status().code() ==
         Status::Code::kResourceExhausted);
   CHECK(told.size() == 3);  // refusals tell nobody
+  // A verified copy is kept without a second hash, and read back from disk like any other.
+  const std::string copy(100, 'd');
+  REQUIRE(s.Keep(H(copy), std::make_shared<const std::string>(copy)).ok());
+  CHECK(told.size() == 4);
+  std::string out;
+  REQUIRE(testing::RunCommand("sha256sum " + s.PathOf(H(copy)), &out) == 0);
+  CHECK(out.substr(0, 64) == H(copy).Hex());
+  o.cache_bytes = 0;
+  auto reopened = ArtifactStore::Open(dir.path + "/artifacts", o);
+  REQUIRE(reopened.ok());
+  CHECK((*reopened)->Get(H(copy)).value() == copy);
 }
 
 TEST_CASE("artifact API: PUT checks the hash in the path, GET serves the bytes",
