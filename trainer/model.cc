@@ -60,7 +60,8 @@ __attribute__((target_clones("avx2", "default"))) void AdamKernel(
 
 // dst += src over n floats.
 __attribute__((target_clones("avx2", "default"))) void AddTo(float* __restrict dst,
-                                                             const float* __restrict src, size_t n) {
+                                                             const float* __restrict src,
+                                                             size_t n) {
   for (size_t i = 0; i < n; ++i) dst[i] += src[i];
 }
 
@@ -165,7 +166,7 @@ struct Model::Impl {
   std::vector<int32_t> row_of_bit;   // D entries; -1: bit absent from this data set
   std::vector<uint32_t> bit_of_row;  // rows entries
   std::vector<float> w0, m0, v0;  // rows x h0, allocated once
-  std::vector<uint8_t> live;       // row has Adam moments (was touched at least once)
+  std::vector<uint8_t> live;      // row has Adam moments (was touched at least once)
   // Fused step: per row the head of its list of batch compounds (-1: none), and the lists.
   std::vector<int32_t> first_src, src_next, src_compound;
   // Reference (unfused) step only: gradient rows and which rows have one.
@@ -229,7 +230,8 @@ struct Model::Impl {
         int32_t e = first_src[r];
         if (e >= 0) {
           std::fill(g.begin(), g.end(), 0.0f);
-          for (; e >= 0; e = src_next[e]) AddTo(g.data(), gp + static_cast<size_t>(src_compound[e]) * h0, h0);
+          for (; e >= 0; e = src_next[e])
+            AddTo(g.data(), gp + static_cast<size_t>(src_compound[e]) * h0, h0);
           AdamKernel(w0.data() + off, g.data(), m0.data() + off, v0.data() + off, h0, c);
           first_src[r] = -1;
           live[r] = 1;

@@ -154,10 +154,12 @@ TEST_CASE("the fused trunk Adam pass is bit-identical to scatter then Adam", "[m
       REQUIRE((*a)->ExportTrunk(&ta).ok());
       REQUIRE((*b)->ExportTrunk(&tb).ok());
       REQUIRE(ta.tensors.size() == tb.tensors.size());
-      for (size_t i = 0; i < ta.tensors.size(); ++i) CHECK(ta.tensors[i].data == tb.tensors[i].data);
+      for (size_t i = 0; i < ta.tensors.size(); ++i)
+        CHECK(ta.tensors[i].data == tb.tensors[i].data);
       CHECK(ta.tensors[0].data != init.tensors[0].data);
       const Weights ha = (*a)->Head(), hb = (*b)->Head();
-      for (size_t i = 0; i < ha.tensors.size(); ++i) CHECK(ha.tensors[i].data == hb.tensors[i].data);
+      for (size_t i = 0; i < ha.tensors.size(); ++i)
+        CHECK(ha.tensors[i].data == hb.tensors[i].data);
     }
 }
 
