@@ -1,6 +1,7 @@
 // LibTorch adapter for the model. Torch computes the dense part (bias, ReLU, dropout, further
-// layers, head, masked BCE and its backward); the sparse first layer's gather, its gradient
-// scatter and Adam over all parameters are fused loops over preallocated buffers.
+// layers, head, masked BCE and its backward); the sparse first layer's gather is our loop, its
+// gradient and Adam step are one fused pass over the held rows, and Adam over the dense
+// parameters is the same fused kernel over preallocated buffers.
 #include "trainer/model.h"
 
 #include <torch/torch.h>
@@ -55,6 +56,13 @@ __attribute__((target_clones("avx2", "default"))) void AdamKernel(
       w[i] -= c.step_size * mi / (std::sqrt(vi) * c.inv_sqrt_bc2 + c.eps);
     }
   }
+}
+
+// dst += src over n floats.
+__attribute__((target_clones("avx2", "default"))) void AddTo(float* __restrict dst,
+                                                             const float* __restrict src,
+                                                             size_t n) {
+  for (size_t i = 0; i < n; ++i) dst[i] += src[i];
 }
 
 }  // namespace
@@ -157,8 +165,13 @@ struct Model::Impl {
   size_t h0 = 0, rows = 0;
   std::vector<int32_t> row_of_bit;   // D entries; -1: bit absent from this data set
   std::vector<uint32_t> bit_of_row;  // rows entries
-  std::vector<float> w0, m0, v0, g0;  // rows x h0, allocated once
-  std::vector<uint8_t> touched, live;
+  std::vector<float> w0, m0, v0;  // rows x h0, allocated once
+  std::vector<uint8_t> live;      // row has Adam moments (was touched at least once)
+  // Fused step: per row the head of its list of batch compounds (-1: none), and the lists.
+  std::vector<int32_t> first_src, src_next, src_compound;
+  // Reference (unfused) step only: gradient rows and which rows have one.
+  std::vector<float> g0;
+  std::vector<uint8_t> touched;
   // Dense parameters as torch leaves: trunk.0.bias, trunk.k.weight/bias..., head.weight/bias.
   std::vector<std::string> names;
   std::vector<torch::Tensor> params, adam_m, adam_v;
@@ -193,6 +206,70 @@ struct Model::Impl {
     return torch::linear(h, params[i], params[i + 1]);
   }
 
+  // The first layer's Adam step, fused: lists, per held row, the batch compounds carrying its
+  // bit (ascending batch index), then makes one pass over the rows. A touched row's gradient is
+  // summed into an H0-float buffer in that order (the same additions, in the same order, as the
+  // scatter into a zeroed row, hence bit-identical) and Adam runs on it; a row with moments and
+  // no gradient gets the zero-gradient update; a row without either is skipped.
+  void FusedTrunkAdam(std::span<const size_t> batch, const float* gp, const AdamCoeffs& c) {
+    src_next.clear();
+    src_compound.clear();
+    for (size_t i = batch.size(); i-- > 0;) {  // prepend in reverse: lists end up ascending
+      for (uint32_t bit : data->bits(batch[i])) {
+        const int32_t r = row_of_bit[bit];
+        if (r < 0) continue;
+        src_compound.push_back(static_cast<int32_t>(i));
+        src_next.push_back(first_src[r]);
+        first_src[r] = static_cast<int32_t>(src_next.size() - 1);
+      }
+    }
+    at::parallel_for(0, static_cast<int64_t>(rows), 512, [&](int64_t begin, int64_t end) {
+      std::vector<float> g(h0);
+      for (int64_t r = begin; r < end; ++r) {
+        const size_t off = static_cast<size_t>(r) * h0;
+        int32_t e = first_src[r];
+        if (e >= 0) {
+          std::fill(g.begin(), g.end(), 0.0f);
+          for (; e >= 0; e = src_next[e])
+            AddTo(g.data(), gp + static_cast<size_t>(src_compound[e]) * h0, h0);
+          AdamKernel(w0.data() + off, g.data(), m0.data() + off, v0.data() + off, h0, c);
+          first_src[r] = -1;
+          live[r] = 1;
+        } else if (live[r]) {
+          AdamKernel(w0.data() + off, nullptr, m0.data() + off, v0.data() + off, h0, c);
+        }
+      }
+    });
+  }
+
+  // The reference path: scatter the gradient into g0, one Adam pass, zero-fill touched rows.
+  void ScatterThenAdam(std::span<const size_t> batch, const float* gp, const AdamCoeffs& c) {
+    if (g0.empty()) g0.assign(rows * h0, 0.0f);
+    for (size_t i = 0; i < batch.size(); ++i) {
+      const float* gi = gp + i * h0;
+      for (uint32_t bit : data->bits(batch[i])) {
+        const int32_t r = row_of_bit[bit];
+        if (r < 0) continue;
+        touched[r] = 1;
+        float* gr = g0.data() + static_cast<size_t>(r) * h0;
+        for (size_t j = 0; j < h0; ++j) gr[j] += gi[j];
+      }
+    }
+    at::parallel_for(0, static_cast<int64_t>(rows), 512, [&](int64_t begin, int64_t end) {
+      for (int64_t r = begin; r < end; ++r) {
+        const size_t off = static_cast<size_t>(r) * h0;
+        if (touched[r]) {
+          AdamKernel(w0.data() + off, g0.data() + off, m0.data() + off, v0.data() + off, h0, c);
+          std::fill(g0.data() + off, g0.data() + off + h0, 0.0f);
+          touched[r] = 0;
+          live[r] = 1;
+        } else if (live[r]) {
+          AdamKernel(w0.data() + off, nullptr, m0.data() + off, v0.data() + off, h0, c);
+        }
+      }
+    });
+  }
+
   double Step(std::span<const size_t> batch) {
     const int64_t b = static_cast<int64_t>(batch.size());
     const int64_t t = static_cast<int64_t>(cfg.num_tasks);
@@ -217,37 +294,16 @@ struct Model::Impl {
                               logits, y, {}, {}, at::Reduction::None) * mask).sum() /
                          static_cast<double>(count);
     loss.backward();
-    // Scatter the first layer's gradient into the rows the batch touched.
     torch::Tensor gpre = pre.grad().contiguous();
-    const float* gp = gpre.data_ptr<float>();
-    for (int64_t i = 0; i < b; ++i) {
-      const float* gi = gp + i * h0;
-      for (uint32_t bit : data->bits(batch[i])) {
-        const int32_t r = row_of_bit[bit];
-        if (r < 0) continue;
-        touched[r] = 1;
-        float* gr = g0.data() + static_cast<size_t>(r) * h0;
-        for (size_t j = 0; j < h0; ++j) gr[j] += gi[j];
-      }
-    }
     ++step;
     const float bc1 = 1.0f - static_cast<float>(std::pow(opt.beta1, step));
     const float bc2 = 1.0f - static_cast<float>(std::pow(opt.beta2, step));
     const AdamCoeffs c{opt.beta1, opt.beta2, 1.0f - opt.beta1, 1.0f - opt.beta2,
                        opt.learning_rate / bc1, 1.0f / std::sqrt(bc2), opt.eps};
-    at::parallel_for(0, static_cast<int64_t>(rows), 512, [&](int64_t begin, int64_t end) {
-      for (int64_t r = begin; r < end; ++r) {
-        const size_t off = static_cast<size_t>(r) * h0;
-        if (touched[r]) {
-          AdamKernel(w0.data() + off, g0.data() + off, m0.data() + off, v0.data() + off, h0, c);
-          std::fill(g0.data() + off, g0.data() + off + h0, 0.0f);
-          touched[r] = 0;
-          live[r] = 1;
-        } else if (live[r]) {
-          AdamKernel(w0.data() + off, nullptr, m0.data() + off, v0.data() + off, h0, c);
-        }
-      }
-    });
+    if (opt.fused_sparse_adam)
+      FusedTrunkAdam(batch, gpre.data_ptr<float>(), c);
+    else
+      ScatterThenAdam(batch, gpre.data_ptr<float>(), c);
     for (size_t k = 0; k < params.size(); ++k) {
       torch::Tensor g = params[k].grad();
       AdamKernel(params[k].data_ptr<float>(), g.data_ptr<float>(), adam_m[k].data_ptr<float>(),
@@ -306,9 +362,9 @@ Result<std::unique_ptr<Model>> Model::Create(const ModelConfig& config, const Tr
     impl->w0.assign(n, 0.0f);
     impl->m0.assign(n, 0.0f);
     impl->v0.assign(n, 0.0f);
-    impl->g0.assign(n, 0.0f);
-    impl->touched.assign(impl->rows, 0);
     impl->live.assign(impl->rows, 0);
+    impl->first_src.assign(impl->rows, -1);
+    if (!options.fused_sparse_adam) impl->touched.assign(impl->rows, 0);
     auto add_param = [&](const Tensor& t) {
       impl->names.push_back(t.name);
       torch::Tensor p = torch::from_blob(const_cast<float*>(t.data.data()), t.shape).clone();

@@ -19,7 +19,11 @@
 //    moves them. Importing a trunk gathers those rows; exporting scatters them back into the
 //    full D x H0 shape. Nothing about which bits occur leaves the Model.
 //  - rows whose Adam moments are still exactly zero (never touched yet) are skipped.
-// Gradient and optimiser buffers are allocated once and reused every step.
+// The first layer's gradient is never materialised: one pass over the held rows sums, for each
+// row the batch touched, the gradient rows of the compounds carrying its bit (in batch order,
+// so the sums are those of a scatter) into a small buffer and applies Adam there; untouched
+// rows with moments get the zero-gradient update in the same pass. Optimiser buffers are
+// allocated once and reused every step.
 //
 // Not thread-safe; one Model per thread. The torch thread count is process-wide
 // (SetTorchThreads).
@@ -48,6 +52,10 @@ struct TrainOptions {
   int batch_size = 128;
   float beta1 = 0.9f, beta2 = 0.999f, eps = 1e-8f;
   bool compact_rows = true;  // see above; false holds all D rows (for comparison)
+  // true: the fused pass above. false: the reference path it replaced (scatter the gradient
+  // into a rows x H0 buffer, then an Adam pass, then zero-fill the touched rows); both give
+  // bit-identical weights. Kept for the exactness test and `train bench --unfused`.
+  bool fused_sparse_adam = true;
   uint64_t seed = 0;         // batch order and dropout masks
 };
 

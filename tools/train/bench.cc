@@ -24,7 +24,7 @@ struct BenchArgs {
   int epochs = 5, hidden = 1024, batch_size = 128, threads = 1;
   float dropout = 0.2f, lr = 1e-3f;
   uint32_t bits = 32768;
-  bool full_rows = false;
+  bool full_rows = false, unfused = false;
   uint64_t seed = 0;
 };
 
@@ -76,6 +76,7 @@ void RunBench(const BenchArgs& a) {
   o.batch_size = a.batch_size;
   o.learning_rate = a.lr;
   o.compact_rows = !a.full_rows;
+  o.fused_sparse_adam = !a.unfused;
   o.seed = a.seed;
   const double rss_before = PeakRssMb();
   auto model = Unwrap(Model::Create(c, o, d, InitTrunk(c, a.seed), InitHead(c, a.seed)));
@@ -102,6 +103,7 @@ void RunBench(const BenchArgs& a) {
   const double floor_epoch = pass * static_cast<double>(steps);
   nlohmann::json j = {{"impl", "libtorch-cpp"},
                       {"rows", a.full_rows ? "full" : "compact"},
+                      {"trunk_adam", a.unfused ? "scatter-then-adam" : "fused"},
                       {"trunk_rows", model->trunk_rows()},
                       {"compounds", d.size()},
                       {"hidden", a.hidden},
@@ -138,6 +140,9 @@ Registrar reg("62-train-bench", [](CLI::App& app) {
   cmd->add_option("--bits", a->bits)->capture_default_str();
   cmd->add_option("--seed", a->seed)->capture_default_str();
   cmd->add_flag("--full-rows", a->full_rows, "Hold all D trunk rows instead of the occurring bits");
+  cmd->add_flag("--unfused", a->unfused,
+                "Reference trunk step: scatter the gradient, then Adam, then zero-fill "
+                "(bit-identical to the default fused pass; for timing the two)");
   cmd->callback([a] { RunBench(*a); });
 });
 
