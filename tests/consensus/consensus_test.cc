@@ -431,7 +431,7 @@ TEST_CASE("consensus: sync retries stop after every other validator was asked on
   CHECK(h.core->stats().sync_timeouts == 3);
 }
 
-TEST_CASE("consensus: entries the adapter verified are not verified again; the others are",
+TEST_CASE("consensus: entries the adapter verified are not verified again, the others are",
           "[consensus]") {
   Harness h(false);
   h.Boot();

@@ -393,7 +393,7 @@ TEST_CASE("peer network: tampered, replayed and malformed frames are dropped and
   t->Stop();
 }
 
-TEST_CASE("peer network: batch frames are verified once and delivered in order; bad ones "
+TEST_CASE("peer network: batch frames are verified once and delivered in order, bad ones "
           "deliver nothing",
           "[peer]") {
   testing::LogCapture logs;

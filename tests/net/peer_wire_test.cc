@@ -97,7 +97,7 @@ TEST_CASE("peer wire: digests separate roles and cover every field", "[wire]") {
   CHECK(TaggedHash(tags::kPeerMessage, Bytes{}) != TaggedHash(tags::kPeerHandshake, Bytes{}));
 }
 
-TEST_CASE("peer wire: BATCH frames round-trip; malformed ones are rejected with the field",
+TEST_CASE("peer wire: BATCH frames round-trip, malformed ones are rejected with the field",
           "[wire]") {
   Bytes p1 = {1, 2, 3}, p2 = {}, p3(200, 7);
   std::vector<ByteView> views = {ByteView(p1), ByteView(p2), ByteView(p3)};
