@@ -84,12 +84,12 @@ Status Consensus::OnTimeout(const TimerRequest& t, uint64_t now_ms) {
   return Run();
 }
 
-Result<std::vector<AdmitResult>> Consensus::SubmitEntries(std::vector<Entry> entries,
-                                                          uint64_t now_ms) {
+Result<std::vector<AdmitResult>> Consensus::SubmitEntries(
+    std::vector<Entry> entries, uint64_t now_ms, const std::vector<bool>& signature_verified) {
   now_ms_ = now_ms;
   std::vector<AdmitResult> results;
   std::vector<Entry> admitted;
-  bool added = Admit(std::move(entries), &results, &admitted);
+  bool added = Admit(std::move(entries), signature_verified, &results, &admitted);
   // The other validators hear of the work before they see a block holding it.
   if (!admitted.empty()) out_->Broadcast(EntryBatch{std::move(admitted)});
   if (added) FL_TRY(OnNewWork());
@@ -97,11 +97,13 @@ Result<std::vector<AdmitResult>> Consensus::SubmitEntries(std::vector<Entry> ent
   return results;
 }
 
-bool Consensus::Admit(std::vector<Entry> entries, std::vector<AdmitResult>* results,
-                      std::vector<Entry>* admitted) {
+bool Consensus::Admit(std::vector<Entry> entries, const std::vector<bool>& pre_verified,
+                      std::vector<AdmitResult>* results, std::vector<Entry>* admitted) {
   bool added = false;
-  for (Entry& e : entries) {
-    bool verified = verified_.count(e.leaf_hash()) != 0;
+  for (size_t i = 0; i < entries.size(); ++i) {
+    Entry& e = entries[i];
+    bool verified =
+        (i < pre_verified.size() && pre_verified[i]) || verified_.count(e.leaf_hash()) != 0;
     std::optional<Entry> copy;
     if (admitted) copy = e;
     AdmitResult r = mempool_.Add(std::move(e), *app_, verified);
@@ -308,7 +310,7 @@ Status Consensus::HandleEntryBatch(const PubKey& from, const EntryBatch& b) {
     return Status::Ok();
   }
   std::vector<AdmitResult> results;
-  if (Admit(b.entries, &results, nullptr)) FL_TRY(OnNewWork());
+  if (Admit(b.entries, b.signature_verified, &results, nullptr)) FL_TRY(OnNewWork());
   for (const AdmitResult& r : results) {
     if (r.code == Admission::kBadSignature || r.code == Admission::kWrongChain) {
       Reject(from, std::string("entry batch: ") + AdmissionName(r.code));

@@ -106,8 +106,11 @@ class Consensus {
   Status OnTimeout(const TimerRequest& t, uint64_t now_ms);
   // Entries submitted by clients to this validator. Admitted entries are broadcast to the other
   // validators in one ENTRY_BATCH, and a waiting proposer proposes at once. Returns one
-  // AdmitResult per entry, in order.
-  Result<std::vector<AdmitResult>> SubmitEntries(std::vector<Entry> entries, uint64_t now_ms);
+  // AdmitResult per entry, in order. `signature_verified` (optional, one flag per entry): the
+  // adapter already verified these entries' signatures on another thread, so admission does
+  // not verify them again (an entry whose flag is false or missing is verified here).
+  Result<std::vector<AdmitResult>> SubmitEntries(std::vector<Entry> entries, uint64_t now_ms,
+                                                 const std::vector<bool>& signature_verified = {});
 
   uint64_t height() const { return height_; }  // the height being decided
   uint32_t round() const { return round_; }
@@ -156,8 +159,9 @@ class Consensus {
   bool IsValid(ProposalSlot& slot);
   Status VerifyEntries(const Block& block);
   // Mempool admission; true if anything was admitted. `admitted` (optional) gets copies.
-  bool Admit(std::vector<Entry> entries, std::vector<AdmitResult>* results,
-             std::vector<Entry>* admitted);
+  // `pre_verified[i]`: entries[i]'s signature was verified by the adapter.
+  bool Admit(std::vector<Entry> entries, const std::vector<bool>& pre_verified,
+             std::vector<AdmitResult>* results, std::vector<Entry>* admitted);
   // New work in the mempool: a waiting proposer proposes, the others start the propose timer.
   Status OnNewWork();
 

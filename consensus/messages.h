@@ -91,6 +91,12 @@ struct SyncResponse {
 
 struct EntryBatch {
   std::vector<Entry> entries;
+  // Not on the wire (never encoded, empty after decoding): set by an adapter that verified
+  // entry signatures before handing the batch in, on a thread other than the state machine's
+  // (node/node.cc does it on the peer link's thread). signature_verified[i] true means
+  // entries[i]'s signature verified, so the mempool does not check it again; false or
+  // missing means it is checked as usual.
+  std::vector<bool> signature_verified{};
 };
 
 using Message = std::variant<Proposal, Vote, SyncRequest, SyncResponse, EntryBatch>;

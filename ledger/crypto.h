@@ -58,6 +58,7 @@ inline constexpr std::string_view kValidatorSet = "fedledger/validator-set/v1";
 inline constexpr std::string_view kTaskSpec = "fedledger/task-spec/v1";
 inline constexpr std::string_view kPeerHandshake = "fedledger/peer-handshake/v1";
 inline constexpr std::string_view kPeerMessage = "fedledger/peer-message/v1";
+inline constexpr std::string_view kPeerBatch = "fedledger/peer-batch/v1";
 }  // namespace tags
 
 // Fills `out` with bytes from the operating system's CSPRNG. Aborts if the OS cannot

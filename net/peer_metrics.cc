@@ -14,6 +14,11 @@ void RegisterPeerMetrics(MetricsRegistry& r, const PeerNetwork& n) {
                        stat(&S::messages_sent));
   r.AddCounterFunction("fedledger_peer_messages_received_total",
                        "Verified messages received from peers.", stat(&S::messages_received));
+  r.AddCounterFunction("fedledger_peer_frames_sent_total",
+                       "Signed frames written to peers (a frame carries one or more messages).",
+                       stat(&S::frames_sent));
+  r.AddCounterFunction("fedledger_peer_frames_received_total",
+                       "Verified frames received from peers.", stat(&S::frames_received));
   r.AddCounterFunction("fedledger_peer_bytes_sent_total", "Payload bytes written to peers.",
                        stat(&S::bytes_sent));
   r.AddCounterFunction("fedledger_peer_bytes_received_total",

@@ -11,9 +11,11 @@
 // wrong dial direction or a bad signature closes the link with a logged reason (also sent to
 // the other side as the WebSocket close reason).
 //
-// Messages. Every payload travels in a DATA frame signed by the sender's node key
-// (tags::kPeerMessage over chain id, sender, receiver, link id, per-link sequence number and
-// SHA-256 of the payload) — one signature per message, whatever its size. On receipt a frame
+// Messages. Every payload travels in a signed frame: alone in a DATA frame signed by the
+// sender's node key (tags::kPeerMessage over chain id, sender, receiver, link id, per-link
+// sequence number and SHA-256 of the payload), or, when several messages wait in the peer's
+// queue as the link becomes free to write, together in one BATCH frame with one signature
+// over all of them (tags::kPeerBatch, same fields, SHA-256 of the batch body). On receipt a frame
 // whose signature fails, whose sequence number is not above the last accepted one (a replay or
 // reordering) or that does not decode is dropped, counted in Stats and logged; a link that
 // sends more than `max_invalid_messages` such frames is closed.
@@ -108,6 +110,8 @@ class PeerNetwork {
     uint64_t handshakes_failed = 0;  // refused or failed, either side
     uint64_t dial_attempts = 0;
     uint64_t links_closed = 0;       // authenticated links that went down
+    uint64_t frames_sent = 0;        // DATA and BATCH frames (one signature each)
+    uint64_t frames_received = 0;    // ... verified
   };
 
   PeerNetwork(SecretKey node_key, PeerNetworkOptions options);

@@ -48,6 +48,24 @@ Hash32 MessageDigest(std::string_view chain_id, const PubKey& sender, const PubK
   return TaggedHash(tags::kPeerMessage, w.bytes());
 }
 
+Hash32 BatchDigest(std::string_view chain_id, const PubKey& sender, const PubKey& receiver,
+                   const Hash32& link_id, uint64_t seq, ByteView body) {
+  Writer w(1 + chain_id.size() + 4 * 32 + 8);
+  w.String(chain_id);
+  w.Hash(sender);
+  w.Hash(receiver);
+  w.Hash(link_id);
+  w.U64(seq);
+  w.Hash(Sha256(body));
+  return TaggedHash(tags::kPeerBatch, w.bytes());
+}
+
+size_t BatchItemSize(size_t n) {
+  size_t prefix = 1;
+  for (uint64_t v = n; v >= 0x80; v >>= 7) ++prefix;
+  return prefix + n;
+}
+
 Bytes EncodeHello(const Hello& m) {
   Writer w;
   w.U8(static_cast<uint8_t>(FrameType::kHello));
@@ -85,6 +103,24 @@ Bytes EncodeData(uint64_t seq, ByteView payload, const Signature& sig) {
   return std::move(w).Take();
 }
 
+Bytes EncodeBatchBody(const std::vector<ByteView>& payloads) {
+  size_t n = 10;
+  for (ByteView p : payloads) n += BatchItemSize(p.size());
+  Writer w(n);
+  w.Varint(payloads.size());
+  for (ByteView p : payloads) w.VarBytes(p);
+  return std::move(w).Take();
+}
+
+Bytes EncodeBatch(uint64_t seq, ByteView body, const Signature& sig) {
+  Writer w(body.size() + kBatchOverhead);
+  w.U8(static_cast<uint8_t>(FrameType::kBatch));
+  w.U64(seq);
+  w.Raw(body);
+  w.Raw(ByteView(sig.data(), sig.size()));
+  return std::move(w).Take();
+}
+
 Result<FrameType> PeekType(ByteView frame) {
   if (frame.empty()) return Status::InvalidArgument("empty frame");
   switch (static_cast<FrameType>(frame[0])) {
@@ -93,6 +129,7 @@ Result<FrameType> PeekType(ByteView frame) {
     case FrameType::kAuth:
     case FrameType::kWelcome:
     case FrameType::kData:
+    case FrameType::kBatch:
       return static_cast<FrameType>(frame[0]);
   }
   return Status::InvalidArgument("unknown frame type " + std::to_string(frame[0]));
@@ -149,6 +186,38 @@ Result<Data> DecodeData(ByteView frame, size_t max_payload) {
   FL_ASSIGN(m.payload, r.VarBytes("payload", max_payload));
   FL_ASSIGN(m.sig, ReadSig(r, "sig"));
   FL_TRY(r.ExpectEnd("DATA"));
+  return m;
+}
+
+}  // namespace fedledger::net::wire
+
+namespace fedledger::net::wire {
+
+Result<Batch> DecodeBatch(ByteView frame, size_t max_payload) {
+  Reader r(frame);
+  FL_TRY(ExpectType(r, FrameType::kBatch, "BATCH"));
+  Batch m;
+  FL_ASSIGN(m.seq, r.U64("seq"));
+  size_t body_start = r.offset();
+  FL_ASSIGN(uint64_t count, r.Count("batch messages", kMaxBatchMessages));
+  if (count < 2) {
+    return Status::InvalidArgument("batch messages: " + std::to_string(count) +
+                                   " (a BATCH holds at least 2; one message travels as DATA)");
+  }
+  m.payloads.reserve(count);
+  for (uint64_t i = 0; i < count; ++i) {
+    FL_ASSIGN(ByteView p, r.VarBytes("batch payload", max_payload));
+    m.payloads.push_back(p);
+  }
+  size_t body_end = r.offset();
+  if (body_end - body_start > max_payload) {
+    return Status::InvalidArgument("batch body: " + std::to_string(body_end - body_start) +
+                                   " bytes exceed the message limit " +
+                                   std::to_string(max_payload));
+  }
+  m.body = frame.subspan(body_start, body_end - body_start);
+  FL_ASSIGN(m.sig, ReadSig(r, "sig"));
+  FL_TRY(r.ExpectEnd("BATCH"));
   return m;
 }
 

@@ -7,6 +7,8 @@
 //   AUTH      0x03  raw64 client_sig
 //   WELCOME   0x04  (empty)
 //   DATA      0x10  u64 seq || bytes<max> payload || raw64 sig
+//   BATCH     0x11  u64 seq || body || raw64 sig
+//                   body := list<bytes<max> payload, kMaxBatchMessages> with 2 or more items
 // The dialer (client) sends HELLO, the acceptor (server) answers CHALLENGE, the client AUTH,
 // the server WELCOME; after that both sides send only DATA.
 //
@@ -20,7 +22,13 @@
 // A DATA signature is BIP-340 by the sender's node key over
 //   TaggedHash(tags::kPeerMessage, string chain_id || hash sender || hash receiver ||
 //              hash link_id || u64 seq || hash SHA256(payload))
-// seq starts at 1 on each link and increases by one per DATA frame in each direction.
+// A BATCH carries several queued messages under one signature, by the sender's node key over
+//   TaggedHash(tags::kPeerBatch, string chain_id || hash sender || hash receiver ||
+//              hash link_id || u64 seq || hash SHA256(body))
+// (a separate tag, so a DATA signature never verifies as a BATCH one or the reverse). The
+// receiver verifies it once and then delivers the payloads in order. The summed payload
+// bytes of a BATCH (plus their length prefixes) never exceed the link's max message size.
+// seq starts at 1 on each link and increases by one per DATA or BATCH frame in each direction.
 //
 // This header is Beast-free and exists so that the codec can be tested and so that tests can
 // play a misbehaving peer. All functions are pure and thread-safe.
@@ -29,6 +37,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "ledger/bytes.h"
 #include "ledger/crypto.h"
@@ -42,6 +51,12 @@ inline constexpr const char* kWebSocketPath = "/fedledger/peer/v1";
 inline constexpr size_t kMaxHandshakeFrame = 256;
 // DATA overhead over the payload: type, seq, varint length (<= 10), signature.
 inline constexpr size_t kDataOverhead = 1 + 8 + 10 + 64;
+// At most this many messages in one BATCH frame.
+inline constexpr size_t kMaxBatchMessages = 1024;
+// BATCH overhead over its body: type, seq, signature.
+inline constexpr size_t kBatchOverhead = 1 + 8 + 64;
+// What one payload of `n` bytes adds to a BATCH body (its varint length prefix and itself).
+size_t BatchItemSize(size_t n);
 
 enum class FrameType : uint8_t {
   kHello = 0x01,
@@ -49,6 +64,7 @@ enum class FrameType : uint8_t {
   kAuth = 0x03,
   kWelcome = 0x04,
   kData = 0x10,
+  kBatch = 0x11,
 };
 
 struct Hello {
@@ -70,6 +86,13 @@ struct Data {
   Signature sig{};
 };
 
+struct Batch {
+  uint64_t seq = 0;
+  ByteView body;                  // the signed list encoding; points into the decoded frame
+  std::vector<ByteView> payloads; // point into the decoded frame, in order
+  Signature sig{};
+};
+
 // Everything both handshake signatures cover.
 struct HandshakeTranscript {
   std::string chain_id;
@@ -86,12 +109,18 @@ inline Hash32 LinkId(const HandshakeTranscript& t) {
 }
 Hash32 MessageDigest(std::string_view chain_id, const PubKey& sender, const PubKey& receiver,
                      const Hash32& link_id, uint64_t seq, ByteView payload);
+// `body` is the BATCH body (EncodeBatchBody).
+Hash32 BatchDigest(std::string_view chain_id, const PubKey& sender, const PubKey& receiver,
+                   const Hash32& link_id, uint64_t seq, ByteView body);
 
 Bytes EncodeHello(const Hello& m);
 Bytes EncodeChallenge(const Challenge& m);
 Bytes EncodeAuth(const Auth& m);
 Bytes EncodeWelcome();
 Bytes EncodeData(uint64_t seq, ByteView payload, const Signature& sig);
+// REQUIRES: 2 <= payloads.size() <= kMaxBatchMessages.
+Bytes EncodeBatchBody(const std::vector<ByteView>& payloads);
+Bytes EncodeBatch(uint64_t seq, ByteView body, const Signature& sig);
 
 // The type byte of a frame; InvalidArgument for an empty frame or an unknown type.
 Result<FrameType> PeekType(ByteView frame);
@@ -102,5 +131,8 @@ Result<Challenge> DecodeChallenge(ByteView frame);
 Result<Auth> DecodeAuth(ByteView frame);
 Status DecodeWelcome(ByteView frame);
 Result<Data> DecodeData(ByteView frame, size_t max_payload);
+// Also rejects fewer than 2 or more than kMaxBatchMessages payloads, a payload over
+// `max_payload`, and a body over `max_payload` (the whole batch obeys the message limit).
+Result<Batch> DecodeBatch(ByteView frame, size_t max_payload);
 
 }  // namespace fedledger::net::wire

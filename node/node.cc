@@ -336,6 +336,15 @@ void Node::OnPeerMessage(const PubKey& from, Bytes payload) {
                              " reason=" + LogQuote(m.status().message()));
     return;
   }
+  // So is an entry signature check: the consensus thread is the one every height waits on.
+  // Each validator still verifies every entry it admits (consensus/application.h); the
+  // state machine only skips the entries verified here.
+  if (auto* batch = std::get_if<consensus::EntryBatch>(&*m)) {
+    batch->signature_verified.resize(batch->entries.size());
+    for (size_t i = 0; i < batch->entries.size(); ++i) {
+      batch->signature_verified[i] = batch->entries[i].VerifySignature();
+    }
+  }
   auto msg = std::make_shared<consensus::Message>(std::move(m).value());
   loop_.Post([this, from, msg] {
     if (fatal_) return;
@@ -344,11 +353,15 @@ void Node::OnPeerMessage(const PubKey& from, Bytes payload) {
 }
 
 void Node::Submit(Entry entry, SubmitOptions options, SubmitCallback done) {
+  // The signature is checked here, on the caller's (HTTP) thread, not on the consensus thread
+  // every height waits on; a bad one is refused by admission, which checks it again.
+  bool verified = entry.VerifySignature();
   bool post = false;
   {
     std::lock_guard<std::mutex> lock(incoming_mu_);
     if (!stopped_) {
-      incoming_.push_back(Incoming{std::move(entry), options, std::move(done), Steady::now()});
+      incoming_.push_back(
+          Incoming{std::move(entry), verified, options, std::move(done), Steady::now()});
       post = !drain_posted_;
       drain_posted_ = true;
     }
@@ -395,9 +408,14 @@ void Node::DrainIncoming() {
   // One SubmitEntries call for everything that arrived since the last drain: one ENTRY_BATCH
   // broadcast to the other validators instead of one message per entry.
   std::vector<Entry> entries;
+  std::vector<bool> verified;
   entries.reserve(batch.size());
-  for (const Incoming& in : batch) entries.push_back(in.entry);
-  auto results = consensus_->SubmitEntries(std::move(entries), NowMs());
+  verified.reserve(batch.size());
+  for (const Incoming& in : batch) {
+    entries.push_back(in.entry);
+    verified.push_back(in.signature_verified);
+  }
+  auto results = consensus_->SubmitEntries(std::move(entries), NowMs(), verified);
   if (!results.ok()) {
     Drive("submit", results.status());
     SubmitOutcome o;

@@ -2,8 +2,10 @@
 // the signer (with its durable vote guard), the pure consensus state machine, the peer network
 // (authenticated WebSocket links), the HTTP/JSON API and the metrics registry, and wires them:
 //
-//   peer io thread --decode--> EventLoop (one thread) --> Consensus::OnMessage
-//   HTTP io thread --decode--> Submit() ---------------> Consensus::SubmitEntries (batched)
+//   peer io thread --decode, verify entry signatures--> EventLoop (one thread)
+//                                                        --> Consensus::OnMessage
+//   HTTP io thread --decode--> Submit() (verifies the signature) --> Consensus::SubmitEntries
+//                                                                    (batched)
 //   Outbox::SetTimer --------> EventLoop::PostAfter ----> Consensus::OnTimeout
 //   Outbox::Send/Broadcast --> PeerNetwork (encode, sign per link, queue)
 //   Outbox::Committed -------> metrics, log line, answers to clients waiting for that entry
@@ -106,8 +108,9 @@ class Node {
   // and applied (with its height); it must be quick (the round driver only wakes up).
   void AddCommitListener(std::function<void(uint64_t height)> fn);
 
-  // Thread-safe. Queues `entry` for the state machine; `done` is called exactly once, from the
-  // event loop's thread (or the caller's, after Stop()).
+  // Thread-safe. Verifies the entry's signature on the calling thread and queues it for the
+  // state machine; `done` is called exactly once, from the event loop's thread (or the
+  // caller's, after Stop()).
   void Submit(Entry entry, SubmitOptions options, SubmitCallback done);
 
   // Thread-safe snapshots for the API.
@@ -133,6 +136,7 @@ class Node {
   };
   struct Incoming {
     Entry entry;
+    bool signature_verified = false;  // checked by Submit's caller thread, not the loop
     SubmitOptions options;
     SubmitCallback done;
     std::chrono::steady_clock::time_point at;

@@ -431,5 +431,29 @@ TEST_CASE("consensus: sync retries stop after every other validator was asked on
   CHECK(h.core->stats().sync_timeouts == 3);
 }
 
+TEST_CASE("consensus: entries the adapter verified are not verified again, the others are",
+          "[consensus]") {
+  Harness h(false);
+  h.Boot();
+  SecretKey alice = SecretKey::FromSeed("alice"), bob = SecretKey::FromSeed("bob");
+  Entry a1 = MakeEntry(alice, 1), a2 = MakeEntry(alice, 2), b1 = MakeEntry(bob, 1);
+  Entry bad = testing::Tamper(MakeEntry(bob, 2));
+  // A batch from a peer: a1 verified by the adapter, a2 flagged false, b1 without a flag.
+  h.Deliver(0, EntryBatch{{a1, a2, b1}, {true, false}});
+  CHECK(h.core->mempool().size() == 3);
+  CHECK(h.core->mempool().signature_checks() == 2);
+  // A client submission: the flag skips the check; a bad entry whose flag is false is refused.
+  Entry a3 = MakeEntry(alice, 3);
+  auto r = h.core->SubmitEntries({a3, bad}, 60, {true, false});
+  REQUIRE(r.ok());
+  CHECK((*r)[0].ok());
+  CHECK((*r)[1].code == Admission::kBadSignature);
+  CHECK(h.core->mempool().signature_checks() == 3);
+  // The flags are not on the wire: a decoded batch has none.
+  auto m = DecodeMessage(EncodeMessage(EntryBatch{{a1}, {true}}));
+  REQUIRE(m.ok());
+  CHECK(std::get<EntryBatch>(*m).signature_verified.empty());
+}
+
 }  // namespace
 }  // namespace fedledger::consensus

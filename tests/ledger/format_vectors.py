@@ -490,7 +490,8 @@ def main(doc):
     assert shared == shared2
     eq("ecdh.alice.bob", shared)
 
-    for t in ["entry", "block", "vote", "validator-set", "task-spec", "peer-handshake", "peer-message"]:
+    for t in ["entry", "block", "vote", "validator-set", "task-spec", "peer-handshake", "peer-message",
+              "peer-batch"]:
         eq("tag.%s.sha256" % t, sha256(("fedledger/%s/v1" % t).encode()))
 
     ents = {}

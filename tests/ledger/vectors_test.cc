@@ -123,7 +123,8 @@ std::unique_ptr<Fixture> Build() {
       {"validator-set", tags::kValidatorSet},
       {"task-spec", tags::kTaskSpec},
       {"peer-handshake", tags::kPeerHandshake},
-      {"peer-message", tags::kPeerMessage}};
+      {"peer-message", tags::kPeerMessage},
+      {"peer-batch", tags::kPeerBatch}};
   for (const auto& [name, tag] : tag_list)
     f->Add(std::string("tag.") + name + ".sha256", Sha256(tag).Hex());
 

@@ -8,6 +8,7 @@
 #include <map>
 #include <mutex>
 
+#include "ledger/encoding.h"
 #include "net/peer_metrics.h"
 #include "net/peer_wire.h"
 #include "net_test_util.h"
@@ -169,6 +170,13 @@ class RawPeer {
     Signature sig = key.Sign(
         wire::MessageDigest(t_.chain_id, key.pubkey(), t_.server_key, link_id_, seq, payload));
     return wire::EncodeData(seq, payload, sig);
+  }
+  Bytes SignedBatch(const SecretKey& key, uint64_t seq, const std::vector<Bytes>& payloads) const {
+    std::vector<ByteView> views(payloads.begin(), payloads.end());
+    Bytes body = wire::EncodeBatchBody(views);
+    Signature sig = key.Sign(
+        wire::BatchDigest(t_.chain_id, key.pubkey(), t_.server_key, link_id_, seq, body));
+    return wire::EncodeBatch(seq, body, sig);
   }
   const Hash32& link_id() const { return link_id_; }
   const wire::HandshakeTranscript& transcript() const { return t_; }
@@ -385,6 +393,109 @@ TEST_CASE("peer network: tampered, replayed and malformed frames are dropped and
   t->Stop();
 }
 
+TEST_CASE("peer network: batch frames are verified once and delivered in order, bad ones "
+          "deliver nothing",
+          "[peer]") {
+  testing::LogCapture logs;
+  auto keys = SortedKeys("batch-", 2);
+  const SecretKey& adv = keys[0];  // smaller: it is the one that dials
+  const SecretKey& target = keys[1];
+  Inbox ti;
+  auto t = MakeNode(target, 0, {{adv.pubkey(), {"127.0.0.1", testing::FreePort()}}}, ti, logs,
+                    [](PeerNetworkOptions& o) { o.max_invalid_messages = 10; });
+  // Queued before the link exists: they leave together, in one signed BATCH frame.
+  REQUIRE(t->Send(adv.pubkey(), B("q1")).ok());
+  REQUIRE(t->Send(adv.pubkey(), B("q2")).ok());
+  REQUIRE(t->Send(adv.pubkey(), B("q3")).ok());
+  REQUIRE(t->Start().ok());
+
+  RawPeer raw;
+  REQUIRE(raw.Connect(t->listen_port()));
+  REQUIRE(raw.Handshake(adv, target.pubkey(), adv));
+  REQUIRE(WaitFor([&] { return t->IsConnected(adv.pubkey()); }));
+
+  auto f = raw.Read();
+  REQUIRE(f);
+  REQUIRE(*wire::PeekType(*f) == wire::FrameType::kBatch);
+  auto out = wire::DecodeBatch(*f, 1 << 20);
+  REQUIRE(out.ok());
+  CHECK(out->seq == 1);
+  REQUIRE(out->payloads.size() == 3);
+  CHECK(S(Bytes(out->payloads[2].begin(), out->payloads[2].end())) == "q3");
+  CHECK(VerifySignature(target.pubkey(),
+                        wire::BatchDigest(kChain, target.pubkey(), adv.pubkey(), raw.link_id(), 1,
+                                          out->body),
+                        out->sig));
+  // Not valid as a DATA signature over the same bytes (separate tag).
+  CHECK(!VerifySignature(target.pubkey(),
+                         wire::MessageDigest(kChain, target.pubkey(), adv.pubkey(), raw.link_id(),
+                                             1, out->body),
+                         out->sig));
+  REQUIRE(WaitFor([&] { return t->stats().frames_sent == 1; }));
+  CHECK(t->stats().messages_sent == 3);
+
+  // A good batch: one frame, three messages, in order.
+  REQUIRE(raw.Write(raw.SignedBatch(adv, 1, {B("a1"), B("a2"), B("a3")})));
+  REQUIRE(WaitFor([&] { return ti.Count() == 3; }));
+  CHECK(ti.From(adv.pubkey()) == std::vector<std::string>{"a1", "a2", "a3"});
+
+  // Tampered payload: the one signature fails, none of its messages is delivered.
+  Bytes tampered = raw.SignedBatch(adv, 2, {B("b1"), B("b2")});
+  tampered[1 + 8 + 1 + 1] ^= 0x01;  // type, seq, count, first length: "b1" -> "c1"
+  REQUIRE(raw.Write(tampered));
+  // Signed as DATA over the batch body: wrong tag, refused.
+  {
+    Bytes d1 = B("d1"), d2 = B("d2");
+    std::vector<ByteView> views = {ByteView(d1), ByteView(d2)};
+    Bytes body = wire::EncodeBatchBody(views);
+    Signature sig = adv.Sign(wire::MessageDigest(kChain, adv.pubkey(), target.pubkey(),
+                                                 raw.link_id(), 3, body));
+    REQUIRE(raw.Write(wire::EncodeBatch(3, body, sig)));
+  }
+  // Malformed: one message in a batch, a count past the end, trailing bytes.
+  {
+    Writer w;
+    w.U8(0x11);
+    w.U64(4);
+    w.Varint(1);
+    w.VarBytes(B("e1"));
+    w.Raw(ByteView(Signature{}.data(), 64));
+    REQUIRE(raw.Write(std::move(w).Take()));
+  }
+  {
+    Writer w;
+    w.U8(0x11);
+    w.U64(5);
+    w.Varint(3);
+    w.VarBytes(B("f1"));
+    w.VarBytes(B("f2"));
+    REQUIRE(raw.Write(std::move(w).Take()));
+  }
+  Bytes trailing = raw.SignedBatch(adv, 6, {B("g1"), B("g2")});
+  trailing.push_back(0);
+  REQUIRE(raw.Write(trailing));
+  // Replay of the good batch.
+  REQUIRE(raw.Write(raw.SignedBatch(adv, 1, {B("a1"), B("a2"), B("a3")})));
+  // And the link still works afterwards, with DATA and BATCH mixed.
+  REQUIRE(raw.Write(raw.SignedData(adv, 7, B("h1"))));
+  REQUIRE(raw.Write(raw.SignedBatch(adv, 8, {B("i1"), B("i2")})));
+  REQUIRE(WaitFor([&] { return ti.Count() == 6; }));
+
+  auto s = t->stats();
+  CHECK(s.rejected_bad_signature == 2);
+  CHECK(s.rejected_malformed == 3);
+  CHECK(s.rejected_replay == 1);
+  CHECK(s.messages_received == 6);
+  CHECK(s.frames_received == 3);
+  CHECK(ti.From(adv.pubkey()) ==
+        std::vector<std::string>{"a1", "a2", "a3", "h1", "i1", "i2"});
+  CHECK(logs.Contains("reason=\"bad batch signature (seq 2)\""));
+  CHECK(logs.Contains("reason=\"bad batch signature (seq 3)\""));
+  CHECK(logs.Contains("malformed batch frame: batch messages: 1 (a BATCH holds at least 2"));
+  CHECK(logs.Contains("reason=\"replayed or reordered sequence number 1 (last accepted 1)\""));
+  t->Stop();
+}
+
 TEST_CASE("peer network: handshake attacks are refused with a reason", "[peer]") {
   testing::LogCapture logs;
   auto keys = SortedKeys("hs-", 3);
@@ -515,6 +626,7 @@ TEST_CASE("peer network: bounded outbound queues refuse the newest message", "[p
   REQUIRE(b->Start().ok());
   REQUIRE(WaitFor([&] { return ib.Count() == 3; }));
   CHECK(ib.From(keys[0].pubkey()) == std::vector<std::string>{"q1", "q2", "q3"});
+  CHECK(b->stats().frames_received == 1);  // the queued three in one signed BATCH
   CHECK(a->QueuedMessages(b_key) == 0);
   CHECK(a->Send(b_key, B("q6")).ok());
   REQUIRE(WaitFor([&] { return ib.Count() == 4; }));

@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include "ledger/crypto.h"
+#include "ledger/encoding.h"
 
 using namespace fedledger;
 using namespace fedledger::net;
@@ -94,4 +95,69 @@ TEST_CASE("peer wire: digests separate roles and cover every field", "[wire]") {
   CHECK(wire::MessageDigest("chain-a", H(1), H(2), H(3), 1, Bytes{1, 2, 4}) != m);
   // The message tag differs from the handshake tag: a handshake signature is no message one.
   CHECK(TaggedHash(tags::kPeerMessage, Bytes{}) != TaggedHash(tags::kPeerHandshake, Bytes{}));
+}
+
+TEST_CASE("peer wire: BATCH frames round-trip, malformed ones are rejected with the field",
+          "[wire]") {
+  Bytes p1 = {1, 2, 3}, p2 = {}, p3(200, 7);
+  std::vector<ByteView> views = {ByteView(p1), ByteView(p2), ByteView(p3)};
+  Bytes body = wire::EncodeBatchBody(views);
+  CHECK(body.size() == 1 + wire::BatchItemSize(3) + wire::BatchItemSize(0) +
+                           wire::BatchItemSize(200));
+  CHECK(wire::BatchItemSize(200) == 202);
+  Bytes frame = wire::EncodeBatch(9, body, Sig(8));
+  CHECK(frame.size() == body.size() + wire::kBatchOverhead);
+  CHECK(*wire::PeekType(frame) == wire::FrameType::kBatch);
+  auto b = wire::DecodeBatch(frame, 1024);
+  REQUIRE(b.ok());
+  CHECK(b->seq == 9);
+  CHECK(b->sig == Sig(8));
+  CHECK(Bytes(b->body.begin(), b->body.end()) == body);
+  REQUIRE(b->payloads.size() == 3);
+  CHECK(Bytes(b->payloads[0].begin(), b->payloads[0].end()) == p1);
+  CHECK(b->payloads[1].empty());
+  CHECK(Bytes(b->payloads[2].begin(), b->payloads[2].end()) == p3);
+
+  auto reason = [](const Bytes& f, size_t max) {
+    auto r = wire::DecodeBatch(f, max);
+    REQUIRE(!r.ok());
+    return r.status().message();
+  };
+  // One payload over the limit; the body over the limit although each payload fits.
+  CHECK(reason(frame, 100).find("batch payload") != std::string::npos);
+  CHECK(reason(frame, 201).find("batch body") != std::string::npos);
+  // Trailing byte, truncated signature, DATA decoded as BATCH and the reverse.
+  Bytes trailing = frame;
+  trailing.push_back(0);
+  CHECK(reason(trailing, 1024).find("trailing") != std::string::npos);
+  Bytes cut(frame.begin(), frame.end() - 1);
+  CHECK(!wire::DecodeBatch(cut, 1024).ok());
+  CHECK(!wire::DecodeBatch(wire::EncodeData(1, p1, Sig(1)), 1024).ok());
+  CHECK(!wire::DecodeData(frame, 1024).ok());
+  // Counts: 0 and 1 are not batches; above kMaxBatchMessages is refused before reading.
+  for (uint64_t count : {uint64_t{0}, uint64_t{1}, uint64_t{wire::kMaxBatchMessages + 1}}) {
+    Writer w;
+    w.U8(0x11);
+    w.U64(1);
+    w.Varint(count);
+    for (uint64_t i = 0; i < std::min<uint64_t>(count, 2); ++i) w.VarBytes(p1);
+    w.Raw(ByteView(Sig(1).data(), 64));
+    CHECK(reason(std::move(w).Take(), 1024).find("batch messages") != std::string::npos);
+  }
+  // A count larger than the items present.
+  Writer w;
+  w.U8(0x11);
+  w.U64(1);
+  w.Varint(3);
+  w.VarBytes(p1);
+  w.VarBytes(p1);
+  CHECK(!wire::DecodeBatch(std::move(w).Take(), 1024).ok());
+
+  // The batch digest is bound to every field and differs from the DATA digest.
+  Hash32 d = wire::BatchDigest("c", H(1), H(2), H(3), 9, body);
+  CHECK(d != wire::MessageDigest("c", H(1), H(2), H(3), 9, body));
+  CHECK(d != wire::BatchDigest("c", H(2), H(1), H(3), 9, body));
+  CHECK(d != wire::BatchDigest("c", H(1), H(2), H(4), 9, body));
+  CHECK(d != wire::BatchDigest("c", H(1), H(2), H(3), 10, body));
+  CHECK(d != wire::BatchDigest("d", H(1), H(2), H(3), 9, body));
 }
