@@ -36,28 +36,31 @@ Hash32 HandshakeDigest(HandshakeRole role, const HandshakeTranscript& t) {
   return TaggedHash(tags::kPeerHandshake, w.bytes());
 }
 
-Hash32 MessageDigest(std::string_view chain_id, const PubKey& sender, const PubKey& receiver,
-                     const Hash32& link_id, uint64_t seq, ByteView payload) {
+namespace {
+
+// What a link signs: the tag names what `content` is (one message, or a batch body).
+Hash32 LinkDigest(std::string_view tag, std::string_view chain_id, const PubKey& sender,
+                  const PubKey& receiver, const Hash32& link_id, uint64_t seq, ByteView content) {
   Writer w(1 + chain_id.size() + 4 * 32 + 8);
   w.String(chain_id);
   w.Hash(sender);
   w.Hash(receiver);
   w.Hash(link_id);
   w.U64(seq);
-  w.Hash(Sha256(payload));
-  return TaggedHash(tags::kPeerMessage, w.bytes());
+  w.Hash(Sha256(content));
+  return TaggedHash(tag, w.bytes());
+}
+
+}  // namespace
+
+Hash32 MessageDigest(std::string_view chain_id, const PubKey& sender, const PubKey& receiver,
+                     const Hash32& link_id, uint64_t seq, ByteView payload) {
+  return LinkDigest(tags::kPeerMessage, chain_id, sender, receiver, link_id, seq, payload);
 }
 
 Hash32 BatchDigest(std::string_view chain_id, const PubKey& sender, const PubKey& receiver,
                    const Hash32& link_id, uint64_t seq, ByteView body) {
-  Writer w(1 + chain_id.size() + 4 * 32 + 8);
-  w.String(chain_id);
-  w.Hash(sender);
-  w.Hash(receiver);
-  w.Hash(link_id);
-  w.U64(seq);
-  w.Hash(Sha256(body));
-  return TaggedHash(tags::kPeerBatch, w.bytes());
+  return LinkDigest(tags::kPeerBatch, chain_id, sender, receiver, link_id, seq, body);
 }
 
 size_t BatchItemSize(size_t n) {
