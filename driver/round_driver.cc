@@ -64,10 +64,6 @@ Result<SharedBytes> TrunkArtifact(const trainer::Weights& trunk, const TaskSpec&
   return std::make_shared<const std::string>(AsStringView(bytes));
 }
 
-ByteView AsBytes(const std::string& s) {
-  return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
-}
-
 json MetricsJson(const trainer::TaskMetrics& m) {
   json j = json::object();
   j["pr_auc"] = m.macro_pr_auc ? json(*m.macro_pr_auc) : json(nullptr);
@@ -306,7 +302,7 @@ bool RoundDriver::StepPartner(const std::string& id) {
           bytes.status().message() + "\"");
       return false;  // retried on the next pass
     }
-    auto a = orchestrator::SecAggArtifactView::Decode(AsBytes(**bytes));
+    auto a = orchestrator::SecAggArtifactView::Decode(AsView(**bytes));
     if (!a.ok()) return fail("aggregate of round " + std::to_string(r.round) + ": " + a.status().message());
     if (a->type != SecAggArtifact::Type::kAggregate || a->chain_id != v.chain_id ||
         a->task_id != id || a->round != r.round || a->author != spec.aggregator ||
@@ -560,7 +556,7 @@ bool RoundDriver::StepAggregator(const std::string& id) {
     if (!r.aggregate || r.round <= at.applied_round) continue;
     auto bytes = host_->GetArtifact(key.pubkey(), r.aggregate->aggregate_hash);
     if (!bytes.ok()) return fail("our aggregate of round " + std::to_string(r.round) + ": " + bytes.status().message());
-    auto a = orchestrator::SecAggArtifactView::Decode(AsBytes(**bytes));
+    auto a = orchestrator::SecAggArtifactView::Decode(AsView(**bytes));
     if (!a.ok()) return fail(a.status().message());
     const bool compact = at.rows.CompactFor(r.aggregate->contributors);
     Status st = at.rows.Apply(*a, compact, &at.global);
@@ -628,7 +624,7 @@ bool RoundDriver::StepAggregator(const std::string& id) {
       return fail(bytes.status().message());
     }
     held.push_back(*bytes);
-    auto a = orchestrator::SecAggArtifactView::Decode(AsBytes(*held.back()));
+    auto a = orchestrator::SecAggArtifactView::Decode(AsView(*held.back()));
     if (!a.ok()) return fail("update " + u.update_hash.ShortHex() + ": " + a.status().message());
     if (a->author != m || a->samples != u.sample_count || a->scale != v.fixed_point->scale() ||
         a->count != words) {
