@@ -43,11 +43,6 @@ Status ArtifactStore::CheckSize(size_t size) const {
                                    std::to_string(options_.max_bytes));
 }
 
-Status ArtifactStore::Put(const Hash32& expected, std::string_view bytes) {
-  FL_TRY(CheckSize(bytes.size()));
-  return Put(expected, std::make_shared<const std::string>(bytes));
-}
-
 Status ArtifactStore::Put(const Hash32& expected, ArtifactBytes bytes) {
   FL_TRY(CheckSize(bytes->size()));
   Hash32 actual = HashOf(*bytes);
@@ -55,18 +50,13 @@ Status ArtifactStore::Put(const Hash32& expected, ArtifactBytes bytes) {
     return Status::InvalidArgument("artifact bytes hash to " + actual.Hex() + ", not " +
                                    expected.Hex());
   }
-  FL_TRY(Write(expected, *bytes));
-  Remember(expected, std::move(bytes));
-  Notify(expected);
-  return Status::Ok();
+  return Keep(expected, std::move(bytes));
 }
 
 Result<Hash32> ArtifactStore::Add(ArtifactBytes bytes) {
   FL_TRY(CheckSize(bytes->size()));
   Hash32 hash = HashOf(*bytes);
-  FL_TRY(Write(hash, *bytes));
-  Remember(hash, std::move(bytes));
-  Notify(hash);
+  FL_TRY(Keep(hash, std::move(bytes)));
   return hash;
 }
 
@@ -147,11 +137,6 @@ Result<ArtifactBytes> ArtifactStore::Fetch(const Hash32& hash) const {
   ArtifactBytes out = std::move(bytes);
   Remember(hash, out);
   return out;
-}
-
-Result<std::string> ArtifactStore::Get(const Hash32& hash) const {
-  FL_ASSIGN(ArtifactBytes bytes, Fetch(hash));
-  return *bytes;
 }
 
 void ArtifactStore::AddListener(std::function<void(const Hash32&)> fn) {

@@ -57,7 +57,6 @@ class ArtifactStore {
   // both), ResourceExhausted above max_bytes, IOError if the disk refuses. Nothing is left
   // behind on failure.
   Status Put(const Hash32& expected, ArtifactBytes bytes);
-  Status Put(const Hash32& expected, std::string_view bytes);
   // Stores the node's own artifact and returns its hash (computed once, here).
   Result<Hash32> Add(ArtifactBytes bytes);
   // Stores bytes the caller has already checked to hash to `hash` (a copy of an artifact it
@@ -66,7 +65,6 @@ class ArtifactStore {
   // The artifact's bytes; NotFound if absent, Corruption if the file no longer hashes to
   // `hash`.
   Result<ArtifactBytes> Fetch(const Hash32& hash) const;
-  Result<std::string> Get(const Hash32& hash) const;
   bool Contains(const Hash32& hash) const;
   std::string PathOf(const Hash32& hash) const { return dir_ + "/" + hash.Hex(); }
   const ArtifactStoreOptions& options() const { return options_; }

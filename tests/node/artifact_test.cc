@@ -40,6 +40,7 @@ struct Dir {
 };
 
 Hash32 H(const std::string& s) { return Sha256(s); }
+ArtifactBytes Shared(const std::string& s) { return std::make_shared<const std::string>(s); }
 
 TEST_CASE("artifact store: content-addressed, checked on receipt and on read", "[artifacts]") {
   Dir dir;
@@ -50,27 +51,27 @@ TEST_CASE("artifact store: content-addressed, checked on receipt and on read", "
   ArtifactStore& s = **store;
 
   const std::string update = "masked update bytes";
-  REQUIRE(s.Put(H(update), update).ok());
+  REQUIRE(s.Put(H(update), Shared(update)).ok());
   CHECK(s.Contains(H(update)));
   CHECK(dir.Files("artifacts") == std::vector<std::string>{H(update).Hex()});
   std::string out;
   REQUIRE(testing::RunCommand("sha256sum " + s.PathOf(H(update)), &out) == 0);
   CHECK(out.substr(0, 64) == H(update).Hex());
-  auto back = s.Get(H(update));
+  auto back = s.Fetch(H(update));
   REQUIRE(back.ok());
-  CHECK(*back == update);
-  CHECK(s.Put(H(update), update).ok());  // again: a no-op
+  CHECK(**back == update);
+  CHECK(s.Put(H(update), Shared(update)).ok());  // again: a no-op
 
   // Bytes that do not hash to the name: refused, nothing left behind.
-  Status wrong = s.Put(H("something else"), update);
+  Status wrong = s.Put(H("something else"), Shared(update));
   CHECK(wrong.code() == Status::Code::kInvalidArgument);
   CHECK_THAT(wrong.message(), Contains("hash to " + H(update).Hex()));
   CHECK_FALSE(s.Contains(H("something else")));
   const std::string big(1001, 'x');
-  CHECK(s.Put(H(big), big).code() == Status::Code::kResourceExhausted);
+  CHECK(s.Put(H(big), Shared(big)).code() == Status::Code::kResourceExhausted);
   CHECK(dir.Files("artifacts").size() == 1);
 
-  CHECK(s.Get(H("absent")).status().code() == Status::Code::kNotFound);
+  CHECK(s.Fetch(H("absent")).status().code() == Status::Code::kNotFound);
   // Damaged on disk: the copy in memory (hashed when stored) is still served as stored; a
   // store that reads from disk (a restarted node, or no cache) refuses the damaged file.
   {
@@ -83,8 +84,8 @@ TEST_CASE("artifact store: content-addressed, checked on receipt and on read", "
   o.cache_bytes = 0;
   auto reopened = ArtifactStore::Open(dir.path + "/artifacts", o);
   REQUIRE(reopened.ok());
-  CHECK((*reopened)->Get(H(update)).status().code() == Status::Code::kCorruption);
-  CHECK((*reopened)->Get(H("absent")).status().code() == Status::Code::kNotFound);
+  CHECK((*reopened)->Fetch(H(update)).status().code() == Status::Code::kCorruption);
+  CHECK((*reopened)->Fetch(H("absent")).status().code() == Status::Code::kNotFound);
 }
 
 TEST_CASE("artifact store: own artifacts hashed once, cache bounded, listeners told", "[artifacts]") {
@@ -132,7 +133,7 @@ TEST_CASE("artifact store: own artifacts hashed once, cache bounded, listeners t
   o.cache_bytes = 0;
   auto reopened = ArtifactStore::Open(dir.path + "/artifacts", o);
   REQUIRE(reopened.ok());
-  CHECK((*reopened)->Get(H(copy)).value() == copy);
+  CHECK(*(*reopened)->Fetch(H(copy)).value() == copy);
 }
 
 TEST_CASE("artifact API: PUT checks the hash in the path, GET serves the bytes",
