@@ -340,8 +340,9 @@ class NodeChecker {
   uint64_t checked_ = 0;
 };
 
+// `block_first[h]` is block h's first global entry index; block_first.back() the log size.
 Status CheckIndexesAndRecords(leveldb::DB* db, const ChainVerifier& v, uint64_t head_height,
-                              uint64_t node_count) {
+                              uint64_t node_count, const std::vector<uint64_t>& block_first) {
   const auto& facts = v.facts();
   uint64_t n = facts.size();
   uint64_t tasks_expected = 0;
@@ -362,9 +363,11 @@ Status CheckIndexesAndRecords(leveldb::DB* db, const ChainVerifier& v, uint64_t 
       if (BE64(k.data() + 1) >= n) return bad("entry beyond the log");
       ++seen_entries;
     } else if (p == 'L' && k.size() == 10) {
+      if (k[1] == 0) return bad("leaf hashes are not stored (they are the entries' own)");
       ++seen_nodes;
     } else if (p == 'M') {
-      if (k != leveldb::Slice("Mgenesis") && k != leveldb::Slice("Mhead")) {
+      if (k != leveldb::Slice("Mgenesis") && k != leveldb::Slice("Mhead") &&
+          k != leveldb::Slice("Mformat")) {
         return bad("unknown meta record");
       }
       ++seen_meta;
@@ -379,35 +382,39 @@ Status CheckIndexesAndRecords(leveldb::DB* db, const ChainVerifier& v, uint64_t 
       }
       ++seen_nonce;
     } else if (p == 'I' && k.size() >= 2) {
-      if (!it->value().empty()) return bad("index keys carry no value");
+      // One key per (block, value); every listed entry must carry that value. Together with
+      // the counts below (each entry has one signer, kind and minute, and at most one task),
+      // this proves each entry is listed exactly once in each index it belongs to.
       char t = k[1];
       if (k.size() < 10) return bad("malformed index key");
-      uint64_t index = BE64(k.data() + k.size() - 8);
-      if (index >= n) return bad("index points past the log");
-      const EntryFacts& f = facts[index];
-      if (t == 's' && k.size() == 42) {
-        if (Hash32::FromView(ViewOf(k).subspan(2, 32)) != *f.signer) {
-          return bad("signer index disagrees with entry " + std::to_string(index));
+      uint64_t height = BE64(k.data() + k.size() - 8);
+      if (height > head_height) return bad("index names a block above the head");
+      uint64_t first = block_first[height];
+      auto offsets = keys::DecodeIndexValue(std::string_view(it->value().data(), it->value().size()),
+                                            static_cast<uint32_t>(block_first[height + 1] - first));
+      if (!offsets.ok()) return bad(offsets.status().message());
+      for (uint32_t o : *offsets) {
+        uint64_t index = first + o;
+        const EntryFacts& f = facts[index];
+        auto disagrees = [&](const char* which) {
+          return bad(std::string(which) + " index disagrees with entry " + std::to_string(index));
+        };
+        if (t == 's' && k.size() == 42) {
+          if (Hash32::FromView(ViewOf(k).subspan(2, 32)) != *f.signer) return disagrees("signer");
+          ++seen_signer;
+        } else if (t == 'k' && k.size() == 11) {
+          if (static_cast<uint8_t>(k[2]) != static_cast<uint8_t>(f.kind)) return disagrees("kind");
+          ++seen_kind;
+        } else if (t == 't' && k.size() >= 12 && static_cast<uint8_t>(k[2]) + 11u == k.size()) {
+          std::string task(k.data() + 3, static_cast<uint8_t>(k[2]));
+          if (!f.task_id || *f.task_id != task) return disagrees("task");
+          ++seen_task;
+        } else if (t == 'm' && k.size() == 18) {
+          if (BE64(k.data() + 2) != f.timestamp_ms / kTimeBucketMs) return disagrees("time");
+          ++seen_time;
+        } else {
+          return bad("malformed index key");
         }
-        ++seen_signer;
-      } else if (t == 'k' && k.size() == 11) {
-        if (static_cast<uint8_t>(k[2]) != static_cast<uint8_t>(f.kind)) {
-          return bad("kind index disagrees with entry " + std::to_string(index));
-        }
-        ++seen_kind;
-      } else if (t == 't' && k.size() >= 12 && static_cast<uint8_t>(k[2]) + 11u == k.size()) {
-        std::string task(k.data() + 3, static_cast<uint8_t>(k[2]));
-        if (!f.task_id || *f.task_id != task) {
-          return bad("task index disagrees with entry " + std::to_string(index));
-        }
-        ++seen_task;
-      } else if (t == 'm' && k.size() == 18) {
-        if (BE64(k.data() + 2) != f.timestamp_ms) {
-          return bad("time index disagrees with entry " + std::to_string(index));
-        }
-        ++seen_time;
-      } else {
-        return bad("malformed index key");
       }
     } else {
       return bad("not a fedledger key");
@@ -422,12 +429,12 @@ Status CheckIndexesAndRecords(leveldb::DB* db, const ChainVerifier& v, uint64_t 
   FL_TRY(count("block records", seen_blocks, head_height + 1));
   FL_TRY(count("entry records", seen_entries, n));
   FL_TRY(count("Merkle nodes", seen_nodes, node_count));
-  FL_TRY(count("meta records", seen_meta, 2));
+  FL_TRY(count("meta records", seen_meta, 3));
   FL_TRY(count("nonce records", seen_nonce, v.nonces().size()));
-  FL_TRY(count("signer index keys", seen_signer, n));
-  FL_TRY(count("kind index keys", seen_kind, n));
-  FL_TRY(count("task index keys", seen_task, tasks_expected));
-  FL_TRY(count("time index keys", seen_time, n));
+  FL_TRY(count("entries in the signer index", seen_signer, n));
+  FL_TRY(count("entries in the kind index", seen_kind, n));
+  FL_TRY(count("entries in the task index", seen_task, tasks_expected));
+  FL_TRY(count("entries in the time index", seen_time, n));
   return Status::Ok();
 }
 
@@ -459,6 +466,20 @@ Result<AuditSummary> AuditStore(const std::string& path, const AuditOptions& opt
     Reader r(AsView(v));
     head_height = r.U64("head").value();
   }
+  if (!db->Get(AuditRead(), keys::Meta("format"), &v).ok()) {
+    return Status::Corruption(
+        "format record is missing: a store in format 1 (written before 2026-12-04), which this "
+        "build does not read, or not a fedledger store");
+  }
+  {
+    Reader r(AsView(v));
+    auto f = r.U32("format");
+    if (!f.ok() || !r.done()) return Status::Corruption("format record is not a u32");
+    if (*f != kStoreFormat) {
+      return Status::Corruption("store format " + std::to_string(*f) + "; this build audits format " +
+                                std::to_string(kStoreFormat));
+    }
+  }
   std::optional<Hash32> recorded_genesis;
   if (db->Get(AuditRead(), keys::Meta("genesis"), &v).ok() && v.size() == 32) {
     recorded_genesis = Hash32::FromView(AsView(v));
@@ -482,7 +503,10 @@ Result<AuditSummary> AuditStore(const std::string& path, const AuditOptions& opt
   }
   ChainVerifier verifier(o);
   NodeChecker nodes(db.get());
-  auto on_node = [&](NodeId id, const Hash32& h) { nodes.Check(id, h); };
+  auto on_node = [&](NodeId id, const Hash32& h) {
+    if (id.level > 0) nodes.Check(id, h);  // leaves are the entries' own hashes
+  };
+  std::vector<uint64_t> block_first;
 
   std::unique_ptr<leveldb::Iterator> blocks(db->NewIterator(AuditRead()));
   std::unique_ptr<leveldb::Iterator> entries(db->NewIterator(AuditRead()));
@@ -535,6 +559,7 @@ Result<AuditSummary> AuditStore(const std::string& path, const AuditOptions& opt
       structural_at = next_index;
       break;
     }
+    block_first.push_back(next_index);
     entry_bytes.clear();
     views.clear();
     for (uint32_t i = 0; i < header->entry_count; ++i, entries->Next()) {
@@ -565,14 +590,15 @@ Result<AuditSummary> AuditStore(const std::string& path, const AuditOptions& opt
   if (verifier.summary().genesis_hash != *recorded_genesis) {
     return Status::Corruption("the genesis record does not match block 0");
   }
-  // Expected perfect nodes: sum over levels of floor(n / 2^level).
+  // Expected stored perfect nodes: sum over levels >= 1 of floor(n / 2^level).
   uint64_t n = verifier.log_size(), node_count = 0;
-  for (uint64_t w = n; w > 0; w >>= 1) node_count += w;
+  for (uint64_t w = n >> 1; w > 0; w >>= 1) node_count += w;
+  block_first.push_back(n);
   if (nodes.checked() != node_count) {
     return Status::Corruption("Merkle nodes: recomputed " + std::to_string(node_count) +
                               ", matched " + std::to_string(nodes.checked()));
   }
-  FL_TRY(CheckIndexesAndRecords(db.get(), verifier, head_height, node_count));
+  FL_TRY(CheckIndexesAndRecords(db.get(), verifier, head_height, node_count, block_first));
   AuditSummary summary = verifier.summary();
   summary.seconds = Now() - start;
   return summary;

@@ -42,30 +42,59 @@ std::string Nonce(const PubKey& signer) {
   PutHash(k, signer);
   return k;
 }
-std::string BySigner(const PubKey& signer, uint64_t index) {
+std::string BySigner(const PubKey& signer, uint64_t height) {
   std::string k = "Is";
   PutHash(k, signer);
-  PutBE64(k, index);
+  PutBE64(k, height);
   return k;
 }
-std::string ByKind(EntryKind kind, uint64_t index) {
+std::string ByKind(EntryKind kind, uint64_t height) {
   std::string k = "Ik";
   k.push_back(static_cast<char>(kind));
-  PutBE64(k, index);
+  PutBE64(k, height);
   return k;
 }
-std::string ByTask(std::string_view task_id, uint64_t index) {
+std::string ByTask(std::string_view task_id, uint64_t height) {
   std::string k = "It";
   k.push_back(static_cast<char>(task_id.size()));
   k.append(task_id);
-  PutBE64(k, index);
+  PutBE64(k, height);
   return k;
 }
-std::string ByTime(uint64_t time_ms, uint64_t index) {
+std::string ByTime(uint64_t time_ms, uint64_t height) {
   std::string k = "Im";
-  PutBE64(k, time_ms);
-  PutBE64(k, index);
+  PutBE64(k, time_ms / kTimeBucketMs);
+  PutBE64(k, height);
   return k;
+}
+
+std::string IndexValue(const std::vector<uint32_t>& offsets) {
+  std::string v(4 * offsets.size(), '\0');
+  for (size_t i = 0; i < offsets.size(); ++i) {
+    for (int b = 0; b < 4; ++b) v[4 * i + b] = static_cast<char>(offsets[i] >> (8 * b));
+  }
+  return v;
+}
+
+Result<std::vector<uint32_t>> DecodeIndexValue(std::string_view value, uint32_t entry_count) {
+  if (value.empty() || value.size() % 4) {
+    return Status::Corruption("index value of " + std::to_string(value.size()) +
+                              " bytes is not a non-empty list of u32 offsets");
+  }
+  std::vector<uint32_t> offsets(value.size() / 4);
+  for (size_t i = 0; i < offsets.size(); ++i) {
+    uint32_t o = 0;
+    for (int b = 3; b >= 0; --b) o = o << 8 | static_cast<uint8_t>(value[4 * i + b]);
+    if (o >= entry_count) {
+      return Status::Corruption("index offset " + std::to_string(o) + " is past the block's " +
+                                std::to_string(entry_count) + " entries");
+    }
+    if (i > 0 && o <= offsets[i - 1]) {
+      return Status::Corruption("index offsets do not strictly increase");
+    }
+    offsets[i] = o;
+  }
+  return offsets;
 }
 }  // namespace keys
 
@@ -131,22 +160,33 @@ void AddBlockToBatch(const Block& block, const std::optional<Certificate>& cert,
   rec.header = block.header;
   rec.cert = cert;
   rec.first_entry_index = log.size();
+  const uint64_t height = block.header.height;
   std::map<PubKey, uint64_t> nonces;
+  // Index keys, one per (block, value): the offsets of the block's matching entries.
+  std::map<PubKey, std::vector<uint32_t>> by_signer;
+  std::map<EntryKind, std::vector<uint32_t>> by_kind;
+  std::map<std::string_view, std::vector<uint32_t>> by_task;
+  std::map<uint64_t, std::vector<uint32_t>> by_minute;
   std::string node_value(32, '\0');
-  for (const Entry& e : block.entries) {
-    uint64_t index = log.size();
-    batch.Put(keys::Entry(index), ToSlice(e.bytes()));
+  for (uint32_t offset = 0; offset < block.entries.size(); ++offset) {
+    const Entry& e = block.entries[offset];
+    batch.Put(keys::Entry(log.size()), ToSlice(e.bytes()));
     log.Append(e.leaf_hash(), [&](NodeId id, const Hash32& h) {
+      if (id.level == 0) return;  // the leaf hash is its entry's, recomputed on demand
       std::memcpy(node_value.data(), h.data(), 32);
       batch.Put(keys::Node(id), node_value);
     });
-    batch.Put(keys::BySigner(e.signer(), index), leveldb::Slice());
-    batch.Put(keys::ByKind(e.kind(), index), leveldb::Slice());
-    if (const std::string* task = TaskIdOf(e.payload())) {
-      batch.Put(keys::ByTask(*task, index), leveldb::Slice());
-    }
-    batch.Put(keys::ByTime(e.timestamp_ms(), index), leveldb::Slice());
+    by_signer[e.signer()].push_back(offset);
+    by_kind[e.kind()].push_back(offset);
+    if (const std::string* task = TaskIdOf(e.payload())) by_task[*task].push_back(offset);
+    by_minute[e.timestamp_ms() / kTimeBucketMs].push_back(offset);
     nonces[e.signer()] = e.nonce();
+  }
+  for (const auto& [signer, o] : by_signer) batch.Put(keys::BySigner(signer, height), keys::IndexValue(o));
+  for (const auto& [kind, o] : by_kind) batch.Put(keys::ByKind(kind, height), keys::IndexValue(o));
+  for (const auto& [task, o] : by_task) batch.Put(keys::ByTask(task, height), keys::IndexValue(o));
+  for (const auto& [minute, o] : by_minute) {
+    batch.Put(keys::ByTime(minute * kTimeBucketMs, height), keys::IndexValue(o));
   }
   for (const auto& [signer, nonce] : nonces) {
     Writer w(8);
@@ -223,6 +263,11 @@ Result<std::unique_ptr<Store>> Store::Create(const std::string& path, const Bloc
   Hash32 genesis_hash = genesis.header.Hash();
   batch.Put(keys::Meta("genesis"),
             leveldb::Slice(reinterpret_cast<const char*>(genesis_hash.data()), 32));
+  {
+    Writer fw(4);
+    fw.U32(kStoreFormat);
+    batch.Put(keys::Meta("format"), ToSlice(fw.bytes()));
+  }
   leveldb::WriteOptions wo;
   wo.sync = true;
   FL_TRY(FromLevelDB(store->db_->Write(wo, &batch), "cannot write genesis"));
@@ -256,6 +301,24 @@ Status Store::LoadState() {
   leveldb::Status s = db_->Get(ro, keys::Meta("genesis"), &v);
   if (s.IsNotFound()) return Status::Corruption("no genesis record: not a fedledger store");
   FL_TRY(FromLevelDB(s, "reading genesis record"));
+  std::string format;
+  s = db_->Get(ro, keys::Meta("format"), &format);
+  if (s.IsNotFound()) {
+    return Status::InvalidArgument(
+        "the store is in format 1 (no format record; written before 2026-12-04), which this "
+        "build does not read: start the node on an empty data directory so it catches up from "
+        "its peers, or keep the old build to audit it");
+  }
+  FL_TRY(FromLevelDB(s, "reading format record"));
+  {
+    Reader fr(ToView(format));
+    auto f = fr.U32("store format");
+    if (!f.ok() || !fr.done()) return Status::Corruption("format record is not a u32");
+    if (*f != kStoreFormat) {
+      return Status::InvalidArgument("the store is in format " + std::to_string(*f) +
+                                     "; this build reads format " + std::to_string(kStoreFormat));
+    }
+  }
   if (v.size() != 32) return Status::Corruption("genesis record is not 32 bytes");
   genesis_hash_ = Hash32::FromView(ToView(v));
 
@@ -515,6 +578,20 @@ Status Store::QueryEntries(const EntryQuery& q,
     return fn(index, e) && emitted < q.limit;
   };
 
+  // An index key names a height; its value the offsets of the block's matching entries.
+  auto entries_of = [&](const leveldb::Slice& key, const leveldb::Slice& value,
+                        std::vector<uint64_t>& out) -> Status {
+    uint64_t height = ReadBE64(key.data() + key.size() - 8);
+    FL_ASSIGN(BlockRecord rec, GetBlockRecord(height));
+    auto offsets = keys::DecodeIndexValue(std::string_view(value.data(), value.size()),
+                                          rec.header.entry_count);
+    if (!offsets.ok()) {
+      return Status::Corruption("index of block " + std::to_string(height) + ": " +
+                                offsets.status().message());
+    }
+    for (uint32_t o : *offsets) out.push_back(rec.first_entry_index + o);
+    return Status::Ok();
+  };
   std::string prefix;
   if (q.task_id) {
     if (q.task_id->size() > 255) return Status::InvalidArgument("task id too long");
@@ -525,22 +602,28 @@ Status Store::QueryEntries(const EntryQuery& q,
     prefix = keys::ByKind(*q.kind, 0);
   }
   std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(leveldb::ReadOptions()));
+  std::vector<uint64_t> indexes;
   if (!prefix.empty()) {
+    // Keys in height order, so entries come out in log order.
     prefix.resize(prefix.size() - 8);
     for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
       if (it->key().size() != prefix.size() + 8) continue;
-      FL_ASSIGN(bool more, visit(ReadBE64(it->key().data() + prefix.size())));
-      if (!more) return Status::Ok();
+      indexes.clear();
+      FL_TRY(entries_of(it->key(), it->value(), indexes));
+      for (uint64_t index : indexes) {
+        FL_ASSIGN(bool more, visit(index));
+        if (!more) return Status::Ok();
+      }
     }
     return FromLevelDB(it->status(), "scanning index");
   }
   if (q.since_ms || q.until_ms) {
-    std::vector<uint64_t> indexes;
+    // Minute buckets in [since, until]; visit() drops the bucket's entries outside the range.
     std::string start = keys::ByTime(q.since_ms.value_or(0), 0);
     for (it->Seek(start); it->Valid() && it->key().starts_with("Im"); it->Next()) {
       if (it->key().size() != 18) continue;
-      if (q.until_ms && ReadBE64(it->key().data() + 2) > *q.until_ms) break;
-      indexes.push_back(ReadBE64(it->key().data() + 10));
+      if (q.until_ms && ReadBE64(it->key().data() + 2) > *q.until_ms / kTimeBucketMs) break;
+      FL_TRY(entries_of(it->key(), it->value(), indexes));
     }
     FL_TRY(FromLevelDB(it->status(), "scanning time index"));
     std::sort(indexes.begin(), indexes.end());
@@ -559,6 +642,14 @@ Status Store::QueryEntries(const EntryQuery& q,
 
 Result<Hash32> Store::Node(NodeId id) const {
   std::string v;
+  if (id.level == 0) {  // leaves are not stored twice: hash the entry
+    leveldb::Status s = db_->Get(leveldb::ReadOptions(), keys::Entry(id.index), &v);
+    if (s.IsNotFound()) {
+      return Status::NotFound("Merkle leaf " + std::to_string(id.index) + ": no such entry");
+    }
+    FL_TRY(FromLevelDB(s, "reading entry " + std::to_string(id.index)));
+    return MerkleLeafHash(ToView(v));
+  }
   leveldb::Status s = db_->Get(leveldb::ReadOptions(), keys::Node(id), &v);
   if (s.IsNotFound()) {
     return Status::NotFound("Merkle node (" + std::to_string(id.level) + ", " +

@@ -2,16 +2,22 @@
 //
 // Every committed block is written in ONE synced leveldb::WriteBatch holding the block
 // record, its entries, every Merkle node the block completes, the index keys and the new
-// head: a crash leaves all of a block or none of it. Key layout (docs/FORMAT.md):
-//   "M" name                      meta: "Mgenesis" -> genesis block hash, "Mhead" -> u64 height
+// head: a crash leaves all of a block or none of it. Key layout (docs/FORMAT.md section 8,
+// store format 2):
+//   "M" name                      meta: "Mgenesis" -> genesis block hash, "Mhead" -> u64 height,
+//                                 "Mformat" -> u32 store format (2)
 //   "B" be64 height               block record: u64 first_entry_index | bytes header | bytes cert
 //   "E" be64 index                canonical entry bytes (index = position in the global log)
-//   "L" u8 level be64 index       perfect Merkle node (32 bytes)
+//   "L" u8 level be64 index       perfect Merkle node (32 bytes), levels >= 1; a leaf (level 0)
+//                                 is the leaf hash of its "E" record and is not stored twice
 //   "N" signer(32)                u64 last committed nonce of the signer
-//   "Is" signer(32) be64 index    index by signer      "Ik" u8 kind be64 index   by kind
-//   "It" u8 len task_id be64 idx  index by task        "Im" be64 time_ms be64 idx by time
-// (be64 = big-endian u64, so LevelDB's key order is numeric order; all values are
-// little-endian as in the rest of the format.)
+//   "Is" signer(32) be64 height   the block's entries by that signer    \  value: u32 offsets
+//   "Ik" u8 kind be64 height      the block's entries of that kind       |  into the block,
+//   "It" u8 len task_id be64 h    the block's entries of that task       |  strictly increasing
+//   "Im" be64 minute be64 height  the block's entries signed in minute   /  (minute = ms / 60000)
+// One index key per block and value, not per entry: a block of a hundred entries from a few
+// partners costs a handful of index keys. (be64 = big-endian u64, so LevelDB's key order is
+// numeric order; all values are little-endian as in the rest of the format.)
 //
 // Thread safety: any number of concurrent readers; Commit() calls are serialised internally.
 #pragma once
@@ -153,17 +159,29 @@ class Store : public MerkleNodeSource {
 // Builds a genesis block (height 0) from a signed GENESIS entry.
 Result<Block> MakeGenesisBlock(const Entry& genesis_entry);
 
-// Storage key helpers, shared with the auditor and tests.
+// The store format this build reads and writes ("Mformat").
+inline constexpr uint32_t kStoreFormat = 2;
+// The time index's bucket: entries are indexed by the minute of their signer's timestamp.
+inline constexpr uint64_t kTimeBucketMs = 60000;
+
+// Storage key helpers, shared with the auditor and tests. The index keys name a block height;
+// their value lists the block's matching entries (IndexValue / DecodeIndexValue).
 namespace keys {
 std::string Meta(std::string_view name);
 std::string Block(uint64_t height);
 std::string Entry(uint64_t index);
 std::string Node(NodeId id);
 std::string Nonce(const PubKey& signer);
-std::string BySigner(const PubKey& signer, uint64_t index);
-std::string ByKind(EntryKind kind, uint64_t index);
-std::string ByTask(std::string_view task_id, uint64_t index);
-std::string ByTime(uint64_t time_ms, uint64_t index);
+std::string BySigner(const PubKey& signer, uint64_t height);
+std::string ByKind(EntryKind kind, uint64_t height);
+std::string ByTask(std::string_view task_id, uint64_t height);
+// `time_ms` is an entry's timestamp; the key holds its minute.
+std::string ByTime(uint64_t time_ms, uint64_t height);
+// An index value: the entries' offsets within their block, u32 little-endian each.
+std::string IndexValue(const std::vector<uint32_t>& offsets);
+// Refuses an empty value, a length that is not a multiple of 4, offsets that do not strictly
+// increase or that reach `entry_count`.
+Result<std::vector<uint32_t>> DecodeIndexValue(std::string_view value, uint32_t entry_count);
 }  // namespace keys
 
 }  // namespace fedledger

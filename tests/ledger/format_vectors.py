@@ -572,10 +572,14 @@ def main(doc):
     eq("store.key.entry.2", b"E" + be(2))
     eq("store.key.node.1.0", b"L\x01" + be(0))
     eq("store.key.nonce.bob", b"N" + pk["bob"])
-    eq("store.key.by_signer.bob.2", b"Is" + pk["bob"] + be(2))
-    eq("store.key.by_kind.model_update.2", b"Ik\x09" + be(2))
-    eq("store.key.by_task.task-00001.2", b"It\x0a" + b"task-00001" + be(2))
-    eq("store.key.by_time.2", b"Im" + be(ents["model_update"]["timestamp_ms"]) + be(2))
+    # Index keys name the block (height 1 holds log entries 1 and 2); values list offsets.
+    eq("store.key.meta_format", b"Mformat")
+    eq("store.value.meta_format", le(2, 4))
+    eq("store.key.by_signer.bob.1", b"Is" + pk["bob"] + be(1))
+    eq("store.key.by_kind.model_update.1", b"Ik\x09" + be(1))
+    eq("store.value.by_kind.model_update.1", le(2 - 1, 4))
+    eq("store.key.by_task.task-00001.1", b"It\x0a" + b"task-00001" + be(1))
+    eq("store.key.by_time.1", b"Im" + be(ents["model_update"]["timestamp_ms"] // 60000) + be(1))
     eq("store.value.block.1", le(1, 8) + enc_bytes(vec["block.1.header"]) +
        enc_bytes(vec["certificate.1.bytes"]))
 

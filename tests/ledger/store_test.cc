@@ -1,5 +1,7 @@
 #include <catch2/catch.hpp>
 
+#include <leveldb/db.h>
+
 #include <random>
 #include <sstream>
 
@@ -134,6 +136,44 @@ TEST_CASE("store: Create refuses an existing store and a malformed genesis") {
   bad.header.log_root.v[0] ^= 1;
   CHECK(!Store::Create("/db2", bad, so).ok());
   CHECK(Store::Open("/nothing-here", so).status().code() == Status::Code::kNotFound);
+}
+
+TEST_CASE("store: a store in another format is refused by Open and by the audit, naming the format") {
+  MemEnv mem;
+  { auto store = SeedDevChain("/db", SmallChain(mem.get(), 20, 5)).value(); }
+  StoreOptions so;
+  so.env = mem.get();
+  AuditOptions ao;
+  ao.env = mem.get();
+  ao.threads = 1;
+  REQUIRE(Store::Open("/db/ledger", so).ok());
+  REQUIRE(AuditStore("/db/ledger", ao).ok());
+  auto rewrite = [&](const std::function<void(leveldb::DB*)>& change) {
+    leveldb::Options opts;
+    opts.env = mem.get();
+    leveldb::DB* raw = nullptr;
+    REQUIRE(leveldb::DB::Open(opts, "/db/ledger", &raw).ok());
+    std::unique_ptr<leveldb::DB> db(raw);
+    change(db.get());
+  };
+  SECTION("no format record: a format-1 store") {
+    rewrite([](leveldb::DB* db) { REQUIRE(db->Delete({}, keys::Meta("format")).ok()); });
+    auto opened = Store::Open("/db/ledger", so);
+    REQUIRE(!opened.ok());
+    CHECK_THAT(opened.status().message(), Catch::Contains("format 1"));
+    auto audited = AuditStore("/db/ledger", ao);
+    REQUIRE(!audited.ok());
+    CHECK_THAT(audited.status().message(), Catch::Contains("format 1"));
+  }
+  SECTION("a later format") {
+    rewrite([](leveldb::DB* db) {
+      REQUIRE(db->Put({}, keys::Meta("format"), std::string("\x03\x00\x00\x00", 4)).ok());
+    });
+    auto opened = Store::Open("/db/ledger", so);
+    REQUIRE(!opened.ok());
+    CHECK_THAT(opened.status().message(), Catch::Contains("format 3"));
+    CHECK(!AuditStore("/db/ledger", ao).ok());
+  }
 }
 
 TEST_CASE("store: index queries equal a brute-force scan") {

@@ -45,7 +45,7 @@ TEST_CASE("tamper sweep: every single-byte change to a stored ledger is detected
   REQUIRE(leveldb::DB::Open(opts, "/db/ledger", &raw).ok());
   std::unique_ptr<leveldb::DB> db(raw);
   std::vector<Record> records = ReadAll(db.get());
-  REQUIRE(records.size() > 100);
+  REQUIRE(records.size() > 50);
 
   auto audit_fails = [&](std::string* why) {
     db.reset();

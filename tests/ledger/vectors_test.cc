@@ -279,10 +279,19 @@ std::unique_ptr<Fixture> Build() {
   f->Add("store.key.entry.2", Hx(keys::Entry(2)));
   f->Add("store.key.node.1.0", Hx(keys::Node({1, 0})));
   f->Add("store.key.nonce.bob", Hx(keys::Nonce(bob.pubkey())));
-  f->Add("store.key.by_signer.bob.2", Hx(keys::BySigner(bob.pubkey(), 2)));
-  f->Add("store.key.by_kind.model_update.2", Hx(keys::ByKind(EntryKind::kModelUpdate, 2)));
-  f->Add("store.key.by_task.task-00001.2", Hx(keys::ByTask("task-00001", 2)));
-  f->Add("store.key.by_time.2", Hx(keys::ByTime(kUpdateTime, 2)));
+  f->Add("store.key.meta_format", Hx(keys::Meta("format")));
+  f->Add("store.key.by_signer.bob.1", Hx(keys::BySigner(bob.pubkey(), 1)));
+  f->Add("store.key.by_kind.model_update.1", Hx(keys::ByKind(EntryKind::kModelUpdate, 1)));
+  f->Add("store.key.by_task.task-00001.1", Hx(keys::ByTask("task-00001", 1)));
+  f->Add("store.key.by_time.1", Hx(keys::ByTime(kUpdateTime, 1)));
+  {
+    std::string v;
+    REQUIRE(f->store->db()->Get(leveldb::ReadOptions(), keys::Meta("format"), &v).ok());
+    f->Add("store.value.meta_format", Hx(v));
+    REQUIRE(f->store->db()->Get(leveldb::ReadOptions(),
+                                keys::ByKind(EntryKind::kModelUpdate, 1), &v).ok());
+    f->Add("store.value.by_kind.model_update.1", Hx(v));
+  }
   {
     std::string rec;
     REQUIRE(f->store->db()->Get(leveldb::ReadOptions(), keys::Block(1), &rec).ok());

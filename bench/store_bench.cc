@@ -1,0 +1,157 @@
+// store_bench: the CPU a validator spends committing blocks to its LevelDB store, per entry,
+// for the consensus benchmark's workload: blocks of --block entries (default 125, about what a
+// 4-validator testnet commits per height at its peak), DATASET_REGISTER entries from
+// --signers distinct partner keys (the benchmark's clients each sign with their own key),
+// signatures not re-checked (consensus verified them before), synced like a validator.
+//
+// Prints the process CPU (user + system, all threads, so LevelDB's background compaction is
+// counted while Commit runs) per committed entry, the wall time, the stored keys per entry and the store's size,
+// and the same per-entry CPU of one BIP-340 verification measured in the same run, which is the
+// yardstick: every validator pays one verification per entry anyway.
+//
+//   store_bench [--entries N] [--block B] [--signers S] [--dir DIR]
+#include <sys/resource.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <leveldb/db.h>
+#include <leveldb/iterator.h>
+
+#include "ledger/devchain.h"
+#include "ledger/store.h"
+
+using namespace fedledger;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+double CpuSeconds(int who = RUSAGE_SELF) {
+  rusage u{};
+  getrusage(who, &u);
+  return u.ru_utime.tv_sec + u.ru_stime.tv_sec + 1e-6 * (u.ru_utime.tv_usec + u.ru_stime.tv_usec);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  uint64_t entries = 200000;
+  uint32_t block = 125;
+  uint32_t signers = 250;
+  std::string dir = "/tmp/fedledger-store-bench";
+  for (int i = 1; i < argc; ++i) {
+    auto next = [&] { return std::string(i + 1 < argc ? argv[++i] : ""); };
+    std::string a = argv[i];
+    try {
+      if (a == "--entries") entries = std::stoull(next());
+      else if (a == "--block") block = static_cast<uint32_t>(std::stoul(next()));
+      else if (a == "--signers") signers = static_cast<uint32_t>(std::stoul(next()));
+      else if (a == "--dir") dir = next();
+      else throw std::invalid_argument(a);
+    } catch (const std::exception&) {
+      std::fprintf(stderr, "usage: store_bench [--entries N] [--block B] [--signers S] [--dir DIR]\n");
+      return 2;
+    }
+  }
+  if (!block || !signers || entries < block) {
+    std::fprintf(stderr, "store_bench: --block and --signers must be >= 1, --entries >= --block\n");
+    return 2;
+  }
+  std::filesystem::remove_all(dir);
+  DevChainOptions o;
+  o.entries = 0;
+  o.write_keys = false;
+  auto seeded = SeedDevChain(dir, o);
+  if (!seeded.ok()) {
+    std::fprintf(stderr, "store_bench: %s\n", seeded.status().ToString().c_str());
+    return 1;
+  }
+  std::filesystem::remove_all(dir);
+  StoreOptions so;
+  so.verify_signatures_on_commit = false;
+  // Reopen with the validator's options (the seeded store verified its genesis).
+  std::unique_ptr<Store> store;
+  {
+    auto genesis = seeded.value()->GetBlock(0).value();
+    seeded.value().reset();
+    std::filesystem::remove_all(dir);
+    store = Store::Create(dir, genesis, so).value();
+  }
+  std::vector<SecretKey> keys;
+  for (uint32_t s = 0; s < signers; ++s) keys.push_back(SecretKey::FromSeed("store-bench-" + std::to_string(s)));
+  std::vector<SecretKey> vals;
+  for (int i = 0; i < 4; ++i) vals.push_back(DevValidatorKey("dev", i));
+
+  // Sign everything first: signing is the clients' work, not the store's.
+  uint64_t nblocks = entries / block;
+  std::vector<std::vector<Entry>> blocks(nblocks);
+  std::vector<uint64_t> nonce(signers, 0);
+  uint64_t n = 0;
+  for (auto& b : blocks) {
+    for (uint32_t i = 0; i < block; ++i, ++n) {
+      uint32_t s = static_cast<uint32_t>(n % signers);
+      EntryBody body;
+      body.chain_id = store->chain_id();
+      body.nonce = ++nonce[s];
+      body.timestamp_ms = 1767225600000 + n;
+      body.payload = DatasetRegisterPayload{"bench-" + std::to_string(n), Sha256(std::to_string(n)),
+                                            1000, "smiles,activity", ""};
+      b.push_back(Entry::Sign(body, keys[s]).value());
+    }
+  }
+  // The yardstick, in the same run: one verification per entry on this core.
+  double v0 = CpuSeconds();
+  size_t checked = 0;
+  for (size_t i = 0; i < blocks[0].size() && i < 2000; ++i) checked += blocks[0][i].VerifySignature();
+  for (uint64_t b = 1; b < nblocks && checked < 2000; ++b)
+    for (const Entry& e : blocks[b]) checked += e.VerifySignature();
+  double verify_us = (CpuSeconds() - v0) / checked * 1e6;
+
+  // Only Commit is timed: the header and the validators' certificate are consensus's work.
+  // The process's CPU over the loop (so LevelDB's compaction thread counts) minus this
+  // thread's CPU outside Commit.
+  double not_commit = 0, wall = 0;
+  double cpu0 = CpuSeconds();
+  for (auto& es : blocks) {
+    double h0 = CpuSeconds(RUSAGE_THREAD);
+    Block b;
+    b.entries = std::move(es);
+    b.header = store->NextHeader(b.entries, 1767225600000 + n, vals[0].pubkey());
+    Certificate c = DevCertificate(store->chain_id(), b.header, vals);
+    not_commit += CpuSeconds(RUSAGE_THREAD) - h0;
+    auto t0 = Clock::now();
+    Status s = store->Commit(b, c);
+    wall += std::chrono::duration<double>(Clock::now() - t0).count();
+    if (!s.ok()) {
+      std::fprintf(stderr, "store_bench: commit failed: %s\n", s.ToString().c_str());
+      return 1;
+    }
+  }
+  double cpu = CpuSeconds() - cpu0 - not_commit;
+  uint64_t committed = nblocks * block;
+
+  uint64_t keys_total = 0;
+  {
+    std::unique_ptr<leveldb::Iterator> it(store->db()->NewIterator(leveldb::ReadOptions()));
+    for (it->SeekToFirst(); it->Valid(); it->Next()) ++keys_total;
+  }
+  store.reset();
+  uint64_t bytes = 0;
+  for (const auto& f : std::filesystem::directory_iterator(dir)) bytes += f.is_regular_file() ? f.file_size() : 0;
+  std::filesystem::remove_all(dir);
+
+  std::printf("store_bench: %llu entries in blocks of %u from %u signers (DATASET_REGISTER), synced\n",
+              static_cast<unsigned long long>(committed), block, signers);
+  std::printf("commit CPU      %8.2f us per entry (process user+sys, all threads, outside header and certificate making)\n",
+              cpu / committed * 1e6);
+  std::printf("commit wall     %8.2f us per entry   %.0f entries/s\n", wall / committed * 1e6,
+              committed / wall);
+  std::printf("verify CPU      %8.2f us per signature (the yardstick, same run)\n", verify_us);
+  std::printf("keys            %8.2f per entry      store %.1f bytes per entry\n",
+              static_cast<double>(keys_total) / committed, static_cast<double>(bytes) / committed);
+  return 0;
+}
