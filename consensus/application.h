@@ -5,7 +5,10 @@
 // Signatures: consensus verifies every entry signature exactly once per validator (at mempool
 // admission or on first sight in a proposal or synced block) before it hands an entry or a
 // block to the application, so implementations must NOT verify entry signatures again (open
-// the Store with StoreOptions::verify_signatures_on_commit = false).
+// the Store with StoreOptions::verify_signatures_on_commit = false). Likewise every certificate
+// handed to Commit has been verified: consensus assembles its own from precommits it verified
+// one by one, and checks a synced block's certificate before anything else
+// (StoreOptions::verify_certificate_on_commit = false).
 //
 // Verification results follow STYLE rule 6: OK (valid), InvalidArgument/FailedPrecondition
 // naming the reason (invalid: consensus rejects the entry or prevotes nil), anything else is
@@ -45,8 +48,8 @@ class Application {
                                  const PubKey& proposer) const = 0;
   // Checks a proposed block against the head (entry signatures already verified).
   virtual Status CheckBlock(const Block& block) const = 0;
-  // Verifies `cert` and `block` against the head and durably applies the block. After an OK
-  // return Height() is the block's height.
+  // Checks `block` against the head and durably applies it with `cert` (verified by the
+  // caller, see above). After an OK return Height() is the block's height.
   virtual Status Commit(const Block& block, const Certificate& cert) = 0;
   // A committed block and its certificate, for peers that catch up. NotFound above the head;
   // the genesis block has no certificate and is never served.

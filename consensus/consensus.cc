@@ -279,7 +279,7 @@ Status Consensus::HandleSyncResponse(const PubKey& from, const SyncResponse& r) 
     if (h < height_) continue;
     if (h > height_) break;
     // The certificate first: it is a few signatures, while a forged block may carry many
-    // entries whose signatures we have not seen (Commit checks the certificate again).
+    // entries whose signatures we have not seen. The store does not check it a second time.
     Status s = cb.cert.Verify(vals_, app_->chain_id(), h, cb.block.header.Hash());
     if (s.ok()) s = VerifyEntries(cb.block);
     if (s.ok()) s = app_->Commit(cb.block, cb.cert);

@@ -460,8 +460,10 @@ Status Store::Commit(const Block& block, const Certificate& cert) {
   std::lock_guard commit_lock(commit_mu_);
   FL_TRY(CheckBlock(block));
   Hash32 hash = block.header.Hash();
-  FL_TRY(cert.Verify(validators_, chain_id_, block.header.height, hash)
-             .WithContext("block " + std::to_string(block.header.height)));
+  if (options_.verify_certificate_on_commit) {
+    FL_TRY(cert.Verify(validators_, chain_id_, block.header.height, hash)
+               .WithContext("block " + std::to_string(block.header.height)));
+  }
   CompactRange log;
   {
     std::shared_lock lock(mu_);

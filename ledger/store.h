@@ -55,6 +55,10 @@ struct StoreOptions {
   // Verify every entry signature in Commit(). Consensus turns this off for blocks whose
   // entries it has already verified (mempool, proposal check) so no signature is checked twice.
   bool verify_signatures_on_commit = true;
+  // Verify the certificate in Commit(). Consensus turns this off too: it commits only
+  // certificates it assembled from precommits it verified one by one, or verified itself
+  // (blocks from a peer's sync response), so the check would be its second.
+  bool verify_certificate_on_commit = true;
 };
 
 // What the store keeps for each block besides its entries.
@@ -111,7 +115,7 @@ class Store : public MerkleNodeSource {
   // (unless disabled) and nonce (strictly increasing per signer, also within the block),
   // no GENESIS entries. InvalidArgument naming the first problem.
   Status CheckBlock(const Block& block) const;
-  // CheckBlock, then the certificate, then one synced write batch.
+  // CheckBlock, then the certificate (unless disabled), then one synced write batch.
   Status Commit(const Block& block, const Certificate& cert);
 
   Result<BlockRecord> GetBlockRecord(uint64_t height) const;
