@@ -40,18 +40,28 @@ Status OrchestratorApplication::CheckEntry(const Entry& entry) const {
 
 Status OrchestratorApplication::CheckBlock(const Block& block) const {
   FL_TRY(ledger_.CheckBlock(block));
-  std::shared_lock<std::shared_mutex> lock(mu_);
-  BlockVerdict v = state_.CheckBlock(block.entries, block.header.time_ms);
-  return v.valid() ? Status::Ok() : BlockRuleViolation(block, v);
+  std::unique_ptr<FederationState> prepared;
+  {
+    std::shared_lock<std::shared_mutex> lock(mu_);
+    BlockVerdict v = state_.PrepareBlock(block.entries, block.header.time_ms, &prepared);
+    if (!v.valid()) return BlockRuleViolation(block, v);
+  }
+  // Most checked blocks are the one about to be committed: keep its changes for Commit.
+  checked_hash_ = block.header.Hash();
+  checked_ = std::move(prepared);
+  return Status::Ok();
 }
 
 Status OrchestratorApplication::Commit(const Block& block, const Certificate& cert) {
-  // Synced blocks reach Commit without CheckBlock: check the rules before the store writes,
-  // keeping the block's changes so that applying them after the write checks nothing twice.
-  // Commit is the state's only writer (consensus calls it from one thread), so the state
-  // cannot change between the two locks.
+  // The block CheckBlock last passed brings its changes; any other (a synced block, the
+  // proposer's own, a block decided in a later round) is checked against the rules here,
+  // before the store writes, keeping its changes so that nothing is checked twice. Commit is
+  // the state's only writer (consensus calls it from one thread), so the state cannot change
+  // between the check and the write.
   std::unique_ptr<FederationState> prepared;
-  {
+  if (checked_ && checked_hash_ == block.header.Hash()) prepared = std::move(checked_);
+  checked_.reset();
+  if (!prepared) {
     std::shared_lock<std::shared_mutex> lock(mu_);
     BlockVerdict v = state_.PrepareBlock(block.entries, block.header.time_ms, &prepared);
     if (!v.valid()) return BlockRuleViolation(block, v);

@@ -64,12 +64,13 @@ class OrchestratorApplication : public consensus::Application {
                          const PubKey& proposer) const override {
     return ledger_.NextHeader(entries, time_ms, proposer);
   }
-  // Store::CheckBlock, then FederationState::CheckBlock at the header's time.
+  // Store::CheckBlock, then the federation rules at the header's time.
   // FailedPrecondition("block H entry I (KIND): <message> [<reason-name>]") for a rule violation.
+  // The changes a valid block would make are kept for Commit (the last checked block only).
   Status CheckBlock(const Block& block) const override;
   // Checks the block against the federation rules (nothing is written if it breaks one),
-  // commits it to the store, then applies it to the state. A block that passed the check
-  // but then fails to apply is Internal (cannot happen unless the state is corrupt).
+  // commits it to the store, then applies it to the state. A block that CheckBlock passed
+  // since the last commit is not checked against the rules again: its changes are applied.
   Status Commit(const Block& block, const Certificate& cert) override;
   Result<consensus::CommittedBlock> GetCommitted(uint64_t height) const override {
     return ledger_.GetCommitted(height);
@@ -92,6 +93,10 @@ class OrchestratorApplication : public consensus::Application {
   ApplicationOptions options_;
   mutable std::shared_mutex mu_;  // Commit writes state_ under it; Read and checks share it
   FederationState state_;
+  // The last block CheckBlock passed since the last Commit (by header hash, which binds the
+  // entries through the log root) and its changes over state_. Consensus thread only.
+  mutable Hash32 checked_hash_;
+  mutable std::unique_ptr<FederationState> checked_;
 };
 
 }  // namespace fedledger::orchestrator

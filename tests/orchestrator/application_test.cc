@@ -203,6 +203,33 @@ TEST_CASE("application: a block that breaks the rules is invalid and a commit of
   CHECK(app->Read([](const FederationState& s) { return s.Datasets().size(); }) == 3);
 }
 
+TEST_CASE("application: a commit applies its own block's changes, not those of the block last checked",
+          "[application]") {
+  AppFixture f;
+  auto app = f.Open();
+  Entry a = f.Register(f.alice, "ds-a");
+  Entry b = f.Register(f.bob, "ds-b");
+  auto has = [&](const SecretKey& k, const std::string& id) {
+    return app->Read([&](const FederationState& s) { return s.FindDataset(k.pubkey(), id) != nullptr; });
+  };
+  // Block A (alice's registration) is checked, as a proposal would be, but block B (bob's) is
+  // the one decided, as when a later round decides another proposal.
+  Block block_a = f.MakeBlock(*app, {a}, kT0 + 1);
+  Block block_b = f.MakeBlock(*app, {b}, kT0 + 1);
+  REQUIRE(app->CheckBlock(block_a).ok());
+  REQUIRE(app->Commit(block_b, f.Cert(block_b)).ok());
+  CHECK(has(f.bob, "ds-b"));
+  CHECK(!has(f.alice, "ds-a"));
+  // The checked-and-committed path applies the checked block's changes exactly once.
+  f.CommitOk(*app, {a}, kT0 + 2);
+  CHECK(has(f.alice, "ds-a"));
+  // Reopening replays the store from scratch: the same state.
+  auto again = f.Open();
+  CHECK(again->Read([&](const FederationState& s) {
+    return s.FindDataset(f.alice.pubkey(), "ds-a") && s.FindDataset(f.bob.pubkey(), "ds-b");
+  }));
+}
+
 TEST_CASE("application: admission follows the clock on an idle chain, blocks their own time",
           "[application]") {
   AppFixture f;
