@@ -347,7 +347,7 @@ Status CheckIndexesAndRecords(leveldb::DB* db, const ChainVerifier& v, uint64_t 
   uint64_t n = facts.size();
   uint64_t tasks_expected = 0;
   for (const EntryFacts& f : facts) tasks_expected += f.task_id != nullptr;
-  uint64_t seen_signer = 0, seen_kind = 0, seen_task = 0, seen_time = 0, seen_nonce = 0;
+  uint64_t seen_signer = 0, seen_kind = 0, seen_task = 0, seen_time = 0;
   uint64_t seen_blocks = 0, seen_entries = 0, seen_nodes = 0, seen_meta = 0;
   std::unique_ptr<leveldb::Iterator> it(db->NewIterator(AuditRead()));
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
@@ -371,16 +371,6 @@ Status CheckIndexesAndRecords(leveldb::DB* db, const ChainVerifier& v, uint64_t 
         return bad("unknown meta record");
       }
       ++seen_meta;
-    } else if (p == 'N' && k.size() == 33) {
-      PubKey signer = Hash32::FromView(ViewOf(k).subspan(1, 32));
-      auto jt = v.nonces().find(signer);
-      if (jt == v.nonces().end()) return bad("nonce record of a key that signed nothing");
-      Reader r(ViewOf(it->value()));
-      auto nonce = r.U64("nonce");
-      if (!nonce.ok() || !r.done() || *nonce != jt->second) {
-        return bad("nonce record does not match the signer's last entry");
-      }
-      ++seen_nonce;
     } else if (p == 'I' && k.size() >= 2) {
       // One key per (block, value); every listed entry must carry that value. Together with
       // the counts below (each entry has one signer, kind and minute, and at most one task),
@@ -430,7 +420,6 @@ Status CheckIndexesAndRecords(leveldb::DB* db, const ChainVerifier& v, uint64_t 
   FL_TRY(count("entry records", seen_entries, n));
   FL_TRY(count("Merkle nodes", seen_nodes, node_count));
   FL_TRY(count("meta records", seen_meta, 3));
-  FL_TRY(count("nonce records", seen_nonce, v.nonces().size()));
   FL_TRY(count("entries in the signer index", seen_signer, n));
   FL_TRY(count("entries in the kind index", seen_kind, n));
   FL_TRY(count("entries in the task index", seen_task, tasks_expected));

@@ -6,6 +6,7 @@
 #include <leveldb/write_batch.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 
 namespace fedledger {
@@ -35,11 +36,6 @@ std::string Node(NodeId id) {
   std::string k = "L";
   k.push_back(static_cast<char>(id.level));
   PutBE64(k, id.index);
-  return k;
-}
-std::string Nonce(const PubKey& signer) {
-  std::string k = "N";
-  PutHash(k, signer);
   return k;
 }
 std::string BySigner(const PubKey& signer, uint64_t height) {
@@ -161,7 +157,6 @@ void AddBlockToBatch(const Block& block, const std::optional<Certificate>& cert,
   rec.cert = cert;
   rec.first_entry_index = log.size();
   const uint64_t height = block.header.height;
-  std::map<PubKey, uint64_t> nonces;
   // Index keys, one per (block, value): the offsets of the block's matching entries.
   std::map<PubKey, std::vector<uint32_t>> by_signer;
   std::map<EntryKind, std::vector<uint32_t>> by_kind;
@@ -180,18 +175,12 @@ void AddBlockToBatch(const Block& block, const std::optional<Certificate>& cert,
     by_kind[e.kind()].push_back(offset);
     if (const std::string* task = TaskIdOf(e.payload())) by_task[*task].push_back(offset);
     by_minute[e.timestamp_ms() / kTimeBucketMs].push_back(offset);
-    nonces[e.signer()] = e.nonce();
   }
   for (const auto& [signer, o] : by_signer) batch.Put(keys::BySigner(signer, height), keys::IndexValue(o));
   for (const auto& [kind, o] : by_kind) batch.Put(keys::ByKind(kind, height), keys::IndexValue(o));
   for (const auto& [task, o] : by_task) batch.Put(keys::ByTask(task, height), keys::IndexValue(o));
   for (const auto& [minute, o] : by_minute) {
     batch.Put(keys::ByTime(minute * kTimeBucketMs, height), keys::IndexValue(o));
-  }
-  for (const auto& [signer, nonce] : nonces) {
-    Writer w(8);
-    w.U64(nonce);
-    batch.Put(keys::Nonce(signer), ToSlice(w.bytes()));
   }
   batch.Put(keys::Block(block.header.height), ToSlice(EncodeBlockRecord(rec)));
   Writer hw(8);
@@ -345,23 +334,10 @@ Status Store::LoadState() {
   if (log.Root() != head.header.log_root) {
     return Status::Corruption("stored Merkle nodes do not give the head block's log root");
   }
-  std::map<PubKey, uint64_t> nonces;
-  std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(ro));
-  for (it->Seek("N"); it->Valid() && it->key().starts_with("N"); it->Next()) {
-    if (it->key().size() != 33 || it->value().size() != 8) {
-      return Status::Corruption("malformed nonce record");
-    }
-    Reader r(ByteView(reinterpret_cast<const uint8_t*>(it->value().data()), 8));
-    FL_ASSIGN(uint64_t n, r.U64("nonce"));
-    nonces[Hash32::FromView(
-        ByteView(reinterpret_cast<const uint8_t*>(it->key().data()) + 1, 32))] = n;
-  }
-  FL_TRY(FromLevelDB(it->status(), "scanning nonces"));
 
   std::unique_lock lock(mu_);
   head_ = std::move(head);
   log_ = std::move(log);
-  nonces_ = std::move(nonces);
   return Status::Ok();
 }
 
@@ -382,9 +358,48 @@ Hash32 Store::log_root() const {
   return head_.header.log_root;
 }
 uint64_t Store::LastNonce(const PubKey& signer) const {
-  std::shared_lock lock(mu_);
+  std::lock_guard lock(nonce_mu_);
+  auto n = LastNonceLocked(signer);
+  if (!n.ok()) {
+    std::fprintf(stderr, "fedledger store: %s\n", n.status().ToString().c_str());
+    std::abort();
+  }
+  return *n;
+}
+
+Result<uint64_t> Store::LastNonceLocked(const PubKey& signer) const {
   auto it = nonces_.find(signer);
-  return it == nonces_.end() ? 0 : it->second;
+  if (it != nonces_.end()) return it->second;
+  // The signer's last index key (the highest height), its last offset, that entry's nonce.
+  uint64_t nonce = 0;
+  std::string prefix = keys::BySigner(signer, 0);
+  prefix.resize(prefix.size() - 8);
+  std::unique_ptr<leveldb::Iterator> ix(db_->NewIterator(leveldb::ReadOptions()));
+  ix->Seek(keys::BySigner(signer, UINT64_MAX));
+  if (ix->Valid()) {
+    ix->Prev();
+  } else {
+    ix->SeekToLast();
+  }
+  auto bad = [&](const std::string& why) {
+    return Status::Corruption("the last nonce of " + signer.ShortHex() + ": " + why);
+  };
+  if (ix->Valid() && ix->key().starts_with(prefix) && ix->key().size() == prefix.size() + 8) {
+    uint64_t height = ReadBE64(ix->key().data() + prefix.size());
+    auto rec = GetBlockRecord(height);
+    if (!rec.ok()) return bad(rec.status().message());
+    auto offsets = keys::DecodeIndexValue(std::string_view(ix->value().data(), ix->value().size()),
+                                          rec->header.entry_count);
+    if (!offsets.ok()) return bad(offsets.status().message());
+    auto e = GetEntry(rec->first_entry_index + offsets->back());
+    if (!e.ok()) return bad(e.status().message());
+    if (e->signer() != signer) return bad("the signer index points at another signer's entry");
+    nonce = e->nonce();
+  } else if (!ix->status().ok()) {
+    return bad(ix->status().ToString());
+  }
+  nonces_.emplace(signer, nonce);
+  return nonce;
 }
 
 BlockHeader Store::NextHeader(const std::vector<Entry>& entries, uint64_t time_ms,
@@ -425,6 +440,7 @@ Status Store::CheckBlock(const Block& block) const {
   }
   std::map<PubKey, uint64_t> nonces;
   CompactRange log = log_;
+  std::lock_guard nonce_lock(nonce_mu_);
   for (size_t i = 0; i < block.entries.size(); ++i) {
     const Entry& e = block.entries[i];
     auto bad_entry = [&](const std::string& m) {
@@ -434,10 +450,12 @@ Status Store::CheckBlock(const Block& block) const {
     if (e.chain_id() != chain_id_) return bad_entry("chain id '" + e.chain_id() + "'");
     if (e.kind() == EntryKind::kGenesis) return bad_entry("GENESIS is only allowed at height 0");
     auto it = nonces.find(e.signer());
-    uint64_t last = it != nonces.end() ? it->second : [&] {
-      auto jt = nonces_.find(e.signer());
-      return jt == nonces_.end() ? uint64_t{0} : jt->second;
-    }();
+    uint64_t last;
+    if (it != nonces.end()) {
+      last = it->second;
+    } else {
+      FL_ASSIGN(last, LastNonceLocked(e.signer()));
+    }
     if (e.nonce() <= last) {
       return bad_entry("nonce " + std::to_string(e.nonce()) + " is not above the signer's last " +
                        std::to_string(last) + " (replay)");
@@ -481,6 +499,7 @@ Status Store::Commit(const Block& block, const Certificate& cert) {
   head_.cert = cert;
   head_.first_entry_index = log_.size();
   log_ = std::move(log);
+  std::lock_guard nonce_lock(nonce_mu_);
   for (const Entry& e : block.entries) nonces_[e.signer()] = e.nonce();
   return Status::Ok();
 }

@@ -10,13 +10,13 @@
 //   "E" be64 index                canonical entry bytes (index = position in the global log)
 //   "L" u8 level be64 index       perfect Merkle node (32 bytes), levels >= 1; a leaf (level 0)
 //                                 is the leaf hash of its "E" record and is not stored twice
-//   "N" signer(32)                u64 last committed nonce of the signer
 //   "Is" signer(32) be64 height   the block's entries by that signer    \  value: u32 offsets
 //   "Ik" u8 kind be64 height      the block's entries of that kind       |  into the block,
 //   "It" u8 len task_id be64 h    the block's entries of that task       |  strictly increasing
 //   "Im" be64 minute be64 height  the block's entries signed in minute   /  (minute = ms / 60000)
 // One index key per block and value, not per entry: a block of a hundred entries from a few
-// partners costs a handful of index keys. (be64 = big-endian u64, so LevelDB's key order is
+// partners costs a handful of index keys. A signer's last nonce is its last entry's, found
+// through the signer index the first time it is asked for and remembered. (be64 = big-endian u64, so LevelDB's key order is
 // numeric order; all values are little-endian as in the rest of the format.)
 //
 // Thread safety: any number of concurrent readers; Commit() calls are serialised internally.
@@ -29,6 +29,7 @@
 #include <optional>
 #include <shared_mutex>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "ledger/block.h"
@@ -104,6 +105,9 @@ class Store : public MerkleNodeSource {
   uint64_t log_size() const;
   Hash32 log_root() const;
   // Last committed nonce of `signer`, 0 if it has none. A new entry needs a larger nonce.
+  // (From memory; the first question about a signer since Open reads its last entry. A store
+  // whose signer index and entries disagree there stops the process with a message: 0 would
+  // let a replay in. CheckBlock reports the same problem as Corruption.)
   uint64_t LastNonce(const PubKey& signer) const;
 
   // The header of the block that would append `entries` on top of the head.
@@ -143,6 +147,12 @@ class Store : public MerkleNodeSource {
  private:
   Store() = default;
   Status LoadState();
+  // LastNonce with nonce_mu_ held: the remembered value, or the signer's last entry's nonce
+  // read through the signer index (and remembered). The read and the insert happen under
+  // nonce_mu_, and Commit updates the signers of a block under it after the block's write,
+  // so a concurrent reader can never leave an older nonce behind.
+  // Corruption if the index and the entries disagree.
+  Result<uint64_t> LastNonceLocked(const PubKey& signer) const;
 
   StoreOptions options_;
   leveldb::Cache* block_cache_ = nullptr;              // owned; outlives db_
@@ -157,7 +167,8 @@ class Store : public MerkleNodeSource {
   std::mutex commit_mu_;          // serialises Commit()
   BlockRecord head_;
   CompactRange log_;
-  std::map<PubKey, uint64_t> nonces_;
+  mutable std::mutex nonce_mu_;  // guards nonces_; taken after mu_ where both are held
+  mutable std::unordered_map<PubKey, uint64_t, Hash32Hasher> nonces_;
 };
 
 // Builds a genesis block (height 0) from a signed GENESIS entry.
@@ -175,7 +186,6 @@ std::string Meta(std::string_view name);
 std::string Block(uint64_t height);
 std::string Entry(uint64_t index);
 std::string Node(NodeId id);
-std::string Nonce(const PubKey& signer);
 std::string BySigner(const PubKey& signer, uint64_t height);
 std::string ByKind(EntryKind kind, uint64_t height);
 std::string ByTask(std::string_view task_id, uint64_t height);

@@ -571,7 +571,6 @@ def main(doc):
     eq("store.key.block.1", b"B" + be(1))
     eq("store.key.entry.2", b"E" + be(2))
     eq("store.key.node.1.0", b"L\x01" + be(0))
-    eq("store.key.nonce.bob", b"N" + pk["bob"])
     # Index keys name the block (height 1 holds log entries 1 and 2); values list offsets.
     eq("store.key.meta_format", b"Mformat")
     eq("store.value.meta_format", le(2, 4))

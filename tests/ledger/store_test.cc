@@ -2,6 +2,7 @@
 
 #include <leveldb/db.h>
 
+#include <map>
 #include <random>
 #include <sstream>
 
@@ -174,6 +175,31 @@ TEST_CASE("store: a store in another format is refused by Open and by the audit,
     CHECK_THAT(opened.status().message(), Catch::Contains("format 3"));
     CHECK(!AuditStore("/db/ledger", ao).ok());
   }
+}
+
+TEST_CASE("store: after reopening, every signer's last nonce is read back through the signer index") {
+  MemEnv mem;
+  std::map<PubKey, uint64_t> last;
+  {
+    auto store = SeedDevChain("/db", SmallChain(mem.get(), 300, 37)).value();
+    for (uint64_t i = 0; i < store->log_size(); ++i) {
+      Entry e = store->GetEntry(i).value();
+      last[e.signer()] = e.nonce();
+    }
+  }
+  REQUIRE(last.size() > 2);
+  StoreOptions so;
+  so.env = mem.get();
+  auto store = Store::Open("/db/ledger", so).value();
+  for (const auto& [signer, nonce] : last) CHECK(store->LastNonce(signer) == nonce);
+  CHECK(store->LastNonce(SecretKey::FromSeed("nobody").pubkey()) == 0);
+  // And a replay of a signer's last nonce is refused without the nonce having been asked for.
+  auto again = Store::Open("/db/ledger", so).value();
+  SecretKey op = DevOperatorKey("dev");
+  Block b = NextBlock(*again, "dev", 1, last.at(op.pubkey()));
+  auto s = again->Commit(b, DevCertificate(again->chain_id(), b.header, Validators("dev", 4)));
+  REQUIRE(!s.ok());
+  CHECK_THAT(s.message(), Catch::Contains("replay"));
 }
 
 TEST_CASE("store: index queries equal a brute-force scan") {

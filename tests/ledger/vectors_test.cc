@@ -278,7 +278,6 @@ std::unique_ptr<Fixture> Build() {
   f->Add("store.key.block.1", Hx(keys::Block(1)));
   f->Add("store.key.entry.2", Hx(keys::Entry(2)));
   f->Add("store.key.node.1.0", Hx(keys::Node({1, 0})));
-  f->Add("store.key.nonce.bob", Hx(keys::Nonce(bob.pubkey())));
   f->Add("store.key.meta_format", Hx(keys::Meta("format")));
   f->Add("store.key.by_signer.bob.1", Hx(keys::BySigner(bob.pubkey(), 1)));
   f->Add("store.key.by_kind.model_update.1", Hx(keys::ByKind(EntryKind::kModelUpdate, 1)));
