@@ -34,7 +34,7 @@ for le in "${epochs[@]}"; do
   # Builds that sum updates as they arrive also log the time spent adding them (off the
   # critical path except for the last update's addition, which aggregate_ms includes).
   sum=$(grep -ho 'event=round-aggregated .*sum_ms=[0-9.]*' "$dir"/net/node3/node.log |
-        sed 's/.*sum_ms=//' | sort -n | awk '{a[NR]=$1} END {if (NR) print a[int((NR+1)/2)]}')
+        sed 's/.*sum_ms=//' | sort -n | awk '{a[NR]=$1} END {if (NR) print a[int((NR+1)/2)]}' || true)
   jq -s -r --arg le "$le" --arg aggr "$aggr" '
     def med: sort | .[(length - 1) / 2 | floor];
     [ .[0].rounds | keys[] ] as $idx
