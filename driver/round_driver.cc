@@ -148,6 +148,19 @@ struct RoundDriver::AggregatorTask {
   trainer::Weights global;
   RowSet rows;
   uint32_t applied_round = 0;
+  // The attempt in progress: its members' updates summed as they arrive. Replaced when the
+  // round or the attempt changes (a restarted attempt has other members and other masks).
+  std::optional<orchestrator::AggregateBuilder> sum;
+  double sum_ms = 0;  // time spent adding the attempt's updates
+  // The attempt's aggregate once stored, until ROUND_AGGREGATE commits (a failed commit is
+  // retried without summing again).
+  struct Stored {
+    uint32_t round = 0, attempt = 0;
+    Hash32 hash;
+    uint64_t total = 0;
+    double aggregate_ms = 0;
+  };
+  std::optional<Stored> stored;
   std::string failed;
   bool done = false;
 };
@@ -585,6 +598,55 @@ bool RoundDriver::StepAggregator(const std::string& id) {
     return true;
   }
 
+  // Sum the members' updates as they arrive: an artifact is here only once its MODEL_UPDATE
+  // committed (the node refuses it before) and it was hashed on receipt. When the last one
+  // arrives only its addition, the aggregate's header and its hash remain to be done.
+  const std::string where = "task=" + id + " round=" + std::to_string(cur->round) +
+                            " attempt=" + std::to_string(cur->attempt);
+  if (!at.sum || at.sum->context().round != cur->round ||
+      at.sum->context().attempt != cur->attempt) {
+    if (at.sum && at.sum->added() > 0 && at.sum->context().round == cur->round) {
+      // A restart: the old attempt's partial sum is dropped, never finished or sent.
+      Log("event=partial-sum-dropped task=" + id + " round=" + std::to_string(cur->round) +
+          " attempt=" + std::to_string(at.sum->context().attempt) +
+          " added=" + std::to_string(at.sum->added()));
+    }
+    at.sum.reset();
+    at.sum_ms = 0;
+    orchestrator::MaskContext ctx{v.chain_id, id, cur->round, cur->attempt, cur->members};
+    const size_t words = at.rows.Words(at.rows.CompactFor(cur->members));
+    auto b = orchestrator::AggregateBuilder::Start(key.pubkey(), std::move(ctx),
+                                                   v.fixed_point->scale(), words);
+    if (!b.ok()) return fail(b.status().message());
+    at.sum = std::move(b).value();
+  }
+  const auto t0 = Clock::now();
+  bool worked = false;
+  for (const PubKey& m : cur->members) {
+    auto it = cur->updates.find(m);
+    if (it == cur->updates.end() || at.sum->Has(m)) continue;  // (all Has() once finished)
+    const auto& u = it->second;
+    auto t_add = Clock::now();
+    auto bytes = host_->GetArtifact(key.pubkey(), u.update_hash);
+    if (!bytes.ok()) {
+      if (bytes.status().code() == Status::Code::kNotFound) continue;  // not sent yet
+      return fail(bytes.status().message());
+    }
+    auto a = orchestrator::SecAggArtifactView::Decode(AsView(**bytes));
+    if (!a.ok()) return fail("update " + u.update_hash.ShortHex() + ": " + a.status().message());
+    if (a->author != m || a->samples != u.sample_count || a->scale != v.fixed_point->scale() ||
+        a->count != at.sum->words()) {
+      return fail("update " + u.update_hash.ShortHex() + " by " + m.ShortHex() +
+                  " does not match its MODEL_UPDATE (author, samples, scale or size)");
+    }
+    Status st = at.sum->Add(*a);
+    if (!st.ok()) return fail("update " + u.update_hash.ShortHex() + ": " + st.message());
+    at.sum_ms += MsSince(t_add);
+    worked = true;
+    Log("event=update-summed " + where + " author=" + m.ShortHex() + " added=" +
+        std::to_string(at.sum->added()) + "/" + std::to_string(cur->members.size()));
+  }
+
   std::vector<PubKey> missing;
   for (const PubKey& m : cur->members) {
     if (!cur->updates.count(m)) missing.push_back(m);
@@ -592,7 +654,7 @@ bool RoundDriver::StepAggregator(const std::string& id) {
   if (!missing.empty()) {
     uint64_t now = host_->NowMs();
     if (now < cur->attempt_started_ms + spec.round_timeout_ms + options_.restart_margin_ms) {
-      return false;
+      return worked;
     }
     RoundRestartPayload p{id, cur->round, cur->attempt + 1, missing,
                           std::to_string(missing.size()) + " member(s) sent no MODEL_UPDATE within " +
@@ -601,7 +663,7 @@ bool RoundDriver::StepAggregator(const std::string& id) {
     if (!height.ok()) {
       Log("event=commit-failed kind=ROUND_RESTART task=" + id + " error=\"" +
           height.status().message() + "\"");
-      return false;
+      return worked;
     }
     Log("event=round-restart task=" + id + " round=" + std::to_string(cur->round) +
         " attempt=" + std::to_string(cur->attempt + 1) +
@@ -609,40 +671,22 @@ bool RoundDriver::StepAggregator(const std::string& id) {
     return true;
   }
 
-  // Every member delivered on the ledger; aggregate once their artifacts are all here.
-  // The artifacts are summed where they lie, in the store's memory (no decoded copies).
-  auto t0 = Clock::now();
-  std::vector<SharedBytes> held;
-  std::vector<orchestrator::SecAggArtifactView> updates;
-  uint64_t total = 0;
-  const size_t words = at.rows.Words(at.rows.CompactFor(cur->members));
-  for (const PubKey& m : cur->members) {
-    const auto& u = cur->updates.at(m);
-    auto bytes = host_->GetArtifact(key.pubkey(), u.update_hash);
-    if (!bytes.ok()) {
-      if (bytes.status().code() == Status::Code::kNotFound) return false;  // not sent yet
-      return fail(bytes.status().message());
-    }
-    held.push_back(*bytes);
-    auto a = orchestrator::SecAggArtifactView::Decode(AsView(*held.back()));
-    if (!a.ok()) return fail("update " + u.update_hash.ShortHex() + ": " + a.status().message());
-    if (a->author != m || a->samples != u.sample_count || a->scale != v.fixed_point->scale() ||
-        a->count != words) {
-      return fail("update " + u.update_hash.ShortHex() + " by " + m.ShortHex() +
-                  " does not match its MODEL_UPDATE (author, samples, scale or size)");
-    }
-    total += u.sample_count;
-    updates.push_back(std::move(a).value());
+  // Every member delivered on the ledger and every artifact is summed: store the aggregate.
+  if (!at.stored || at.stored->round != cur->round || at.stored->attempt != cur->attempt) {
+    if (!at.sum->complete()) return worked;  // an artifact is still on its way
+    AggregatorTask::Stored s{cur->round, cur->attempt, {}, 0, 0};
+    for (const PubKey& m : cur->members) s.total += cur->updates.at(m).sample_count;
+    auto agg = at.sum->Finish();
+    if (!agg.ok()) return fail(agg.status().message());
+    auto stored = host_->StoreArtifact(std::make_shared<const std::string>(std::move(agg).value()));
+    if (!stored.ok()) return fail(stored.status().message());
+    s.hash = *stored;
+    s.aggregate_ms = MsSince(t0);
+    at.stored = s;
   }
-  orchestrator::MaskContext ctx{v.chain_id, id, cur->round, cur->attempt, cur->members};
-  auto agg = orchestrator::AggregateEncoded(key.pubkey(), ctx, updates);
-  if (!agg.ok()) return fail(agg.status().message());
-  auto stored = host_->StoreArtifact(std::make_shared<const std::string>(std::move(agg).value()));
-  if (!stored.ok()) return fail(stored.status().message());
-  const Hash32 h = *stored;
-  double aggregate_ms = MsSince(t0);
+  const AggregatorTask::Stored s = *at.stored;
   auto t1 = Clock::now();
-  auto height = host_->Commit(key, RoundAggregatePayload{id, cur->round, h, cur->members, total});
+  auto height = host_->Commit(key, RoundAggregatePayload{id, cur->round, s.hash, cur->members, s.total});
   if (!height.ok()) {
     Log("event=commit-failed kind=ROUND_AGGREGATE task=" + id + " error=\"" +
         height.status().message() + "\"");
@@ -650,9 +694,12 @@ bool RoundDriver::StepAggregator(const std::string& id) {
   }
   Log("event=round-aggregated task=" + id + " round=" + std::to_string(cur->round) +
       " contributors=" + std::to_string(cur->members.size()) + " samples=" +
-      std::to_string(total) + " aggregate_ms=" + std::to_string(aggregate_ms) +
-      " commit_ms=" + std::to_string(MsSince(t1)) + " sha256=" + h.Hex() +
+      std::to_string(s.total) + " aggregate_ms=" + std::to_string(s.aggregate_ms) +
+      " sum_ms=" + std::to_string(at.sum_ms) +
+      " commit_ms=" + std::to_string(MsSince(t1)) + " sha256=" + s.hash.Hex() +
       " height=" + std::to_string(*height));
+  at.stored.reset();
+  at.sum.reset();
   return true;
 }
 

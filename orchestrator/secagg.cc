@@ -5,6 +5,7 @@
 #include <cryptopp/modes.h>
 
 #include <algorithm>
+#include <cassert>
 #include <bit>
 #include <charconv>
 #include <cmath>
@@ -309,6 +310,23 @@ Result<SecAggArtifact> MaskUpdate(const SecretKey& self, const MaskContext& ctx,
 
 namespace {
 
+// A masked update made for exactly ctx's attempt and member set.
+Status CheckForAttempt(const MaskContext& ctx, const SecAggHeader& u, const std::string& who) {
+  if (u.type != SecAggHeader::Type::kMaskedUpdate) {
+    return Status::InvalidArgument(who + " is not a masked update");
+  }
+  if (u.chain_id != ctx.chain_id || u.task_id != ctx.task_id || u.round != ctx.round ||
+      u.attempt != ctx.attempt) {
+    return Status::InvalidArgument(who + " is for " + u.task_id + " round " +
+                                   std::to_string(u.round) + " attempt " +
+                                   std::to_string(u.attempt) + ", not this attempt");
+  }
+  if (u.members != ctx.members) {
+    return Status::InvalidArgument(who + " was masked for another member set");
+  }
+  return Status::Ok();
+}
+
 // Checks that `updates` (any order) are masked updates for exactly ctx, one per member, with
 // one scale and one length; returns them sorted by author with their total sample count.
 template <typename A>
@@ -327,20 +345,9 @@ Result<std::vector<const A*>> CheckUpdates(const MaskContext& ctx, const std::ve
   for (size_t i = 0; i < sorted.size(); ++i) {
     const A& u = *sorted[i];
     const std::string who = "aggregate: update by " + u.author.ShortHex();
-    if (u.type != SecAggHeader::Type::kMaskedUpdate) {
-      return Status::InvalidArgument(who + " is not a masked update");
-    }
+    FL_TRY(CheckForAttempt(ctx, u, who));
     if (u.author != ctx.members[i]) {
       return Status::InvalidArgument(who + ": authors must be exactly the members, once each");
-    }
-    if (u.chain_id != ctx.chain_id || u.task_id != ctx.task_id || u.round != ctx.round ||
-        u.attempt != ctx.attempt) {
-      return Status::InvalidArgument(who + " is for " + u.task_id + " round " +
-                                     std::to_string(u.round) + " attempt " +
-                                     std::to_string(u.attempt) + ", not this attempt");
-    }
-    if (u.members != ctx.members) {
-      return Status::InvalidArgument(who + " was masked for another member set");
     }
     if (u.scale != sorted[0]->scale || count(u) != count(*sorted[0])) {
       return Status::InvalidArgument(who + ": scale or length differs from the others");
@@ -391,16 +398,77 @@ Result<std::string> AggregateEncoded(const PubKey& aggregator, const MaskContext
   FL_ASSIGN(auto sorted,
             CheckUpdates<SecAggArtifactView>(
                 ctx, ptrs, [](const SecAggArtifactView& a) { return size_t(a.count); }, &total));
-  const uint64_t n = sorted[0]->count;
-  std::string out = AggregateHeader(aggregator, ctx, sorted[0]->scale, total).Encode(n);
-  const size_t header = out.size();
-  // Sum mod 2^32, word by word, straight into the encoded aggregate (the first update is
-  // copied in, so the order of addition is the members' order, as in Aggregate).
-  out.resize(header + 4 * n);
-  uint8_t* acc = reinterpret_cast<uint8_t*>(out.data()) + header;
-  std::memcpy(acc, sorted[0]->words_le, 4 * n);
-  for (size_t i = 1; i < sorted.size(); ++i) kernels::AddLE(acc, sorted[i]->words_le, n);
-  return out;
+  // Sum mod 2^32, word by word, straight into the encoded aggregate.
+  FL_ASSIGN(AggregateBuilder b,
+            AggregateBuilder::Start(aggregator, ctx, sorted[0]->scale, sorted[0]->count));
+  for (const SecAggArtifactView* u : sorted) FL_TRY(b.Add(*u));
+  return b.Finish();
+}
+
+Result<AggregateBuilder> AggregateBuilder::Start(const PubKey& aggregator, MaskContext ctx,
+                                                 double scale, uint64_t count) {
+  FL_TRY(CheckMembers("aggregate members", ctx.members));
+  if (!std::isfinite(scale) || !(scale > 0)) {
+    return Status::InvalidArgument("aggregate: scale must be finite and positive");
+  }
+  AggregateBuilder b;
+  b.aggregator_ = aggregator;
+  b.ctx_ = std::move(ctx);
+  b.scale_ = scale;
+  b.count_ = count;
+  // samples is a fixed-width u64: the header's length does not depend on it.
+  b.out_ = AggregateHeader(aggregator, b.ctx_, scale, 0).Encode(count);
+  b.header_ = b.out_.size();
+  b.out_.resize(b.header_ + 4 * count);  // the first update is copied over these bytes
+  b.added_.reserve(b.ctx_.members.size());
+  return b;
+}
+
+bool AggregateBuilder::Has(const PubKey& member) const {
+  return std::any_of(added_.begin(), added_.end(), [&](const auto& a) { return a.first == member; });
+}
+
+Status AggregateBuilder::Add(const SecAggArtifactView& u) {
+  const std::string who = "aggregate: update by " + u.author.ShortHex();
+  if (out_.empty()) return Status::FailedPrecondition("aggregate: already finished");
+  FL_TRY(CheckForAttempt(ctx_, u, who));
+  if (!std::binary_search(ctx_.members.begin(), ctx_.members.end(), u.author)) {
+    return Status::InvalidArgument(who + ": not a member of this attempt");
+  }
+  if (Has(u.author)) return Status::InvalidArgument(who + ": already added");
+  if (u.scale != scale_ || u.count != count_) {
+    return Status::InvalidArgument(who + ": scale or length differs from the aggregate's");
+  }
+  uint64_t total = 0;
+  for (const auto& a : added_) total += a.second;
+  if (total > UINT64_MAX - u.samples) {
+    return Status::InvalidArgument(who + ": sample counts overflow");
+  }
+  uint8_t* acc = reinterpret_cast<uint8_t*>(out_.data()) + header_;
+  if (added_.empty()) {
+    std::memcpy(acc, u.words_le, 4 * count_);
+  } else {
+    kernels::AddLE(acc, u.words_le, count_);
+  }
+  added_.emplace_back(u.author, u.samples);
+  return Status::Ok();
+}
+
+Result<std::string> AggregateBuilder::Finish() {
+  if (out_.empty()) return Status::FailedPrecondition("aggregate: already finished");
+  if (!complete()) {
+    return Status::FailedPrecondition("aggregate: " + std::to_string(added_.size()) + " of " +
+                                      std::to_string(ctx_.members.size()) +
+                                      " updates added");
+  }
+  uint64_t total = 0;
+  for (const auto& a : added_) total += a.second;
+  const std::string header = AggregateHeader(aggregator_, ctx_, scale_, total).Encode(count_);
+  assert(header.size() == header_);
+  std::memcpy(out_.data(), header.data(), header_);
+  std::string done = std::move(out_);
+  out_.clear();
+  return done;
 }
 
 Status AddAverage(const SecAggArtifactView& aggregate, std::span<float> trunk, size_t first) {

@@ -173,6 +173,47 @@ Result<SecAggArtifact> Aggregate(const PubKey& aggregator, const MaskContext& ct
 Result<std::string> AggregateEncoded(const PubKey& aggregator, const MaskContext& ctx,
                                      const std::vector<SecAggArtifactView>& updates);
 
+// Aggregator side, one update at a time: sums the masked updates of one attempt into the
+// encoded aggregate as they arrive, so that when the last one arrives only its addition
+// remains. Addition mod 2^32 is order-independent: Finish() returns exactly
+// AggregateEncoded's bytes for the same updates, whatever the order of Add() calls.
+// An attempt that restarts has new members and new masks: its builder is dropped (a partial
+// sum of the old attempt is meaningless, and never leaves the aggregator) and a new one is
+// started for the new attempt. Not thread-safe; movable.
+class AggregateBuilder {
+ public:
+  // An empty sum for ctx (members checked as in Aggregate), of updates with this scale and
+  // `count` words each. The aggregate's header is written by Finish() (its total sample count
+  // is known only then); its length depends on ctx alone, so the words go in place at once.
+  static Result<AggregateBuilder> Start(const PubKey& aggregator, MaskContext ctx, double scale,
+                                        uint64_t count);
+
+  // Checks `update` as Aggregate does (a masked update, for exactly this attempt and member
+  // set, by a member not added yet, with this scale and count) and adds its words.
+  // InvalidArgument (naming the update's author) otherwise; the sum is then unchanged.
+  Status Add(const SecAggArtifactView& update);
+
+  bool Has(const PubKey& member) const;
+  size_t added() const { return added_.size(); }
+  bool complete() const { return added_.size() == ctx_.members.size(); }
+  const MaskContext& context() const { return ctx_; }
+  uint64_t words() const { return count_; }
+
+  // The encoded aggregate. FailedPrecondition unless every member was added. The buffer is
+  // moved out: Add() and Finish() refuse from then on (Has() and added() still answer).
+  Result<std::string> Finish();
+
+ private:
+  AggregateBuilder() = default;
+  PubKey aggregator_;
+  MaskContext ctx_;
+  double scale_ = 0;
+  uint64_t count_ = 0;
+  size_t header_ = 0;
+  std::vector<std::pair<PubKey, uint64_t>> added_;  // member, samples
+  std::string out_;  // header placeholder, then the running sum (little-endian words)
+};
+
 // The weighted average trunk update from an aggregate artifact (divides by its samples).
 Result<std::vector<float>> DecodeAverage(const SecAggArtifact& aggregate);
 // trunk[k] += the average's value first + k, exactly as adding DecodeAverage's values (same

@@ -206,6 +206,31 @@ struct Fixture {
   static inline int counter = 0;
 };
 
+// Every aggregate on the ledger, recomputed from scratch (AggregateEncoded) from the updates
+// of the attempt it closed, as the aggregator's store holds them: the sums the driver built
+// as the updates arrived are bit for bit the batch sums.
+void CheckAggregatesRecomputed(Fixture& f, const std::string& id) {
+  const auto* task = f.world->state.FindTask(id);
+  REQUIRE(task != nullptr);
+  auto& agg_store = f.world->stores[f.nodes[3].pubkey()];
+  for (const auto& r : task->rounds) {
+    if (!r.aggregate) continue;
+    INFO("round " << r.round << " attempt " << r.attempt);
+    std::vector<orchestrator::SecAggArtifactView> views;
+    for (const auto& [member, u] : r.updates) {
+      REQUIRE(agg_store.count(u.update_hash));
+      auto v = orchestrator::SecAggArtifactView::Decode(AsView(agg_store[u.update_hash]));
+      REQUIRE(v.ok());
+      views.push_back(*v);
+    }
+    orchestrator::MaskContext ctx{kChain, id, r.round, r.attempt, r.members};
+    auto want = orchestrator::AggregateEncoded(f.nodes[3].pubkey(), ctx, views);
+    REQUIRE(want.ok());
+    CHECK(Sha256(*want) == r.aggregate->aggregate_hash);
+    CHECK(agg_store[r.aggregate->aggregate_hash] == *want);
+  }
+}
+
 TEST_CASE("driver: a task runs every round to completion and every partner verifies the final trunk") {
   Fixture f;
   TaskSpec spec = f.Spec("t-full", 3);
@@ -234,6 +259,7 @@ TEST_CASE("driver: a task runs every round to completion and every partner verif
   CHECK(agg_store.count(*task->final_trunk_hash));
   CHECK(f.world->state.NamesArtifact(*task->final_trunk_hash));
   CHECK(f.world->state.NamesArtifact(task->rounds[1].aggregate->aggregate_hash));
+  CheckAggregatesRecomputed(f, "t-full");
   CHECK_FALSE(f.world->state.NamesArtifact(Sha256(std::string("something else"))));
   for (const Entry& e : f.world->log) {
     if (const auto* u = std::get_if<ModelUpdatePayload>(&e.payload())) {
@@ -337,15 +363,39 @@ TEST_CASE("driver: a member that does not deliver is dropped by a restart after 
   CHECK(task->rounds[0].aggregate->contributors.size() == 2);
   CHECK(task->rounds[0].attempt == 1);
   CHECK(task->rounds[0].restarts[0].discarded_updates.size() == 2);
+  // The aggregator had summed the two updates of attempt 0 as they arrived; the restart made
+  // it drop that partial sum and sum the re-masked updates of attempt 1 from scratch.
+  CHECK_THAT(f.Log(), Catch::Matchers::Contains(
+                          "event=partial-sum-dropped task=t-drop round=1 attempt=0 added=2"));
   // Partner 2 comes back and takes part in round 2.
   f.Run();
   REQUIRE(f.Status("t-drop") == TaskStatus::kCompleted);
+  CheckAggregatesRecomputed(f, "t-drop");
   task = f.world->state.FindTask("t-drop");
   CHECK(task->rounds[1].aggregate->contributors.size() == 3);
   nlohmann::json rep = f.drivers[2]->Report("t-drop");
   CHECK(rep["final_trunk_verified"] == true);
   CHECK(rep["rounds"][0]["contributed"] == false);
   CHECK(rep["rounds"][1]["contributed"] == true);
+}
+
+TEST_CASE("driver: the aggregator sums updates as they arrive and rebuilds a lost partial sum from its store") {
+  Fixture f;
+  TaskSpec spec = f.Spec("t-sum", 2);
+  f.Propose(spec);
+  // Partners 0 and 1 deliver round 1; the aggregator sums both before partner 2 has trained.
+  f.Run({0, 1});
+  REQUIRE(f.drivers[3]->Step());
+  CHECK_THAT(f.Log(), Catch::Matchers::Contains("event=update-summed task=t-sum round=1 attempt=0"));
+  CHECK_THAT(f.Log(), Catch::Matchers::Contains("added=2/3"));
+  CHECK_FALSE(f.world->state.FindTask("t-sum")->rounds[0].aggregate);
+  // The aggregator's node restarts: its partial sum was in memory only.
+  f.drivers[3] = f.MakeDriver(3);
+  f.Run();
+  INFO(f.Log());
+  REQUIRE(f.Status("t-sum") == TaskStatus::kCompleted);
+  CheckAggregatesRecomputed(f, "t-sum");
+  for (int p = 0; p < 3; ++p) CHECK(f.drivers[p]->Report("t-sum")["final_trunk_verified"] == true);
 }
 
 TEST_CASE("driver: a revocation takes effect from the next round") {

@@ -343,6 +343,89 @@ TEST_CASE("artifacts round-trip and malformed ones are refused", "[secagg][artif
   CHECK(SecAggArtifact::Decode(type).status().message() == "type: unknown 3");
 }
 
+TEST_CASE("summing updates as they arrive gives the batch aggregate in every order", "[secagg]") {
+  auto ks = Keys(4, "arrive");
+  MaskContext c = Ctx(ks, 2, 1);
+  auto fp = FixedPoint::Make(1.0f, 40000);
+  REQUIRE(fp.ok());
+  std::mt19937 rng(11);
+  std::normal_distribution<float> g(0.0f, 0.3f);
+  const size_t len = 1031;
+  std::vector<SecAggArtifact> arts;
+  std::vector<std::string> files;
+  for (size_t i = 0; i < ks.size(); ++i) {
+    std::vector<float> x(len);
+    for (float& v : x) v = g(rng);
+    auto a = MaskUpdate(ks[i], c, *fp, x, 500 + 17 * i);
+    REQUIRE(a.ok());
+    files.push_back(a->EncodeString());
+    arts.push_back(std::move(a).value());
+  }
+  const PubKey agg_key = SecretKey::FromSeed("agg").pubkey();
+  std::vector<const SecAggArtifact*> ptrs;
+  for (const auto& a : arts) ptrs.push_back(&a);
+  auto want = Aggregate(agg_key, c, ptrs);
+  REQUIRE(want.ok());
+  const std::string want_bytes(AsStringView(want->Encode()));
+  std::vector<SecAggArtifactView> views;
+  for (const auto& f : files) views.push_back(*SecAggArtifactView::Decode(AsView(f)));
+
+  std::vector<size_t> order = {0, 1, 2, 3};
+  int orders = 0;
+  do {
+    auto b = AggregateBuilder::Start(agg_key, c, fp->scale(), len);
+    REQUIRE(b.ok());
+    for (size_t k = 0; k < order.size(); ++k) {
+      CHECK_FALSE(b->complete());
+      CHECK(b->Finish().status().code() == Status::Code::kFailedPrecondition);
+      REQUIRE(b->Add(views[order[k]]).ok());
+      CHECK(b->Has(views[order[k]].author));
+      CHECK(b->added() == k + 1);
+    }
+    REQUIRE(b->complete());
+    auto got = b->Finish();
+    REQUIRE(got.ok());
+    CHECK(*got == want_bytes);
+    ++orders;
+  } while (std::next_permutation(order.begin(), order.end()));
+  CHECK(orders == 24);
+
+  // Refusals leave the sum as it was: a duplicate, an update of another attempt or member
+  // set, a non-member, another length or scale; and nothing after Finish.
+  auto b = AggregateBuilder::Start(agg_key, c, fp->scale(), len);
+  REQUIRE(b.ok());
+  REQUIRE(b->Add(views[2]).ok());
+  CHECK_THAT(b->Add(views[2]).message(), Catch::Matchers::Contains("already added"));
+  std::vector<float> zeros(len, 0.0f);
+  std::string stale = MaskUpdate(ks[0], Ctx(ks, 2, 0), *fp, zeros, 5)->EncodeString();
+  CHECK_THAT(b->Add(*SecAggArtifactView::Decode(AsView(stale))).message(),
+             Catch::Matchers::Contains("not this attempt"));
+  auto three = std::vector<SecretKey>(ks.begin(), ks.begin() + 3);
+  std::string other_set = MaskUpdate(ks[0], Ctx(three, 2, 1), *fp, zeros, 5)->EncodeString();
+  CHECK_THAT(b->Add(*SecAggArtifactView::Decode(AsView(other_set))).message(),
+             Catch::Matchers::Contains("another member set"));
+  SecAggArtifact outsider = arts[0];
+  outsider.author = SecretKey::FromSeed("outsider").pubkey();
+  std::string outsider_file = outsider.EncodeString();
+  CHECK_THAT(b->Add(*SecAggArtifactView::Decode(AsView(outsider_file))).message(),
+             Catch::Matchers::Contains("not a member"));
+  SecAggArtifact shorter = arts[0];
+  shorter.words.pop_back();
+  std::string shorter_file = shorter.EncodeString();
+  CHECK_THAT(b->Add(*SecAggArtifactView::Decode(AsView(shorter_file))).message(),
+             Catch::Matchers::Contains("scale or length"));
+  for (size_t i : {0, 1, 3}) REQUIRE(b->Add(views[i]).ok());
+  auto got = b->Finish();
+  REQUIRE(got.ok());
+  CHECK(*got == want_bytes);
+  CHECK(b->Add(views[0]).code() == Status::Code::kFailedPrecondition);
+  CHECK(b->Finish().status().code() == Status::Code::kFailedPrecondition);
+  // A builder needs a valid member set and scale.
+  MaskContext lonely = Ctx(std::vector<SecretKey>(ks.begin(), ks.begin() + 1));
+  CHECK_FALSE(AggregateBuilder::Start(agg_key, lonely, fp->scale(), len).ok());
+  CHECK_FALSE(AggregateBuilder::Start(agg_key, c, 0.0, len).ok());
+}
+
 TEST_CASE("Aggregate refuses updates from another attempt, member set or a duplicate author",
           "[secagg]") {
   auto ks = Keys(3);
