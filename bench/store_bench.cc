@@ -62,25 +62,17 @@ int main(int argc, char** argv) {
     return 2;
   }
   std::filesystem::remove_all(dir);
+  // A validator's store: signatures are not re-checked on commit (consensus verified them).
   DevChainOptions o;
   o.entries = 0;
   o.write_keys = false;
+  o.store.verify_signatures_on_commit = false;
   auto seeded = SeedDevChain(dir, o);
   if (!seeded.ok()) {
     std::fprintf(stderr, "store_bench: %s\n", seeded.status().ToString().c_str());
     return 1;
   }
-  std::filesystem::remove_all(dir);
-  StoreOptions so;
-  so.verify_signatures_on_commit = false;
-  // Reopen with the validator's options (the seeded store verified its genesis).
-  std::unique_ptr<Store> store;
-  {
-    auto genesis = seeded.value()->GetBlock(0).value();
-    seeded.value().reset();
-    std::filesystem::remove_all(dir);
-    store = Store::Create(dir, genesis, so).value();
-  }
+  std::unique_ptr<Store> store = std::move(seeded).value();
   std::vector<SecretKey> keys;
   for (uint32_t s = 0; s < signers; ++s) keys.push_back(SecretKey::FromSeed("store-bench-" + std::to_string(s)));
   std::vector<SecretKey> vals;
@@ -144,7 +136,7 @@ int main(int argc, char** argv) {
   }
   store.reset();
   uint64_t bytes = 0;
-  for (const auto& f : std::filesystem::directory_iterator(dir)) bytes += f.is_regular_file() ? f.file_size() : 0;
+  for (const auto& f : std::filesystem::recursive_directory_iterator(dir)) bytes += f.is_regular_file() ? f.file_size() : 0;
   std::filesystem::remove_all(dir);
 
   std::printf("store_bench: %llu entries in blocks of %u from %u signers (DATASET_REGISTER), synced\n",
