@@ -475,12 +475,12 @@ void EncodeUnsigned(Writer& w, const EntryBody& body) {
 }
 }  // namespace
 
-void Entry::ComputeHashes() {
-  ByteView unsigned_part(bytes_.data(), bytes_.size() - 64);
-  digest_ = TaggedHash(tags::kEntry, unsigned_part);
+void Entry::Rep::ComputeHashes() {
+  ByteView unsigned_part(bytes.data(), bytes.size() - 64);
+  digest = TaggedHash(tags::kEntry, unsigned_part);
   Sha256Hasher h;
-  h.Update(uint8_t{0x00}).Update(bytes_);
-  leaf_hash_ = h.Finish();
+  h.Update(uint8_t{0x00}).Update(bytes);
+  leaf_hash = h.Finish();
 }
 
 Result<Entry> Entry::Sign(EntryBody body, const SecretKey& key, bool deterministic) {
@@ -492,14 +492,14 @@ Result<Entry> Entry::Sign(EntryBody body, const SecretKey& key, bool determinist
     return Invalid("entry of " + std::to_string(w.size() + 64) + " bytes exceeds the limit of " +
                    std::to_string(kMaxEntryBytes));
   }
-  Entry e;
-  e.body_ = std::move(body);
-  e.bytes_ = std::move(w).Take();
-  Hash32 digest = TaggedHash(tags::kEntry, e.bytes_);
-  e.sig_ = deterministic ? key.SignDeterministic(digest) : key.Sign(digest);
-  e.bytes_.insert(e.bytes_.end(), e.sig_.begin(), e.sig_.end());
-  e.ComputeHashes();
-  return e;
+  auto e = std::make_shared<Rep>();
+  e->body = std::move(body);
+  e->bytes = std::move(w).Take();
+  Hash32 digest = TaggedHash(tags::kEntry, e->bytes);
+  e->sig = deterministic ? key.SignDeterministic(digest) : key.Sign(digest);
+  e->bytes.insert(e->bytes.end(), e->sig.begin(), e->sig.end());
+  e->ComputeHashes();
+  return Entry(std::move(e));
 }
 
 Result<Entry> Entry::Decode(ByteView bytes) {
@@ -509,29 +509,29 @@ Result<Entry> Entry::Decode(ByteView bytes) {
   }
   if (bytes.size() < 64) return Invalid("entry is too short to hold a signature");
   Reader r(bytes.subspan(0, bytes.size() - 64));
-  Entry e;
+  auto e = std::make_shared<Rep>();
   FL_ASSIGN(uint8_t version, r.U8("version"));
   if (version != kEntryVersion) {
     return Invalid("version: unsupported entry version " + std::to_string(version));
   }
-  FL_ASSIGN(e.body_.chain_id, r.String("chain_id", kMaxNameLen));
+  FL_ASSIGN(e->body.chain_id, r.String("chain_id", kMaxNameLen));
   FL_ASSIGN(uint8_t kind, r.U8("kind"));
   if (kind < 1 || kind > kMaxEntryKind) {
     return Invalid("kind: unknown entry kind " + std::to_string(kind));
   }
-  FL_ASSIGN(e.body_.signer, r.Hash("signer"));
-  FL_ASSIGN(e.body_.nonce, r.U64("nonce"));
-  FL_ASSIGN(e.body_.timestamp_ms, r.U64("timestamp_ms"));
-  FL_ASSIGN(e.body_.payload, DecodePayload(static_cast<EntryKind>(kind), r));
+  FL_ASSIGN(e->body.signer, r.Hash("signer"));
+  FL_ASSIGN(e->body.nonce, r.U64("nonce"));
+  FL_ASSIGN(e->body.timestamp_ms, r.U64("timestamp_ms"));
+  FL_ASSIGN(e->body.payload, DecodePayload(static_cast<EntryKind>(kind), r));
   if (!r.done()) {
     return Invalid(std::string(EntryKindName(static_cast<EntryKind>(kind))) + " payload: " +
                    std::to_string(r.remaining()) + " unexpected bytes before the signature");
   }
-  FL_TRY(ValidateEntryBody(e.body_));
-  std::copy(bytes.end() - 64, bytes.end(), e.sig_.begin());
-  e.bytes_.assign(bytes.begin(), bytes.end());
-  e.ComputeHashes();
-  return e;
+  FL_TRY(ValidateEntryBody(e->body));
+  std::copy(bytes.end() - 64, bytes.end(), e->sig.begin());
+  e->bytes.assign(bytes.begin(), bytes.end());
+  e->ComputeHashes();
+  return Entry(std::move(e));
 }
 
 }  // namespace fedledger

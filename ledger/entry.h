@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <variant>
@@ -222,33 +223,41 @@ class Entry {
   // unknown kinds and bad field values, naming what is wrong. Does NOT verify the signature.
   static Result<Entry> Decode(ByteView bytes);
 
-  const std::string& chain_id() const { return body_.chain_id; }
-  EntryKind kind() const { return KindOf(body_.payload); }
-  const PubKey& signer() const { return body_.signer; }
-  uint64_t nonce() const { return body_.nonce; }
-  uint64_t timestamp_ms() const { return body_.timestamp_ms; }
-  const Payload& payload() const { return body_.payload; }
-  const EntryBody& body() const { return body_; }
-  const Signature& signature() const { return sig_; }
-  const Bytes& bytes() const { return bytes_; }
+  const std::string& chain_id() const { return rep_->body.chain_id; }
+  EntryKind kind() const { return KindOf(rep_->body.payload); }
+  const PubKey& signer() const { return rep_->body.signer; }
+  uint64_t nonce() const { return rep_->body.nonce; }
+  uint64_t timestamp_ms() const { return rep_->body.timestamp_ms; }
+  const Payload& payload() const { return rep_->body.payload; }
+  const EntryBody& body() const { return rep_->body; }
+  const Signature& signature() const { return rep_->sig; }
+  const Bytes& bytes() const { return rep_->bytes; }
   // TaggedHash("fedledger/entry/v1", bytes without the 64-byte signature).
-  const Hash32& digest() const { return digest_; }
+  const Hash32& digest() const { return rep_->digest; }
   // SHA256(0x00 || bytes): the RFC 9162 leaf hash, also the entry's identifier.
-  const Hash32& leaf_hash() const { return leaf_hash_; }
+  const Hash32& leaf_hash() const { return rep_->leaf_hash; }
 
-  bool VerifySignature() const { return fedledger::VerifySignature(signer(), digest_, sig_); }
+  bool VerifySignature() const {
+    return fedledger::VerifySignature(signer(), rep_->digest, rep_->sig);
+  }
 
   template <typename T>
-  const T* As() const { return std::get_if<T>(&body_.payload); }
+  const T* As() const { return std::get_if<T>(&rep_->body.payload); }
 
  private:
-  Entry() = default;
-  void ComputeHashes();
-  EntryBody body_;
-  Signature sig_{};
-  Bytes bytes_;
-  Hash32 digest_;
-  Hash32 leaf_hash_;
+  // An entry never changes once made, so copies share one representation: an entry passes
+  // from the network to the mempool, a proposal, a block and the store as a reference count,
+  // not as a copy of its bytes and decoded fields. A moved-from Entry must not be used.
+  struct Rep {
+    EntryBody body;
+    Signature sig{};
+    Bytes bytes;
+    Hash32 digest;
+    Hash32 leaf_hash;
+    void ComputeHashes();
+  };
+  explicit Entry(std::shared_ptr<const Rep> rep) : rep_(std::move(rep)) {}
+  std::shared_ptr<const Rep> rep_;
 };
 
 // Validates the fields of a payload (identifiers, non-zero hashes, sorted unique lists,
