@@ -4,12 +4,15 @@
 // cluster (etcd's HTTP/JSON gateway, default fsync) in the same run; then both systems at the
 // same paced offered load (half of fedledger's best closed-loop rate).
 //
-// Each client is one thread doing one request at a time: fedledger clients sign a
-// DATASET_REGISTER entry with their own key and POST it with wait=true (answered when
+// Each client does one request at a time: fedledger clients sign a DATASET_REGISTER entry with
+// their own key (inline, as the request is made) and POST it with wait=true (answered when
 // committed); etcd clients PUT a value of the same size (the entry's bytes) under a fresh key.
-// One request per entry on both, over the same HTTP client code: by default each client keeps
-// one HTTP/1.1 keep-alive connection (reconnecting after an error), as a real client library
-// would; --new-connection opens a new TCP connection per request on both (the earlier mode).
+// One request per entry on both, over the same HTTP client code, each client on its own
+// HTTP/1.1 keep-alive connection (reconnecting after an error), as a real client library
+// would. By default 2 event-loop threads (--client-threads N) drive all the clients'
+// connections, as load generators do; --thread-per-client makes each client a blocking OS
+// thread instead (the earlier mode, whose 250 threads cost both systems kernel switches), and
+// --new-connection (implies it) opens a new TCP connection per request on both.
 // Each row also gives the CPU time (user + system) per completed request, of the servers (all
 // validators, or all etcd members) and of the client process, which a shared machine's other
 // load moves far less than the rates.
@@ -19,7 +22,8 @@
 //
 //   consensus_bench [--concurrency 4,16,64] [--seconds 8] [--warmup 2] [--etcd /usr/bin/etcd]
 //                   [--fedledger PATH] [--no-etcd] [--no-fedledger] [--new-connection]
-//                   [--paced RATE] [--signature-limit]
+//                   [--paced RATE] [--signature-limit] [--client-threads N]
+//                   [--thread-per-client]
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -27,6 +31,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -86,6 +91,58 @@ std::string Base64(const std::string& in) {
   return out;
 }
 
+// Takes one whole HTTP/1.1 response off the front of `buf`: 1 when one was complete (its
+// status and keep-alive in *status, *keep), 0 when more bytes are needed, -1 when malformed.
+int TakeResponse(std::string* buf, int* status, bool* keep) {
+  size_t end = buf->find("\r\n\r\n");
+  if (end == std::string::npos) return 0;
+  std::string head = buf->substr(0, end);
+  for (char& c : head) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (head.size() < 12 || head.rfind("http/1.", 0) != 0) return -1;
+  size_t body = end + 4;
+  size_t cl = head.find("\r\ncontent-length:");
+  if (cl != std::string::npos) {
+    size_t len = std::strtoul(head.c_str() + cl + 17, nullptr, 10);
+    if (buf->size() < body + len) return 0;
+    body += len;
+  } else if (head.find("\r\ntransfer-encoding: chunked") != std::string::npos) {
+    for (;;) {  // chunked: size line, data, CRLF; a zero-size chunk ends it (no trailers here)
+      size_t eol = buf->find("\r\n", body);
+      if (eol == std::string::npos) return 0;
+      size_t len = std::strtoul(buf->c_str() + body, nullptr, 16);
+      if (buf->size() < eol + 2 + len + 2) return 0;
+      body = eol + 2 + len + 2;
+      if (len == 0) break;
+    }
+  } else {
+    return -1;
+  }
+  *status = std::atoi(head.c_str() + 9);
+  *keep = head.find("\r\nconnection: close") == std::string::npos;
+  buf->erase(0, body);
+  return 1;
+}
+
+bool SplitUrl(const std::string& url, std::string* host, int* port, std::string* path) {
+  const std::string scheme = "http://";
+  if (url.rfind(scheme, 0) != 0) return false;
+  size_t slash = url.find('/', scheme.size());
+  std::string hp = url.substr(scheme.size(), slash - scheme.size());
+  *path = slash == std::string::npos ? "/" : url.substr(slash);
+  size_t colon = hp.rfind(':');
+  if (colon == std::string::npos) return false;
+  *host = hp.substr(0, colon);
+  *port = std::atoi(hp.c_str() + colon + 1);
+  return true;
+}
+
+std::string PostRequest(const std::string& host, int port, const std::string& path,
+                        const std::string& body) {
+  return "POST " + path + " HTTP/1.1\r\nHost: " + host + ":" + std::to_string(port) +
+         "\r\nContent-Type: application/json\r\nConnection: keep-alive\r\nContent-Length: " +
+         std::to_string(body.size()) + "\r\n\r\n" + body;
+}
+
 // A minimal blocking HTTP/1.1 client over one keep-alive connection (loopback "http://host:port"
 // URLs only). Used for both systems, so neither pays a TCP handshake per request unless
 // --new-connection asks for it.
@@ -96,7 +153,7 @@ class KeepAliveClient {
   bool Post(const std::string& url, const std::string& body, int timeout_ms, int* status) {
     std::string host, path;
     int port = 0;
-    if (!Split(url, &host, &port, &path)) return false;
+    if (!SplitUrl(url, &host, &port, &path)) return false;
     for (int attempt = 0; attempt < 2; ++attempt) {
       bool fresh = false;
       if (fd_ < 0 || host != host_ || port != port_) {
@@ -104,10 +161,7 @@ class KeepAliveClient {
         if (!Connect(host, port)) return false;
         fresh = true;
       }
-      std::string req = "POST " + path + " HTTP/1.1\r\nHost: " + host + ":" +
-                        std::to_string(port) +
-                        "\r\nContent-Type: application/json\r\nConnection: keep-alive\r\n"
-                        "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+      std::string req = PostRequest(host, port, path, body);
       bool keep = true;
       if (SendAll(req, timeout_ms) && ReadResponse(timeout_ms, status, &keep)) {
         if (!keep) Close();
@@ -125,18 +179,6 @@ class KeepAliveClient {
   }
 
  private:
-  static bool Split(const std::string& url, std::string* host, int* port, std::string* path) {
-    const std::string scheme = "http://";
-    if (url.rfind(scheme, 0) != 0) return false;
-    size_t slash = url.find('/', scheme.size());
-    std::string hp = url.substr(scheme.size(), slash - scheme.size());
-    *path = slash == std::string::npos ? "/" : url.substr(slash);
-    size_t colon = hp.rfind(':');
-    if (colon == std::string::npos) return false;
-    *host = hp.substr(0, colon);
-    *port = std::atoi(hp.c_str() + colon + 1);
-    return true;
-  }
   bool Connect(const std::string& host, int port) {
     fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd_ < 0) return false;
@@ -180,42 +222,11 @@ class KeepAliveClient {
     buf_.append(tmp, static_cast<size_t>(n));
     return true;
   }
-  static std::string Lower(std::string s) {
-    for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    return s;
-  }
   bool ReadResponse(int timeout_ms, int* status, bool* keep) {
-    size_t end;
-    while ((end = buf_.find("\r\n\r\n")) == std::string::npos) {
+    for (;;) {
+      int r = TakeResponse(&buf_, status, keep);
+      if (r != 0) return r > 0;
       if (!Fill(timeout_ms)) return false;
-    }
-    std::string head = Lower(buf_.substr(0, end));
-    buf_.erase(0, end + 4);
-    if (head.size() < 12 || head.rfind("http/1.", 0) != 0) return false;
-    *status = std::atoi(head.c_str() + 9);
-    *keep = head.find("\r\nconnection: close") == std::string::npos;
-    size_t cl = head.find("\r\ncontent-length:");
-    if (cl != std::string::npos) {
-      size_t len = std::strtoul(head.c_str() + cl + 17, nullptr, 10);
-      while (buf_.size() < len) {
-        if (!Fill(timeout_ms)) return false;
-      }
-      buf_.erase(0, len);
-      return true;
-    }
-    if (head.find("\r\ntransfer-encoding: chunked") == std::string::npos) return false;
-    for (;;) {  // chunked: size line, data, CRLF; a zero-size chunk ends it
-      size_t eol;
-      while ((eol = buf_.find("\r\n")) == std::string::npos) {
-        if (!Fill(timeout_ms)) return false;
-      }
-      size_t len = std::strtoul(buf_.c_str(), nullptr, 16);
-      buf_.erase(0, eol + 2);
-      while (buf_.size() < len + 2) {
-        if (!Fill(timeout_ms)) return false;
-      }
-      buf_.erase(0, len + 2);
-      if (len == 0) return true;  // (no trailers from either server)
     }
   }
   int fd_ = -1;
@@ -224,19 +235,32 @@ class KeepAliveClient {
   std::string buf_;
 };
 
-// Every request of both systems goes through here.
+// One request of either system: where it is POSTed and its JSON body. Answered 200 when the
+// entry is committed (fedledger, wait=true) or the value stored (etcd).
+struct Request {
+  std::string url;
+  std::string body;
+};
+using MakeRequestFn = std::function<Request(int client, uint64_t seq)>;
+
+// How the clients are run. By default a few event-loop threads (--client-threads) each drive
+// their share of the clients' connections, as a load generator (wrk, etcd's own benchmark
+// tool with its goroutines) does: the client costs the machine little, and what it costs is
+// the same for both systems. --thread-per-client runs each client as a blocking OS thread
+// (the earlier mode: 250 threads that the kernel switches between on every request).
 struct Transport {
   bool new_connection = false;
-  std::vector<KeepAliveClient> clients;  // one per client thread
-  bool Post(int client, const std::string& url, const json& body) {
+  int event_threads = 2;                  // 0: one blocking thread per client
+  std::vector<KeepAliveClient> clients;  // thread-per-client mode: one per client
+  bool Post(int client, const Request& r) {
     if (new_connection) {
       net::HttpClientOptions o;
       o.timeout = std::chrono::milliseconds(10000);
-      auto r = net::HttpPostJson(url, body, o);
-      return r.ok() && r->status == 200;
+      auto res = net::HttpFetch("POST", r.url, r.body, "application/json", o);
+      return res.ok() && res->status == 200;
     }
     int status = 0;
-    return clients[client].Post(url, body.dump(), 10000, &status) && status == 200;
+    return clients[client].Post(r.url, r.body, 10000, &status) && status == 200;
   }
 };
 
@@ -273,20 +297,251 @@ double CpuMicros(const std::vector<pid_t>& pids) {
   return sum;
 }
 
-// One request: returns true when committed/stored.
-using RequestFn = std::function<bool(int client, uint64_t seq)>;
+// Latencies (ms) of the requests that completed inside the measured window, and the errors
+// there, of one driving thread.
+struct Tally {
+  std::vector<double> lat;
+  uint64_t errors = 0;
+};
 
-// `clients` threads; each does requests back to back (rate_per_client 0) or paced at
+Measure Summarize(const std::vector<Tally>& tallies, double seconds, double server_us,
+                  double client_us) {
+  std::vector<double> all;
+  Measure r;
+  for (const Tally& t : tallies) {
+    all.insert(all.end(), t.lat.begin(), t.lat.end());
+    r.errors += t.errors;
+  }
+  std::sort(all.begin(), all.end());
+  r.ok = all.size();
+  if (r.ok > 0) {
+    r.server_cpu_us = server_us / static_cast<double>(r.ok);
+    r.client_cpu_us = client_us / static_cast<double>(r.ok);
+  }
+  r.rate = all.size() / seconds;
+  if (!all.empty()) {
+    r.p50 = all[all.size() / 2];
+    r.p99 = all[std::min(all.size() - 1, all.size() * 99 / 100)];
+    double sum = 0;
+    for (double v : all) sum += v;
+    r.mean = sum / all.size();
+  }
+  return r;
+}
+
+// The event-loop clients of one thread: each client is one keep-alive connection (non-blocking,
+// edge-triggered epoll) with at most one request in flight, exactly as a blocking client
+// thread would do it.
+class EventClients {
+ public:
+  EventClients(std::vector<int> ids, int all_clients, double rate_per_client,
+               Clock::time_point w0, Clock::time_point w1, const MakeRequestFn& make)
+      : make_(make), w0_(w0), w1_(w1), conns_(ids.size()) {
+    auto now = Clock::now();
+    if (rate_per_client > 0) {
+      interval_ = std::chrono::duration_cast<Clock::duration>(
+          std::chrono::duration<double>(1.0 / rate_per_client));
+    }
+    for (size_t k = 0; k < ids.size(); ++k) {
+      conns_[k].client = ids[k];
+      conns_[k].due = now + interval_ * ids[k] / all_clients;  // spread the paced phases
+    }
+    ep_ = ::epoll_create1(EPOLL_CLOEXEC);
+  }
+  ~EventClients() {
+    for (Conn& c : conns_) Close(c);
+    if (ep_ >= 0) ::close(ep_);
+  }
+
+  // Runs until the window has ended and every request in flight has been answered (or has
+  // failed, or taken 10 s).
+  Tally Run(const std::atomic<bool>& stop) {
+    epoll_event events[64];
+    for (;;) {
+      auto now = Clock::now();
+      bool stopping = stop.load(std::memory_order_relaxed);
+      bool busy = false;
+      int wait_ms = 5;
+      for (size_t k = 0; k < conns_.size(); ++k) {
+        Conn& c = conns_[k];
+        if (c.busy && now - c.start > std::chrono::seconds(10)) Fail(c, now);
+        if (!c.busy && !stopping && now >= c.due) Start(k, now);
+        busy = busy || c.busy;
+        if (!c.busy && !stopping) {
+          auto ms = std::chrono::ceil<std::chrono::milliseconds>(c.due - now).count();
+          wait_ms = static_cast<int>(std::clamp<long>(ms, 0, wait_ms));
+        }
+      }
+      if (stopping && !busy) break;
+      int n = ::epoll_wait(ep_, events, 64, wait_ms);
+      now = Clock::now();
+      for (int i = 0; i < n; ++i) {
+        Conn& c = conns_[events[i].data.u32];
+        if (c.fd < 0) continue;
+        if (events[i].events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) Flush(c, now);
+        if (c.fd >= 0 && (events[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP))) Receive(c, now);
+      }
+    }
+    return std::move(tally_);
+  }
+
+ private:
+  struct Conn {
+    int client = 0;
+    int fd = -1;
+    std::string target;  // "host:port" of the open connection
+    std::string out, in;
+    size_t sent = 0;
+    bool busy = false;
+    uint64_t seq = 0;
+    Clock::time_point start, due;
+  };
+
+  void Start(size_t k, Clock::time_point now) {
+    Conn& c = conns_[k];
+    Request r = make_(c.client, c.seq++);
+    std::string host, path;
+    int port = 0;
+    if (!SplitUrl(r.url, &host, &port, &path)) return Fail(c, now);
+    std::string target = host + ":" + std::to_string(port);
+    if (c.fd >= 0 && c.target != target) Close(c);
+    if (c.fd < 0 && !Connect(c, k, host, port)) return Fail(c, now);
+    c.target = target;
+    c.out = PostRequest(host, port, path, r.body);
+    c.sent = 0;
+    c.busy = true;
+    c.start = now;
+    if (interval_ != Clock::duration::zero()) c.due += interval_;
+    Flush(c, now);
+  }
+
+  bool Connect(Conn& c, size_t k, const std::string& host, int port) {
+    c.fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (c.fd < 0) return false;
+    int one = 1;
+    ::setsockopt(c.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<uint16_t>(port));
+    if (::inet_pton(AF_INET, host.c_str(), &a.sin_addr) != 1 ||
+        (::connect(c.fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 &&
+         errno != EINPROGRESS)) {
+      Close(c);
+      return false;
+    }
+    epoll_event ev{};
+    ev.events = EPOLLIN | EPOLLOUT | EPOLLET;
+    ev.data.u32 = static_cast<uint32_t>(k);
+    if (::epoll_ctl(ep_, EPOLL_CTL_ADD, c.fd, &ev) != 0) {
+      Close(c);
+      return false;
+    }
+    return true;
+  }
+
+  void Flush(Conn& c, Clock::time_point now) {
+    while (c.busy && c.sent < c.out.size()) {
+      ssize_t n = ::send(c.fd, c.out.data() + c.sent, c.out.size() - c.sent, MSG_NOSIGNAL);
+      if (n > 0) {
+        c.sent += static_cast<size_t>(n);
+      } else if (n < 0 && errno == EINTR) {
+        continue;
+      } else if (n < 0 && (errno == EAGAIN || errno == ENOTCONN)) {
+        return;  // the next EPOLLOUT edge (connected, or room in the buffer) resumes it
+      } else {
+        return Fail(c, now);
+      }
+    }
+  }
+
+  void Receive(Conn& c, Clock::time_point now) {
+    char buf[16384];
+    for (;;) {
+      ssize_t n = ::recv(c.fd, buf, sizeof buf, 0);
+      if (n > 0) {
+        c.in.append(buf, static_cast<size_t>(n));
+        continue;
+      }
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && errno == EAGAIN) break;
+      if (!c.busy) return Close(c);  // an idle connection the server closed
+      return Fail(c, now);           // closed by the server mid-request, or a socket error
+    }
+    int status = 0;
+    bool keep = true;
+    int r = TakeResponse(&c.in, &status, &keep);
+    if (r < 0 || (r > 0 && !c.busy)) return Fail(c, now);
+    if (r == 0) return;
+    Finish(c, now, status == 200);
+    if (!keep) Close(c);
+  }
+
+  void Finish(Conn& c, Clock::time_point now, bool ok) {
+    c.busy = false;
+    if (now >= w0_ && now < w1_) {
+      if (ok) {
+        tally_.lat.push_back(std::chrono::duration<double, std::milli>(now - c.start).count());
+      } else {
+        ++tally_.errors;
+      }
+    }
+    if (!ok) c.due = std::max(c.due, now + std::chrono::milliseconds(5));
+  }
+
+  void Fail(Conn& c, Clock::time_point now) {
+    Close(c);
+    if (c.busy) Finish(c, now, false);
+    else c.due = std::max(c.due, now + std::chrono::milliseconds(5));
+  }
+
+  void Close(Conn& c) {
+    if (c.fd >= 0) ::close(c.fd);  // closing also takes it out of the epoll set
+    c.fd = -1;
+    c.in.clear();
+  }
+
+  const MakeRequestFn& make_;
+  Clock::time_point w0_, w1_;
+  Clock::duration interval_ = Clock::duration::zero();
+  std::vector<Conn> conns_;
+  int ep_ = -1;
+  Tally tally_;
+};
+
+// `clients` clients; each does requests back to back (rate_per_client 0) or paced at
 // rate_per_client requests/s (a request starts at its scheduled time or when the previous one
 // ends, whichever is later). Latencies of requests completing inside the measured window.
-Measure Drive(int clients, double rate_per_client, double warmup_s, double seconds,
-             const RequestFn& request, const std::vector<pid_t>& servers) {
+Measure Drive(Transport& transport, int clients, double rate_per_client, double warmup_s,
+              double seconds, const MakeRequestFn& make, const std::vector<pid_t>& servers) {
+  if (transport.event_threads > 0 && !transport.new_connection) {
+    std::atomic<bool> stop{false};
+    auto t0 = Clock::now();
+    auto w0 = t0 + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(warmup_s));
+    auto w1 = w0 + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
+    int n = std::min(transport.event_threads, clients);
+    std::vector<Tally> tallies(static_cast<size_t>(n));
+    std::vector<std::thread> threads;
+    for (int t = 0; t < n; ++t) {
+      threads.emplace_back([&, t] {
+        std::vector<int> ids;
+        for (int c = t; c < clients; c += n) ids.push_back(c);
+        EventClients loop(ids, clients, rate_per_client, w0, w1, make);
+        tallies[static_cast<size_t>(t)] = loop.Run(stop);
+      });
+    }
+    std::this_thread::sleep_until(w0);
+    double server0 = CpuMicros(servers), client0 = CpuMicros(::getpid());
+    std::this_thread::sleep_until(w1);
+    double server1 = CpuMicros(servers), client1 = CpuMicros(::getpid());
+    stop = true;
+    for (auto& t : threads) t.join();
+    return Summarize(tallies, seconds, server1 - server0, client1 - client0);
+  }
   std::atomic<bool> stop{false};
   auto t0 = Clock::now();
   auto w0 = t0 + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(warmup_s));
   auto w1 = w0 + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
-  std::vector<std::vector<double>> lat(clients);
-  std::vector<uint64_t> errs(clients, 0);
+  std::vector<Tally> tallies(static_cast<size_t>(clients));
   std::vector<std::thread> threads;
   for (int c = 0; c < clients; ++c) {
     threads.emplace_back([&, c] {
@@ -303,13 +558,13 @@ Measure Drive(int clients, double rate_per_client, double warmup_s, double secon
           next += interval;
         }
         auto s = Clock::now();
-        bool ok = request(c, seq++);
+        bool ok = transport.Post(c, make(c, seq++));
         auto e = Clock::now();
         if (e >= w0 && e < w1) {
           if (ok) {
-            lat[c].push_back(std::chrono::duration<double, std::milli>(e - s).count());
+            tallies[c].lat.push_back(std::chrono::duration<double, std::milli>(e - s).count());
           } else {
-            ++errs[c];
+            ++tallies[c].errors;
           }
         }
         if (!ok) std::this_thread::sleep_for(std::chrono::milliseconds(5));
@@ -322,27 +577,7 @@ Measure Drive(int clients, double rate_per_client, double warmup_s, double secon
   double server1 = CpuMicros(servers), client1 = CpuMicros(::getpid());
   stop = true;
   for (auto& t : threads) t.join();
-  std::vector<double> all;
-  Measure r;
-  for (int c = 0; c < clients; ++c) {
-    all.insert(all.end(), lat[c].begin(), lat[c].end());
-    r.errors += errs[c];
-  }
-  std::sort(all.begin(), all.end());
-  r.ok = all.size();
-  if (r.ok > 0) {
-    r.server_cpu_us = (server1 - server0) / static_cast<double>(r.ok);
-    r.client_cpu_us = (client1 - client0) / static_cast<double>(r.ok);
-  }
-  r.rate = all.size() / seconds;
-  if (!all.empty()) {
-    r.p50 = all[all.size() / 2];
-    r.p99 = all[std::min(all.size() - 1, all.size() * 99 / 100)];
-    double sum = 0;
-    for (double v : all) sum += v;
-    r.mean = sum / all.size();
-  }
-  return r;
+  return Summarize(tallies, seconds, server1 - server0, client1 - client0);
 }
 
 void Print(const Measure& r) {
@@ -365,10 +600,9 @@ struct Fedledger {
   std::vector<std::string> urls;
   std::vector<SecretKey> keys;
   std::vector<uint64_t> nonces;
-  Transport* transport = nullptr;
 };
 
-bool FedledgerRequest(Fedledger& f, int c, uint64_t) {
+Request FedledgerRequest(Fedledger& f, int c, uint64_t) {
   EntryBody body;
   body.chain_id = f.chain_id;
   body.nonce = ++f.nonces[c];
@@ -383,22 +617,24 @@ bool FedledgerRequest(Fedledger& f, int c, uint64_t) {
   p.schema = "smiles,label";
   body.payload = p;
   auto e = Entry::Sign(std::move(body), f.keys[c]);
-  if (!e.ok()) return false;
-  return f.transport->Post(c, f.urls[c % f.urls.size()] + "/entries",
-                           {{"entry", ToHex(e->bytes())}, {"wait", true}, {"timeout_ms", 8000}});
+  if (!e.ok()) {
+    std::fprintf(stderr, "signing a bench entry: %s\n", e.status().ToString().c_str());
+    std::exit(4);
+  }
+  json j = {{"entry", ToHex(e->bytes())}, {"wait", true}, {"timeout_ms", 8000}};
+  return {f.urls[c % f.urls.size()] + "/entries", j.dump()};
 }
 
 struct Etcd {
   std::vector<pid_t> pids;
   std::vector<std::string> urls;
   std::string value_b64;
-  Transport* transport = nullptr;
 };
 
-bool EtcdRequest(Etcd& e, int c, uint64_t seq) {
+Request EtcdRequest(Etcd& e, int c, uint64_t seq) {
   std::string key = "bench/" + std::to_string(c) + "/" + std::to_string(seq);
-  return e.transport->Post(c, e.urls[c % e.urls.size()] + "/v3/kv/put",
-                           {{"key", Base64(key)}, {"value", e.value_b64}});
+  json j = {{"key", Base64(key)}, {"value", e.value_b64}};
+  return {e.urls[c % e.urls.size()] + "/v3/kv/put", j.dump()};
 }
 
 pid_t SpawnEtcd(const std::string& etcd, const std::vector<std::string>& args, const std::string& log) {
@@ -478,6 +714,14 @@ int main(int argc, char** argv) {
     else if (a == "--no-etcd") with_etcd = false;
     else if (a == "--no-fedledger") with_fedledger = false;
     else if (a == "--new-connection") transport.new_connection = true;
+    else if (a == "--thread-per-client") transport.event_threads = 0;
+    else if (a == "--client-threads") {
+      transport.event_threads = std::stoi(next());
+      if (transport.event_threads < 1) {
+        std::fprintf(stderr, "--client-threads: at least 1\n");
+        return 2;
+      }
+    }
     else if (a == "--paced") paced_rate = std::stod(next());
     else if (a == "--signature-limit") sig_limit = true;
     else {
@@ -495,11 +739,16 @@ int main(int argc, char** argv) {
   std::string root = tmpl;
 
   transport.clients.resize(static_cast<size_t>(max_c));
+  std::string client_mode =
+      transport.new_connection ? "a thread per client, a new connection per request"
+      : transport.event_threads == 0
+          ? "a thread per client, keep-alive connections"
+          : std::to_string(transport.event_threads) +
+                " event-loop client threads, keep-alive connections";
   std::printf("consensus_bench: %d s per level after %g s warm-up; machine: %u hardware threads; "
               "%s; load average %s\n\n",
               static_cast<int>(seconds), warmup, std::thread::hardware_concurrency(),
-              transport.new_connection ? "a new connection per request" : "keep-alive connections",
-              LoadAverage().c_str());
+              client_mode.c_str(), LoadAverage().c_str());
   std::printf("| system    | load           | entries/s | p50 ms   | p99 ms   | errors   | server us  | client us  |\n");
   std::printf("|-----------|----------------|-----------|----------|----------|----------|------------|------------|\n");
   std::fflush(stdout);
@@ -507,7 +756,6 @@ int main(int argc, char** argv) {
   // The keys, chain id and sample entry come from a fedledger testnet's files even when only
   // etcd runs, so both systems carry the same bytes.
   Fedledger f;
-  f.transport = &transport;
   f.bin = fl_bin;
   f.dir = root + "/fedledger";
   if (Run(fl_bin + " testnet init --validators 4 --partners " + std::to_string(max_c) + " --dir " +
@@ -548,7 +796,7 @@ int main(int argc, char** argv) {
     if (node_pids.size() != 4) std::fprintf(stderr, "warning: found %zu node pids\n", node_pids.size());
     double best = 0;
     for (int c : levels) {
-      Measure r = Drive(c, 0, warmup, seconds, [&](int cl, uint64_t s) { return FedledgerRequest(f, cl, s); }, node_pids);
+      Measure r = Drive(transport, c, 0, warmup, seconds, [&](int cl, uint64_t s) { return FedledgerRequest(f, cl, s); }, node_pids);
       r.system = "fedledger";
       r.mode = "closed c=" + std::to_string(c);
       best = std::max(best, r.rate);
@@ -557,7 +805,7 @@ int main(int argc, char** argv) {
     if (paced_rate <= 0) paced_rate = best / 2;
     double half = paced_rate;
     {
-      Measure r = Drive(paced_clients, half / paced_clients, warmup, seconds,
+      Measure r = Drive(transport, paced_clients, half / paced_clients, warmup, seconds,
                        [&](int cl, uint64_t s) { return FedledgerRequest(f, cl, s); }, node_pids);
       r.system = "fedledger";
       r.mode = "paced " + std::to_string(static_cast<int>(half)) + "/s";
@@ -570,7 +818,6 @@ int main(int argc, char** argv) {
   // ---- etcd: 3 members ----
   if (with_etcd) {
     Etcd e;
-    e.transport = &transport;
     EntryBody body;
     body.chain_id = f.chain_id;
     body.nonce = 1;
@@ -614,13 +861,13 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "etcd cluster did not come up (logs in %s)\n", root.c_str());
     } else {
       for (int c : levels) {
-        Measure r = Drive(c, 0, warmup, seconds, [&](int cl, uint64_t s) { return EtcdRequest(e, cl, s); }, e.pids);
+        Measure r = Drive(transport, c, 0, warmup, seconds, [&](int cl, uint64_t s) { return EtcdRequest(e, cl, s); }, e.pids);
         r.system = "etcd";
         r.mode = "closed c=" + std::to_string(c);
         Print(r);
       }
       if (paced_rate > 0) {
-        Measure r = Drive(paced_clients, paced_rate / paced_clients, warmup, seconds,
+        Measure r = Drive(transport, paced_clients, paced_rate / paced_clients, warmup, seconds,
                           [&](int cl, uint64_t s) { return EtcdRequest(e, cl, s); }, e.pids);
         r.system = "etcd";
         r.mode = "paced " + std::to_string(static_cast<int>(paced_rate)) + "/s";
