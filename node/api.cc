@@ -86,7 +86,7 @@ void PostEntry(Node& node, const HttpRequest& req, Responder res) {
   if (!bytes.ok()) return Reply(res, bytes.status().WithContext("field 'entry'"));
   auto entry = Entry::Decode(*bytes);
   if (!entry.ok()) return Reply(res, entry.status().WithContext("entry"));
-  // The signature is verified by the mempool, once, on the consensus thread.
+  // Node::Submit verifies the signature on this (HTTP) thread, off the consensus thread.
   node.Submit(std::move(entry).value(), o, [res](const SubmitOutcome& out) {
     res.Send(SubmitResponse(out));
   });
