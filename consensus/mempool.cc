@@ -1,6 +1,6 @@
 #include "consensus/mempool.h"
 
-#include <set>
+#include <unordered_set>
 
 namespace fedledger::consensus {
 
@@ -64,7 +64,7 @@ AdmitResult Mempool::Add(Entry entry, const Application& app, bool signature_ver
   uint64_t seq = next_seq_++;
   bytes_ += entry.bytes().size();
   by_signer_[entry.signer()][entry.nonce()] = leaf;
-  arrival_[seq] = leaf;
+  arrival_.emplace_hint(arrival_.end(), seq, leaf);  // seq only grows
   by_leaf_.emplace(leaf, Item{std::move(entry), seq});
   return AdmitResult{};
 }
@@ -72,7 +72,7 @@ AdmitResult Mempool::Add(Entry entry, const Application& app, bool signature_ver
 std::vector<Entry> Mempool::Select(size_t max_entries, size_t max_bytes) const {
   std::vector<Entry> out;
   size_t bytes = 0;
-  std::set<PubKey> seen;
+  std::unordered_set<PubKey, Hash32Hasher> seen;
   for (const auto& [seq, leaf] : arrival_) {
     if (out.size() >= max_entries) break;
     const Entry& first = by_leaf_.at(leaf).entry;
@@ -100,7 +100,7 @@ void Mempool::Remove(const Hash32& leaf_hash) {
 }
 
 void Mempool::RemoveCommitted(const Block& block, const Application& app) {
-  std::set<PubKey> signers;
+  std::unordered_set<PubKey, Hash32Hasher> signers;
   for (const Entry& e : block.entries) {
     Remove(e.leaf_hash());
     signers.insert(e.signer());

@@ -78,8 +78,9 @@ class Mempool {
   size_t bytes_ = 0;
   uint64_t signature_checks_ = 0;
   std::unordered_map<Hash32, Item, Hash32Hasher> by_leaf_;
-  std::map<PubKey, std::map<uint64_t, Hash32>> by_signer_;  // signer -> nonce -> leaf
-  std::map<uint64_t, Hash32> arrival_;                      // seq -> leaf
+  // signer -> nonce -> leaf: looked up per entry, never walked in signer order.
+  std::unordered_map<PubKey, std::map<uint64_t, Hash32>, Hash32Hasher> by_signer_;
+  std::map<uint64_t, Hash32> arrival_;  // seq -> leaf, in arrival order
 };
 
 }  // namespace fedledger::consensus

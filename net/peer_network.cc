@@ -150,9 +150,15 @@ class Link : public std::enable_shared_from_this<Link> {
   void RunAccept() {
     asio::dispatch(ws_.get_executor(), [self = shared_from_this()] { self->DoWsAccept(); });
   }
-  // Thread-safe.
+  // Thread-safe. One pending DoWrite is enough: it takes whatever is queued when it runs, so
+  // a message queued while one is pending does not post another (the flag is cleared before
+  // the queue is read, under the same mutex the queueing takes).
   void Kick() {
-    asio::post(ws_.get_executor(), [self = shared_from_this()] { self->DoWrite(); });
+    if (kick_pending_.exchange(true)) return;
+    asio::post(ws_.get_executor(), [self = shared_from_this()] {
+      self->kick_pending_ = false;
+      self->DoWrite();
+    });
   }
   // Thread-safe.
   void Close(std::string reason) {
@@ -574,6 +580,7 @@ class Link : public std::enable_shared_from_this<Link> {
   beast::flat_buffer rbuf_;
   Bytes wbuf_;
   bool writing_ = false;
+  std::atomic<bool> kick_pending_{false};
 };
 
 // ---- Impl ----

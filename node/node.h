@@ -27,11 +27,11 @@
 #include <atomic>
 #include <chrono>
 #include <functional>
-#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -186,8 +186,9 @@ class Node {
   bool fatal_ = false;
   std::function<void(const Status&)> fatal_handler_;
   uint64_t next_waiter_id_ = 1;
-  std::map<Hash32, std::vector<Waiter>> waiters_;
-  std::map<Hash32, std::chrono::steady_clock::time_point> submitted_at_;
+  // Keyed by leaf hash and looked up for every committed entry: hashed, not ordered.
+  std::unordered_map<Hash32, std::vector<Waiter>, Hash32Hasher> waiters_;
+  std::unordered_map<Hash32, std::chrono::steady_clock::time_point, Hash32Hasher> submitted_at_;
   uint64_t rejected_logged_ = 0;
 
   // Published by the event loop for other threads.
