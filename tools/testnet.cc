@@ -218,6 +218,11 @@ pid_t Spawn(const std::string& exe, const std::string& config, const std::string
     ::dup2(devnull, 0);
     ::dup2(log_fd, 1);
     ::dup2(log_fd, 2);
+    // Nothing else of the launcher's: a node that outlives it must not hold its descriptors
+    // (say, a lock file its caller holds, which would stay locked for the node's lifetime).
+    if (::close_range(3, ~0u, 0) != 0) {
+      for (int fd = 3; fd < 1024; ++fd) ::close(fd);
+    }
     sigset_t none;
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);

@@ -1,7 +1,12 @@
 // Multi-process tests: 4 real `fedledger node` processes on loopback, with named adversaries
 // (kill -9, stop two, SIGSTOP the proposer). Each is bounded in time and cleans up its
 // processes and directory in destructors, whatever happens.
+#include <fcntl.h>
 #include <signal.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <string>
 
 #include <catch2/catch.hpp>
 
@@ -115,9 +120,31 @@ TEST_CASE("stop 2 of 4 validators: the cluster halts without forking and resumes
   StopAndAuditAll(c);
 }
 
+// The descriptors of node `i` that point at `path`.
+int OpenCopies(const Cluster& c, int i, const std::string& path) {
+  int n = 0;
+  std::string dir = "/proc/" + std::to_string(c.Pid(i)) + "/fd";
+  for (const auto& fd : std::filesystem::directory_iterator(dir)) {
+    std::error_code ec;
+    if (std::filesystem::read_symlink(fd.path(), ec) == path) ++n;
+  }
+  return n;
+}
+
 TEST_CASE("SIGSTOP the next proposer: the others move on by timeout", "[multiprocess]") {
   Cluster c(4);
+  // A descriptor this process holds open (inheritable, as a caller's lock file would be) must
+  // not end up held by the nodes that testnet up starts.
+  std::string held = c.dir() + "/held-by-the-launcher";
+  int held_fd = ::open(held.c_str(), O_RDWR | O_CREAT, 0644);
+  REQUIRE(held_fd >= 0);
+  held = std::filesystem::canonical(held).string();  // as /proc/PID/fd shows it
   c.Up();
+  ::close(held_fd);
+  for (int i = 0; i < 4; ++i) {
+    INFO("node" << i);
+    CHECK(OpenCopies(c, i, held) == 0);
+  }
   LoadGenerator load(c, {0, 1, 2, 3}, 3);
   REQUIRE(Cluster::WaitFor(15s, [&] { return c.Height(0) >= 3; }));
 
