@@ -514,16 +514,17 @@ class EventClients {
 // ends, whichever is later). Latencies of requests completing inside the measured window.
 Measure Drive(Transport& transport, int clients, double rate_per_client, double warmup_s,
               double seconds, const MakeRequestFn& make, const std::vector<pid_t>& servers) {
+  std::atomic<bool> stop{false};
+  auto t0 = Clock::now();
+  auto w0 = t0 + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(warmup_s));
+  auto w1 = w0 + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
+  std::vector<Tally> tallies;
+  std::vector<std::thread> threads;
   if (transport.event_threads > 0 && !transport.new_connection) {
-    std::atomic<bool> stop{false};
-    auto t0 = Clock::now();
-    auto w0 = t0 + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(warmup_s));
-    auto w1 = w0 + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
     int n = std::min(transport.event_threads, clients);
-    std::vector<Tally> tallies(static_cast<size_t>(n));
-    std::vector<std::thread> threads;
+    tallies.resize(static_cast<size_t>(n));
     for (int t = 0; t < n; ++t) {
-      threads.emplace_back([&, t] {
+      threads.emplace_back([&, t, n] {
         std::vector<int> ids;
         for (int c = 0; c < clients; ++c) {
           if ((transport.groups > 0 ? c % transport.groups : c) % n == t) ids.push_back(c);
@@ -532,47 +533,36 @@ Measure Drive(Transport& transport, int clients, double rate_per_client, double 
         tallies[static_cast<size_t>(t)] = loop.Run(stop);
       });
     }
-    std::this_thread::sleep_until(w0);
-    double server0 = CpuMicros(servers), client0 = CpuMicros(::getpid());
-    std::this_thread::sleep_until(w1);
-    double server1 = CpuMicros(servers), client1 = CpuMicros(::getpid());
-    stop = true;
-    for (auto& t : threads) t.join();
-    return Summarize(tallies, seconds, server1 - server0, client1 - client0);
-  }
-  std::atomic<bool> stop{false};
-  auto t0 = Clock::now();
-  auto w0 = t0 + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(warmup_s));
-  auto w1 = w0 + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
-  std::vector<Tally> tallies(static_cast<size_t>(clients));
-  std::vector<std::thread> threads;
-  for (int c = 0; c < clients; ++c) {
-    threads.emplace_back([&, c] {
-      uint64_t seq = 0;
-      auto next = Clock::now();
-      auto interval = rate_per_client > 0
-                          ? std::chrono::duration_cast<Clock::duration>(
-                                std::chrono::duration<double>(1.0 / rate_per_client))
-                          : Clock::duration::zero();
-      if (rate_per_client > 0) next += interval * c / clients;  // spread the phases
-      while (!stop) {
-        if (rate_per_client > 0) {
-          std::this_thread::sleep_until(next);
-          next += interval;
-        }
-        auto s = Clock::now();
-        bool ok = transport.Post(c, make(c, seq++));
-        auto e = Clock::now();
-        if (e >= w0 && e < w1) {
-          if (ok) {
-            tallies[c].lat.push_back(std::chrono::duration<double, std::milli>(e - s).count());
-          } else {
-            ++tallies[c].errors;
+  } else {
+    tallies.resize(static_cast<size_t>(clients));
+    for (int c = 0; c < clients; ++c) {
+      threads.emplace_back([&, c] {
+        uint64_t seq = 0;
+        auto next = Clock::now();
+        auto interval = rate_per_client > 0
+                            ? std::chrono::duration_cast<Clock::duration>(
+                                  std::chrono::duration<double>(1.0 / rate_per_client))
+                            : Clock::duration::zero();
+        if (rate_per_client > 0) next += interval * c / clients;  // spread the phases
+        while (!stop) {
+          if (rate_per_client > 0) {
+            std::this_thread::sleep_until(next);
+            next += interval;
           }
+          auto s = Clock::now();
+          bool ok = transport.Post(c, make(c, seq++));
+          auto e = Clock::now();
+          if (e >= w0 && e < w1) {
+            if (ok) {
+              tallies[c].lat.push_back(std::chrono::duration<double, std::milli>(e - s).count());
+            } else {
+              ++tallies[c].errors;
+            }
+          }
+          if (!ok) std::this_thread::sleep_for(std::chrono::milliseconds(5));
         }
-        if (!ok) std::this_thread::sleep_for(std::chrono::milliseconds(5));
-      }
-    });
+      });
+    }
   }
   std::this_thread::sleep_until(w0);
   double server0 = CpuMicros(servers), client0 = CpuMicros(::getpid());
