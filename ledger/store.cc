@@ -438,7 +438,8 @@ Status Store::CheckBlock(const Block& block) const {
     return bad("header says " + std::to_string(h.entry_count) + " entries, block holds " +
                std::to_string(block.entries.size()));
   }
-  std::map<PubKey, uint64_t> nonces;
+  // signer -> its last nonce so far in this block; looked up per entry, never walked.
+  std::unordered_map<PubKey, uint64_t, Hash32Hasher> nonces;
   CompactRange log = log_;
   std::lock_guard nonce_lock(nonce_mu_);
   for (size_t i = 0; i < block.entries.size(); ++i) {

@@ -121,14 +121,15 @@ Verdict FederationState::CheckRoundMember(const char* what, const TaskRecord& ta
 
 Verdict FederationState::CheckDatasetRegister(const Entry& e,
                                               const DatasetRegisterPayload& p) const {
-  const std::string ctx = "DATASET_REGISTER of '" + p.dataset_id + "'";
+  // Built only for a rejection: a valid entry (the common case) allocates nothing here.
+  auto ctx = [&] { return "DATASET_REGISTER of '" + p.dataset_id + "'"; };
   if (!IsPartner(e.signer())) {
     return Bad(R::kNotPartner,
-               ctx + ": signer " + DescribeKey(e.signer()) + " is not a partner in the genesis");
+               ctx() + ": signer " + DescribeKey(e.signer()) + " is not a partner in the genesis");
   }
   if (const DatasetRecord* d = LookupDataset(e.signer(), p.dataset_id)) {
     return Bad(R::kDuplicateDataset,
-               ctx + ": " + DescribeKey(e.signer()) + " already registered it (hash " +
+               ctx() + ": " + DescribeKey(e.signer()) + " already registered it (hash " +
                    d->content_hash.ShortHex() + "...); register a new version under a new id");
   }
   return Verdict::Valid();

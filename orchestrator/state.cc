@@ -87,8 +87,15 @@ FederationState FederationState::OverlayOn(const FederationState& base) {
 
 void FederationState::MergeInto(FederationState& base) && {
   assert(base_ == &base);
-  for (auto& [id, task] : tasks_) base.tasks_.insert_or_assign(id, std::move(task));
-  for (auto& [key, ds] : datasets_) base.datasets_.insert_or_assign(key, std::move(ds));
+  // insert_or_assign by moving the overlay's nodes over: no allocation or key copy per record.
+  while (!tasks_.empty()) {
+    auto r = base.tasks_.insert(tasks_.extract(tasks_.begin()));
+    if (!r.inserted) r.position->second = std::move(r.node.mapped());
+  }
+  while (!datasets_.empty()) {
+    auto r = base.datasets_.insert(datasets_.extract(datasets_.begin()));
+    if (!r.inserted) r.position->second = std::move(r.node.mapped());
+  }
   base.last_block_time_ms_ = last_block_time_ms_;
 }
 
@@ -100,7 +107,7 @@ const TaskRecord* FederationState::LookupTask(const std::string& id) const {
 
 const DatasetRecord* FederationState::LookupDataset(const PubKey& owner,
                                                     const std::string& id) const {
-  auto it = datasets_.find(DatasetKey(owner, id));
+  auto it = datasets_.find(DatasetKeyRef{owner, id});
   if (it != datasets_.end()) return &it->second;
   return base_ ? base_->LookupDataset(owner, id) : nullptr;
 }

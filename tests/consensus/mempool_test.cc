@@ -1,6 +1,8 @@
 #include "consensus/mempool.h"
 
+#include <algorithm>
 #include <catch2/catch.hpp>
+#include <vector>
 
 #include "fixture.h"
 
@@ -94,6 +96,90 @@ TEST_CASE("mempool: selection keeps per-signer nonce order and the bounds", "[me
   CHECK(chain.store->CheckBlock(b).ok());
   // Selecting does not remove.
   CHECK(mp.size() == 4);
+}
+
+// What Select must return: signers in the order of their oldest pending entry, each signer's
+// pending entries in increasing nonce order, at most `max_entries` (bytes unbounded).
+std::vector<Hash32> ExpectedSelection(const std::vector<Entry>& pending_in_arrival_order,
+                                      size_t max_entries) {
+  std::vector<Hash32> out;
+  std::vector<PubKey> seen;
+  for (const Entry& first : pending_in_arrival_order) {
+    if (std::find(seen.begin(), seen.end(), first.signer()) != seen.end()) continue;
+    seen.push_back(first.signer());
+    std::vector<Entry> mine;
+    for (const Entry& e : pending_in_arrival_order) {
+      if (e.signer() == first.signer()) mine.push_back(e);
+    }
+    std::sort(mine.begin(), mine.end(),
+              [](const Entry& a, const Entry& b) { return a.nonce() < b.nonce(); });
+    for (const Entry& e : mine) {
+      if (out.size() == max_entries) return out;
+      out.push_back(e.leaf_hash());
+    }
+  }
+  return out;
+}
+
+std::vector<Hash32> Leaves(const std::vector<Entry>& entries) {
+  std::vector<Hash32> out;
+  for (const Entry& e : entries) out.push_back(e.leaf_hash());
+  return out;
+}
+
+TEST_CASE("mempool: selection order survives removals anywhere in the arrival order", "[mempool]") {
+  TestChain chain;
+  std::vector<SecretKey> signers;
+  for (int i = 0; i < 6; ++i) signers.push_back(SecretKey::FromSeed("signer-" + std::to_string(i)));
+  Mempool mp;
+  std::vector<Entry> pending;  // in arrival order
+  // Interleaved arrivals, odd signers' nonces arriving in decreasing order.
+  for (uint64_t r = 1; r <= 40; ++r) {
+    for (size_t i = 0; i < signers.size(); ++i) {
+      Entry e = MakeEntry(signers[i], i % 2 ? 41 - r : r);
+      REQUIRE(mp.Add(e, *chain.app).ok());
+      pending.push_back(e);
+    }
+  }
+  auto remove_if = [&](auto pred) {
+    std::vector<Entry> keep;
+    for (const Entry& e : pending) {
+      if (pred(e)) {
+        mp.Remove(e.leaf_hash());
+      } else {
+        keep.push_back(e);
+      }
+    }
+    pending = keep;
+  };
+  auto check = [&] {
+    REQUIRE(mp.size() == pending.size());
+    for (size_t max : {size_t{1}, size_t{7}, size_t{50}, size_t{1000}}) {
+      CHECK(Leaves(mp.Select(max, 1 << 30)) == ExpectedSelection(pending, max));
+    }
+  };
+  check();
+  // The oldest entry (signer 0, nonce 1) stays while most of the rest leaves: more removed
+  // entries than pending ones sit behind it.
+  remove_if([&](const Entry& e) { return e.nonce() % 5 != 0 && e.nonce() != 1; });
+  check();
+  // Then the oldest leaves too; the next oldest signer comes first.
+  remove_if([&](const Entry& e) { return e.signer() == signers[0].pubkey() && e.nonce() == 1; });
+  check();
+  // Later arrivals queue behind the remaining ones, their signers last unless already pending.
+  for (uint64_t n : {41, 42}) {
+    Entry e = MakeEntry(signers[3], n);
+    REQUIRE(mp.Add(e, *chain.app).ok());
+    pending.push_back(e);
+    Entry f = MakeEntry(SecretKey::FromSeed("late"), n);
+    REQUIRE(mp.Add(f, *chain.app).ok());
+    pending.push_back(f);
+  }
+  check();
+  remove_if([](const Entry&) { return true; });
+  check();
+  CHECK(mp.empty());
+  CHECK(mp.bytes() == 0);
 }
 
 }  // namespace
