@@ -107,7 +107,7 @@ const TaskRecord* FederationState::LookupTask(const std::string& id) const {
 
 const DatasetRecord* FederationState::LookupDataset(const PubKey& owner,
                                                     const std::string& id) const {
-  auto it = datasets_.find(DatasetKeyRef{owner, id});
+  auto it = datasets_.find(DatasetKey(owner, id));
   if (it != datasets_.end()) return &it->second;
   return base_ ? base_->LookupDataset(owner, id) : nullptr;
 }

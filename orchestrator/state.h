@@ -58,7 +58,6 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -256,11 +255,6 @@ class FederationState {
     std::unordered_map<PubKey, std::string, Hash32Hasher> validators;
   };
   using DatasetKey = std::pair<PubKey, std::string>;
-  // A DatasetKey that borrows its id: lookups build this, not a copy of the id.
-  struct DatasetKeyRef {
-    const PubKey& owner;
-    std::string_view id;
-  };
 
   FederationState() = default;
   // An overlay over `base` (which must outlive it and not change meanwhile).
@@ -304,27 +298,12 @@ class FederationState {
   // Hashed: a busy ledger registers many datasets, and every DATASET_REGISTER, TASK_PROPOSE
   // and DATA_ACCESS looks one up (a tree of 10^5-10^6 keys cost ~10% of a validator's CPU
   // under load). Datasets() and Snapshot() sort by (owner, id) when asked.
-  // Transparent: finds a DatasetKey from a DatasetKeyRef (std::hash of a string and of its
-  // string_view agree).
   struct DatasetKeyHash {
-    using is_transparent = void;
-    static size_t Mix(const PubKey& owner, std::string_view id) {
-      return Hash32Hasher()(owner) ^ (std::hash<std::string_view>()(id) * 0x9e3779b97f4a7c15ull);
-    }
-    size_t operator()(const DatasetKey& k) const { return Mix(k.first, k.second); }
-    size_t operator()(const DatasetKeyRef& k) const { return Mix(k.owner, k.id); }
-  };
-  struct DatasetKeyEq {
-    using is_transparent = void;
-    bool operator()(const DatasetKey& a, const DatasetKey& b) const { return a == b; }
-    bool operator()(const DatasetKeyRef& a, const DatasetKey& b) const {
-      return a.owner == b.first && a.id == b.second;
-    }
-    bool operator()(const DatasetKey& a, const DatasetKeyRef& b) const {
-      return b.owner == a.first && b.id == a.second;
+    size_t operator()(const DatasetKey& k) const {
+      return Hash32Hasher()(k.first) ^ (std::hash<std::string>()(k.second) * 0x9e3779b97f4a7c15ull);
     }
   };
-  std::unordered_map<DatasetKey, DatasetRecord, DatasetKeyHash, DatasetKeyEq> datasets_;
+  std::unordered_map<DatasetKey, DatasetRecord, DatasetKeyHash> datasets_;
   // The datasets sorted by (owner, id).
   std::vector<const DatasetRecord*> SortedDatasets() const;
 };
