@@ -1,7 +1,5 @@
 #include "consensus/mempool.h"
 
-#include <algorithm>
-#include <cassert>
 #include <unordered_set>
 
 namespace fedledger::consensus {
@@ -66,7 +64,7 @@ AdmitResult Mempool::Add(Entry entry, const Application& app, bool signature_ver
   uint64_t seq = next_seq_++;
   bytes_ += entry.bytes().size();
   by_signer_[entry.signer()][entry.nonce()] = leaf;
-  arrival_.push_back(Arrival{seq, leaf, false});  // seq only grows
+  arrival_.emplace_hint(arrival_.end(), seq, leaf);  // seq only grows
   by_leaf_.emplace(leaf, Item{std::move(entry), seq});
   return AdmitResult{};
 }
@@ -75,10 +73,9 @@ std::vector<Entry> Mempool::Select(size_t max_entries, size_t max_bytes) const {
   std::vector<Entry> out;
   size_t bytes = 0;
   std::unordered_set<PubKey, Hash32Hasher> seen;
-  for (const Arrival& a : arrival_) {
+  for (const auto& [seq, leaf] : arrival_) {
     if (out.size() >= max_entries) break;
-    if (a.removed) continue;
-    const Entry& first = by_leaf_.at(a.leaf).entry;
+    const Entry& first = by_leaf_.at(leaf).entry;
     if (!seen.insert(first.signer()).second) continue;
     for (const auto& [nonce, l] : by_signer_.at(first.signer())) {
       const Entry& e = by_leaf_.at(l).entry;
@@ -97,27 +94,9 @@ void Mempool::Remove(const Hash32& leaf_hash) {
   auto sit = by_signer_.find(e.signer());
   sit->second.erase(e.nonce());
   if (sit->second.empty()) by_signer_.erase(sit);
-  RemoveArrival(it->second.seq);
+  arrival_.erase(it->second.seq);
   bytes_ -= e.bytes().size();
   by_leaf_.erase(it);
-}
-
-void Mempool::RemoveArrival(uint64_t seq) {
-  auto slot = std::lower_bound(arrival_.begin(), arrival_.end(), seq,
-                               [](const Arrival& a, uint64_t s) { return a.seq < s; });
-  assert(slot != arrival_.end() && slot->seq == seq && !slot->removed);
-  slot->removed = true;
-  ++arrival_removed_;
-  while (!arrival_.empty() && arrival_.front().removed) {
-    arrival_.pop_front();
-    --arrival_removed_;
-  }
-  // Entries that stay pending at the front (e.g. a signer's nonce gap) must not let marked
-  // slots pile up behind them: drop those once they are the majority (amortized O(1)).
-  if (arrival_removed_ > 64 && arrival_removed_ * 2 > arrival_.size()) {
-    std::erase_if(arrival_, [](const Arrival& a) { return a.removed; });
-    arrival_removed_ = 0;
-  }
 }
 
 void Mempool::RemoveCommitted(const Block& block, const Application& app) {

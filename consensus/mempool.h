@@ -14,7 +14,6 @@
 #pragma once
 
 #include <cstdint>
-#include <deque>
 #include <map>
 #include <string>
 #include <unordered_map>
@@ -74,16 +73,6 @@ class Mempool {
     Entry entry;
     uint64_t seq;
   };
-  // One admitted entry in arrival order. A removed entry's slot is marked, not erased: marked
-  // slots leave from the front at once, and from elsewhere when they outnumber the live ones.
-  struct Arrival {
-    uint64_t seq;
-    Hash32 leaf;
-    bool removed;
-  };
-  // Marks `seq`'s arrival slot removed. REQUIRES: `seq` is pending.
-  void RemoveArrival(uint64_t seq);
-
   MempoolOptions options_;
   uint64_t next_seq_ = 0;
   size_t bytes_ = 0;
@@ -91,8 +80,7 @@ class Mempool {
   std::unordered_map<Hash32, Item, Hash32Hasher> by_leaf_;
   // signer -> nonce -> leaf: looked up per entry, never walked in signer order.
   std::unordered_map<PubKey, std::map<uint64_t, Hash32>, Hash32Hasher> by_signer_;
-  std::deque<Arrival> arrival_;  // increasing seq (a pending entry's slot is never marked)
-  size_t arrival_removed_ = 0;   // marked slots in arrival_
+  std::map<uint64_t, Hash32> arrival_;  // seq -> leaf, in arrival order
 };
 
 }  // namespace fedledger::consensus
