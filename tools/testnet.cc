@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -39,9 +40,44 @@ bool Exists(const std::string& p) {
   return ::stat(p.c_str(), &st) == 0;
 }
 
-// A loopback port that is free right now (the kernel's choice for port 0). Another process
-// could take it before the node binds it; `testnet up` then reports the bind error.
-uint16_t FreePort() {
+// Whether a loopback TCP listener could bind `port` right now.
+bool CanBind(uint16_t port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) throw Failure(std::string("socket: ") + std::strerror(errno), 3);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = htons(port);
+  bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0;
+  ::close(fd);
+  return ok;
+}
+
+// A loopback port that is free right now and that the kernel will not hand out as the local
+// port of an outgoing connection: below the ephemeral range (ip_local_port_range). A port
+// from that range could be taken before the node binds it by any connection on the machine,
+// including the cluster's own nodes dialling the ones that start after them. Another process
+// could still bind it first; `testnet up` then reports the bind error.
+uint16_t FreePort(std::vector<uint16_t>* taken) {
+  unsigned low = 32768;
+  {
+    std::ifstream range("/proc/sys/net/ipv4/ip_local_port_range");
+    unsigned lo = 0, hi = 0;
+    if (range >> lo >> hi && lo > 0) low = lo;
+  }
+  constexpr unsigned kFloor = 10000;
+  if (low > kFloor + 1000) {
+    uint64_t r = 0;
+    for (int attempt = 0; attempt < 200; ++attempt) {
+      RandomBytes(reinterpret_cast<uint8_t*>(&r), sizeof r);
+      auto port = static_cast<uint16_t>(kFloor + r % (low - kFloor));
+      if (std::find(taken->begin(), taken->end(), port) != taken->end()) continue;
+      if (!CanBind(port)) continue;
+      taken->push_back(port);
+      return port;
+    }
+  }
+  // No room below the ephemeral range (or all of it busy): let the kernel choose.
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   if (fd < 0) throw Failure(std::string("socket: ") + std::strerror(errno), 3);
   sockaddr_in a{};
@@ -55,6 +91,7 @@ uint16_t FreePort() {
     throw Failure(std::string("cannot find a free port: ") + std::strerror(errno), 3);
   }
   ::close(fd);
+  taken->push_back(ntohs(a.sin_port));
   return ntohs(a.sin_port);
 }
 
@@ -146,9 +183,10 @@ void Init(const std::string& dir, int validators, int partners, const std::strin
   manifest["genesis_hash"] = genesis.hash.Hex();
 
   std::vector<net::HostPort> p2p, http;
+  std::vector<uint16_t> taken;
   for (int i = 0; i < validators; ++i) {
-    uint16_t pp = base_port ? static_cast<uint16_t>(base_port + 2 * i) : FreePort();
-    uint16_t hp = base_port ? static_cast<uint16_t>(base_port + 2 * i + 1) : FreePort();
+    uint16_t pp = base_port ? static_cast<uint16_t>(base_port + 2 * i) : FreePort(&taken);
+    uint16_t hp = base_port ? static_cast<uint16_t>(base_port + 2 * i + 1) : FreePort(&taken);
     p2p.push_back({"127.0.0.1", pp});
     http.push_back({"127.0.0.1", hp});
   }
@@ -322,7 +360,7 @@ Registrar reg("45-testnet", [](CLI::App& app) {
       ->capture_default_str()->check(CLI::Range(0, 250));
   init->add_option("--chain-id", a->chain_id, "Chain id")->capture_default_str();
   init->add_option("--base-port", a->base_port,
-                   "Use ports BASE+2i (p2p) and BASE+2i+1 (HTTP); default: free ephemeral ports")
+                   "Use ports BASE+2i (p2p) and BASE+2i+1 (HTTP); default: free ports below the ephemeral range")
       ->check(CLI::Range(1024, 65400));
   init->callback([a] { Init(a->dir, a->validators, a->partners, a->chain_id, a->base_port); });
 
