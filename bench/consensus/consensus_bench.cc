@@ -654,6 +654,43 @@ pid_t SpawnEtcd(const std::string& etcd, const std::vector<std::string>& args, c
   return pid;
 }
 
+// Counters of one validator's /metrics that explain its cost per height.
+struct WireCounters {
+  double blocks = 0, entries = 0, frames = 0, self_frames = 0, messages = 0;
+};
+
+WireCounters ScrapeWire(const std::string& url) {
+  WireCounters w;
+  auto r = net::HttpGet(url + "/metrics");
+  if (!r.ok() || r->status != 200) return w;
+  std::istringstream in(r->body);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty() || line[0] == '#') continue;
+    size_t sp = line.rfind(' ');
+    if (sp == std::string::npos) continue;
+    std::string name = line.substr(0, sp);
+    double v = std::strtod(line.c_str() + sp + 1, nullptr);
+    if (name == "fedledger_blocks_committed_total") w.blocks = v;
+    else if (name == "fedledger_entries_committed_total") w.entries = v;
+    else if (name == "fedledger_peer_frames_sent_total") w.frames = v;
+    else if (name == "fedledger_peer_self_signed_frames_sent_total") w.self_frames = v;
+    else if (name == "fedledger_peer_messages_sent_total") w.messages = v;
+  }
+  return w;
+}
+
+// "(node1 per block: ...)" over the level that ran between `a` and `b`.
+void PrintWire(const WireCounters& a, const WireCounters& b) {
+  double blocks = b.blocks - a.blocks;
+  if (blocks <= 0) return;
+  double self_frames = (b.self_frames - a.self_frames) / blocks;
+  std::printf("(node1 per block: %.1f entries; %.1f signed and %.1f self-signed frames with "
+              "%.1f messages sent)\n",
+              (b.entries - a.entries) / blocks, (b.frames - a.frames) / blocks - self_frames,
+              self_frames, (b.messages - a.messages) / blocks);
+}
+
 std::string LoadAverage() {
   std::ifstream in("/proc/loadavg");
   std::string a, b, c;
@@ -799,20 +836,24 @@ int main(int argc, char** argv) {
     if (node_pids.size() != 4) std::fprintf(stderr, "warning: found %zu node pids\n", node_pids.size());
     double best = 0;
     for (int c : levels) {
+      WireCounters w0 = ScrapeWire(f.urls[0]);
       Measure r = Drive(transport, c, 0, warmup, seconds, [&](int cl, uint64_t s) { return FedledgerRequest(f, cl, s); }, node_pids);
       r.system = "fedledger";
       r.mode = "closed c=" + std::to_string(c);
       best = std::max(best, r.rate);
       Print(r);
+      PrintWire(w0, ScrapeWire(f.urls[0]));
     }
     if (paced_rate <= 0) paced_rate = best / 2;
     double half = paced_rate;
     {
+      WireCounters w0 = ScrapeWire(f.urls[0]);
       Measure r = Drive(transport, paced_clients, half / paced_clients, warmup, seconds,
                        [&](int cl, uint64_t s) { return FedledgerRequest(f, cl, s); }, node_pids);
       r.system = "fedledger";
       r.mode = "paced " + std::to_string(static_cast<int>(half)) + "/s";
       Print(r);
+      PrintWire(w0, ScrapeWire(f.urls[0]));
     }
     std::printf("(load average after fedledger: %s)\n", LoadAverage().c_str());
     Run(fl_bin + " testnet down --dir " + f.dir + " > " + root + "/down.log 2>&1");
