@@ -208,4 +208,19 @@ Result<Message> DecodeMessage(ByteView bytes) {
   return m;
 }
 
+std::string SelfSignedProblem(const ValidatorSet& validators, const PubKey& from,
+                              const Message& m) {
+  if (const auto* v = std::get_if<Vote>(&m)) {
+    if (v->validator == from) return "";
+    return "a vote signed by " + v->validator.ShortHex() + ".. in a frame without a signature";
+  }
+  if (const auto* p = std::get_if<Proposal>(&m)) {
+    if (validators.Proposer(p->height, p->round).key == from) return "";
+    return "a proposal for height " + std::to_string(p->height) + " round " +
+           std::to_string(p->round) + ", which the sender does not propose, in a frame " +
+           "without a signature";
+  }
+  return std::string("a ") + MessageTypeName(TypeOf(m)) + " message in a frame without a signature";
+}
+
 }  // namespace fedledger::consensus

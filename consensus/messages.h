@@ -29,6 +29,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <string_view>
 #include <variant>
 #include <vector>
@@ -104,5 +105,13 @@ using Message = std::variant<Proposal, Vote, SyncRequest, SyncResponse, EntryBat
 MessageType TypeOf(const Message& m);
 Bytes EncodeMessage(const Message& m);
 Result<Message> DecodeMessage(ByteView bytes);
+
+// The peer transport sends a validator's own votes and proposals in frames without a frame
+// signature (net/peer_wire.h, SELF): such a message is signed by the sender's node key in its
+// own right, and consensus verifies that signature before using it. Why `m`, received that
+// way from `from`, must be refused; empty when it is `from`'s own vote, or a proposal for a
+// height and round that `from` proposes.
+std::string SelfSignedProblem(const ValidatorSet& validators, const PubKey& from,
+                              const Message& m);
 
 }  // namespace fedledger::consensus

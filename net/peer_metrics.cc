@@ -15,10 +15,18 @@ void RegisterPeerMetrics(MetricsRegistry& r, const PeerNetwork& n) {
   r.AddCounterFunction("fedledger_peer_messages_received_total",
                        "Verified messages received from peers.", stat(&S::messages_received));
   r.AddCounterFunction("fedledger_peer_frames_sent_total",
-                       "Signed frames written to peers (a frame carries one or more messages).",
+                       "Frames written to peers (a frame carries one or more messages).",
                        stat(&S::frames_sent));
   r.AddCounterFunction("fedledger_peer_frames_received_total",
-                       "Verified frames received from peers.", stat(&S::frames_received));
+                       "Frames accepted from peers.", stat(&S::frames_received));
+  r.AddCounterFunction("fedledger_peer_self_signed_frames_sent_total",
+                       "Frames sent without a frame signature: only this node's own signed "
+                       "votes and proposals.",
+                       stat(&S::self_frames_sent));
+  r.AddCounterFunction("fedledger_peer_self_signed_frames_received_total",
+                       "Frames received without a frame signature, each message checked "
+                       "against the sender's key.",
+                       stat(&S::self_frames_received));
   r.AddCounterFunction("fedledger_peer_bytes_sent_total", "Payload bytes written to peers.",
                        stat(&S::bytes_sent));
   r.AddCounterFunction("fedledger_peer_bytes_received_total",

@@ -42,7 +42,8 @@ struct AtomicStats {
   std::atomic<uint64_t> messages_sent{0}, messages_received{0}, bytes_sent{0},
       bytes_received{0}, rejected_bad_signature{0}, rejected_replay{0}, rejected_malformed{0},
       dropped_queue_full{0}, handshakes_ok{0}, handshakes_failed{0}, dial_attempts{0},
-      links_closed{0}, frames_sent{0}, frames_received{0};
+      links_closed{0}, frames_sent{0}, frames_received{0}, self_frames_sent{0},
+      self_frames_received{0};
 };
 
 }  // namespace
@@ -59,7 +60,11 @@ struct Peer {
   Strand strand;
   asio::steady_timer retry_timer;
   int attempt = 0;
-  std::deque<std::shared_ptr<const Bytes>> queue;
+  struct Queued {
+    std::shared_ptr<const Bytes> bytes;
+    bool self_signed = false;  // PeerNetwork::Outgoing::self_signed
+  };
+  std::deque<Queued> queue;
   size_t queue_bytes = 0;
   std::shared_ptr<Link> link;  // the authenticated link, if any
 };
@@ -107,7 +112,10 @@ struct NetCore {
     return std::clamp(j, 0.0, 1.0);
   }
 
-  Status Enqueue(Peer* peer, std::shared_ptr<const Bytes> msg);
+  // Queues `msg` and, if `kick`, wakes the peer's link to write it.
+  Status Enqueue(Peer* peer, std::shared_ptr<const Bytes> msg, bool kick = true,
+                 bool self_signed = false);
+  void Kick(Peer* peer);
   void DoAccept();
   void OnAccept(beast::error_code ec, tcp::socket socket);
   void ScheduleDial(Peer* peer);  // on peer->strand
@@ -390,6 +398,9 @@ class Link : public std::enable_shared_from_this<Link> {
     if (!frame.empty() && frame[0] == static_cast<uint8_t>(wire::FrameType::kBatch)) {
       return HandleBatch(frame);
     }
+    if (!frame.empty() && frame[0] == static_cast<uint8_t>(wire::FrameType::kSelf)) {
+      return HandleSelfSigned(frame);
+    }
     auto d = wire::DecodeData(frame, opts().max_message_size);
     if (!d.ok()) {
       net_->stats.rejected_malformed++;
@@ -430,6 +441,23 @@ class Link : public std::enable_shared_from_this<Link> {
     }
   }
 
+  // Messages that carry their own signatures: delivered marked so, for the handler to check.
+  void HandleSelfSigned(ByteView frame) {
+    auto f = wire::DecodeSelfSigned(frame, opts().max_message_size);
+    if (!f.ok()) {
+      net_->stats.rejected_malformed++;
+      return Invalid("malformed self-signed frame: " + f.status().message());
+    }
+    if (!AcceptSeq(f->seq)) return;
+    Accepted(f->seq);
+    net_->stats.frames_received++;
+    net_->stats.self_frames_received++;
+    for (ByteView p : f->payloads) {
+      if (state_ != State::kEstablished) return;
+      Deliver(p, /*self_signed=*/true);
+    }
+  }
+
   // False (and the frame is counted and logged) if `seq` is not above the last accepted one.
   bool AcceptSeq(uint64_t seq) {
     if (seq > recv_seq_) return true;
@@ -448,12 +476,12 @@ class Link : public std::enable_shared_from_this<Link> {
     recv_seq_ = seq;
   }
 
-  void Deliver(ByteView payload) {
+  void Deliver(ByteView payload, bool self_signed = false) {
     net_->stats.messages_received++;
     net_->stats.bytes_received += payload.size();
     if (!net_->on_message) return;
     try {
-      net_->on_message(peer_->key, Bytes(payload.begin(), payload.end()));
+      net_->on_message(peer_->key, Bytes(payload.begin(), payload.end()), self_signed);
     } catch (const std::exception& e) {
       net_->Log(LogLevel::kError, "event=handler_exception " + Who() + " what=" + LogQuote(e.what()));
     }
@@ -468,29 +496,39 @@ class Link : public std::enable_shared_from_this<Link> {
   }
 
   // ---- writing ----
-  // Takes every queued message that fits: one goes out as DATA, several as one BATCH with a
-  // single signature (a signature costs far more than the bytes of a small message).
+  // Takes every queued message that fits: messages that are all self-signed go out as one
+  // SELF frame without a signature of its own; otherwise one message goes out as DATA, several
+  // as one BATCH with a single signature (a signature costs far more than the bytes of a
+  // small message).
   void DoWrite() {
     if (state_ != State::kEstablished || writing_) return;
     std::vector<std::shared_ptr<const Bytes>> msgs;
+    bool all_self_signed = true;
     {
       std::lock_guard<std::mutex> lock(net_->mu);
       if (peer_->link.get() != this || peer_->queue.empty()) return;
       size_t body = 10;  // the count's varint, at most
       while (!peer_->queue.empty() && msgs.size() < wire::kMaxBatchMessages) {
-        const auto& next = peer_->queue.front();
-        size_t item = wire::BatchItemSize(next->size());
+        Peer::Queued& next = peer_->queue.front();
+        size_t item = wire::BatchItemSize(next.bytes->size());
         if (!msgs.empty() && body + item > opts().max_message_size) break;
         body += item;
-        peer_->queue_bytes -= next->size();
-        msgs.push_back(std::move(peer_->queue.front()));
+        peer_->queue_bytes -= next.bytes->size();
+        all_self_signed = all_self_signed && next.self_signed;
+        msgs.push_back(std::move(next.bytes));
         peer_->queue.pop_front();
       }
     }
     uint64_t seq = ++send_seq_;
     size_t payload_bytes = 0;
     for (const auto& m : msgs) payload_bytes += m->size();
-    if (msgs.size() == 1) {
+    if (all_self_signed) {
+      std::vector<ByteView> views;
+      views.reserve(msgs.size());
+      for (const auto& m : msgs) views.emplace_back(*m);
+      wbuf_ = wire::EncodeSelfSigned(seq, views);
+      net_->stats.self_frames_sent++;
+    } else if (msgs.size() == 1) {
       Signature sig = net_->key.Sign(
           wire::MessageDigest(opts().chain_id, my_key(), peer_->key, link_id_, seq, *msgs[0]));
       wbuf_ = wire::EncodeData(seq, *msgs[0], sig);
@@ -585,7 +623,7 @@ class Link : public std::enable_shared_from_this<Link> {
 
 // ---- Impl ----
 
-Status Impl::Enqueue(Peer* peer, std::shared_ptr<const Bytes> msg) {
+Status Impl::Enqueue(Peer* peer, std::shared_ptr<const Bytes> msg, bool kick, bool self_signed) {
   std::shared_ptr<Link> link;
   {
     std::lock_guard<std::mutex> lock(mu);
@@ -598,11 +636,20 @@ Status Impl::Enqueue(Peer* peer, std::shared_ptr<const Bytes> msg) {
           std::to_string(peer->queue_bytes) + " bytes)");
     }
     peer->queue_bytes += msg->size();
-    peer->queue.push_back(std::move(msg));
-    link = peer->link;
+    peer->queue.push_back({std::move(msg), self_signed});
+    if (kick) link = peer->link;
   }
   if (link) link->Kick();
   return Status::Ok();
+}
+
+void Impl::Kick(Peer* peer) {
+  std::shared_ptr<Link> link;
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    link = peer->link;
+  }
+  if (link) link->Kick();
 }
 
 void Impl::DoAccept() {
@@ -867,6 +914,34 @@ size_t PeerNetwork::Broadcast(Bytes payload) {
   return queued;
 }
 
+size_t PeerNetwork::SendAll(std::vector<Outgoing> messages) {
+  Impl& n = *impl_;
+  size_t failed = 0;
+  std::vector<bool> touched(n.peers.size(), false);
+  for (Outgoing& m : messages) {
+    size_t targets = m.to ? 1 : n.peers.size();
+    if (n.stopping || m.payload.size() > n.opts.max_message_size) {
+      failed += targets;
+      continue;
+    }
+    auto msg = std::make_shared<const Bytes>(std::move(m.payload));
+    for (size_t i = 0; i < n.peers.size(); ++i) {
+      if (m.to && n.peers[i]->key != *m.to) continue;
+      if (n.Enqueue(n.peers[i].get(), msg, /*kick=*/false, m.self_signed).ok()) {
+        touched[i] = true;
+      } else {
+        ++failed;
+      }
+      if (m.to) break;
+    }
+    if (m.to && n.by_key.find(*m.to) == n.by_key.end()) ++failed;
+  }
+  for (size_t i = 0; i < n.peers.size(); ++i) {
+    if (touched[i]) n.Kick(n.peers[i].get());
+  }
+  return failed;
+}
+
 size_t PeerNetwork::ConnectedPeerCount() const {
   std::lock_guard<std::mutex> lock(impl_->mu);
   size_t c = 0;
@@ -905,6 +980,8 @@ PeerNetwork::Stats PeerNetwork::stats() const {
   s.links_closed = a.links_closed;
   s.frames_sent = a.frames_sent;
   s.frames_received = a.frames_received;
+  s.self_frames_sent = a.self_frames_sent;
+  s.self_frames_received = a.self_frames_received;
   return s;
 }
 

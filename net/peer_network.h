@@ -49,6 +49,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -92,8 +93,13 @@ std::chrono::milliseconds BackoffDelay(int attempt, std::chrono::milliseconds in
 
 class PeerNetwork {
  public:
-  // `payload` is the sender's bytes, verified; `from` is the authenticated sender.
-  using MessageHandler = std::function<void(const PubKey& from, Bytes payload)>;
+  // `from` is the peer at the other end of the authenticated link. When `self_signed` is
+  // false, `payload` came in a signed DATA or BATCH frame: it is the sender's bytes, verified.
+  // When true, it came in a SELF frame, which carries no frame signature: the payload claims
+  // to be signed by `from` in its own right, and the handler must check that signature (and
+  // that the signer is `from`) before acting on it.
+  using MessageHandler =
+      std::function<void(const PubKey& from, Bytes payload, bool self_signed)>;
   // Called when a peer gains its first authenticated link (true) or loses it (false).
   using PeerStateHandler = std::function<void(const PubKey& peer, bool connected)>;
 
@@ -110,8 +116,10 @@ class PeerNetwork {
     uint64_t handshakes_failed = 0;  // refused or failed, either side
     uint64_t dial_attempts = 0;
     uint64_t links_closed = 0;       // authenticated links that went down
-    uint64_t frames_sent = 0;        // DATA and BATCH frames (one signature each)
-    uint64_t frames_received = 0;    // ... verified
+    uint64_t frames_sent = 0;        // DATA, BATCH and SELF frames
+    uint64_t frames_received = 0;    // ... accepted (signature verified, except SELF)
+    uint64_t self_frames_sent = 0;   // of frames_sent, SELF frames (no frame signature)
+    uint64_t self_frames_received = 0;
   };
 
   PeerNetwork(SecretKey node_key, PeerNetworkOptions options);
@@ -139,6 +147,20 @@ class PeerNetwork {
   // Queues `payload` for every peer; returns for how many peers it was queued (the others'
   // queues were full, counted in Stats). An oversized payload is queued nowhere.
   size_t Broadcast(Bytes payload);
+  // Queues several messages at once, each for one peer or (no `to`) for every peer, then
+  // wakes each link once, so messages queued together leave in one signed frame where Send
+  // and Broadcast could each start a frame of their own. Returns how many (message, peer)
+  // pairs were not queued: unknown peer or our own key, oversized payload, full queue
+  // (counted in Stats), or after Stop().
+  struct Outgoing {
+    std::optional<PubKey> to;
+    Bytes payload;
+    // The payload is signed by this node's key in its own right (our own vote or proposal),
+    // and the receiving application checks that signature: when every message of a frame is
+    // such a message, the frame goes as SELF, without a frame signature of its own.
+    bool self_signed = false;
+  };
+  size_t SendAll(std::vector<Outgoing> messages);
 
   size_t ConnectedPeerCount() const;
   bool IsConnected(const PubKey& peer) const;

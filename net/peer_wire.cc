@@ -124,6 +124,17 @@ Bytes EncodeBatch(uint64_t seq, ByteView body, const Signature& sig) {
   return std::move(w).Take();
 }
 
+Bytes EncodeSelfSigned(uint64_t seq, const std::vector<ByteView>& payloads) {
+  size_t n = 1 + 8 + 10;
+  for (ByteView p : payloads) n += BatchItemSize(p.size());
+  Writer w(n);
+  w.U8(static_cast<uint8_t>(FrameType::kSelf));
+  w.U64(seq);
+  w.Varint(payloads.size());
+  for (ByteView p : payloads) w.VarBytes(p);
+  return std::move(w).Take();
+}
+
 Result<FrameType> PeekType(ByteView frame) {
   if (frame.empty()) return Status::InvalidArgument("empty frame");
   switch (static_cast<FrameType>(frame[0])) {
@@ -133,6 +144,7 @@ Result<FrameType> PeekType(ByteView frame) {
     case FrameType::kWelcome:
     case FrameType::kData:
     case FrameType::kBatch:
+    case FrameType::kSelf:
       return static_cast<FrameType>(frame[0]);
   }
   return Status::InvalidArgument("unknown frame type " + std::to_string(frame[0]));
@@ -221,6 +233,28 @@ Result<Batch> DecodeBatch(ByteView frame, size_t max_payload) {
   m.body = frame.subspan(body_start, body_end - body_start);
   FL_ASSIGN(m.sig, ReadSig(r, "sig"));
   FL_TRY(r.ExpectEnd("BATCH"));
+  return m;
+}
+
+Result<SelfSigned> DecodeSelfSigned(ByteView frame, size_t max_payload) {
+  Reader r(frame);
+  FL_TRY(ExpectType(r, FrameType::kSelf, "SELF"));
+  SelfSigned m;
+  FL_ASSIGN(m.seq, r.U64("seq"));
+  size_t body_start = r.offset();
+  FL_ASSIGN(uint64_t count, r.Count("self-signed messages", kMaxBatchMessages));
+  if (count < 1) return Status::InvalidArgument("self-signed messages: none");
+  m.payloads.reserve(count);
+  for (uint64_t i = 0; i < count; ++i) {
+    FL_ASSIGN(ByteView p, r.VarBytes("self-signed payload", max_payload));
+    m.payloads.push_back(p);
+  }
+  if (r.offset() - body_start > max_payload) {
+    return Status::InvalidArgument("self-signed body: " + std::to_string(r.offset() - body_start) +
+                                   " bytes exceed the message limit " +
+                                   std::to_string(max_payload));
+  }
+  FL_TRY(r.ExpectEnd("SELF"));
   return m;
 }
 

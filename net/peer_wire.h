@@ -9,6 +9,7 @@
 //   DATA      0x10  u64 seq || bytes<max> payload || raw64 sig
 //   BATCH     0x11  u64 seq || body || raw64 sig
 //                   body := list<bytes<max> payload, kMaxBatchMessages> with 2 or more items
+//   SELF      0x12  u64 seq || body      (body as in BATCH, with 1 or more items; no sig)
 // The dialer (client) sends HELLO, the acceptor (server) answers CHALLENGE, the client AUTH,
 // the server WELCOME; after that both sides send only DATA.
 //
@@ -28,7 +29,12 @@
 // (a separate tag, so a DATA signature never verifies as a BATCH one or the reverse). The
 // receiver verifies it once and then delivers the payloads in order. The summed payload
 // bytes of a BATCH (plus their length prefixes) never exceed the link's max message size.
-// seq starts at 1 on each link and increases by one per DATA or BATCH frame in each direction.
+// A SELF frame carries only messages that are signed by the sender's node key in their own
+// right (the sender's own consensus votes and proposals), so it carries no second signature;
+// its payloads are delivered marked as not authenticated by the link, and the application
+// must check that each one is signed by the sending peer before acting on it.
+// seq starts at 1 on each link and increases by one per DATA, BATCH or SELF frame in each
+// direction.
 //
 // This header is Beast-free and exists so that the codec can be tested and so that tests can
 // play a misbehaving peer. All functions are pure and thread-safe.
@@ -65,6 +71,7 @@ enum class FrameType : uint8_t {
   kWelcome = 0x04,
   kData = 0x10,
   kBatch = 0x11,
+  kSelf = 0x12,
 };
 
 struct Hello {
@@ -93,6 +100,10 @@ struct Batch {
   Signature sig{};
 };
 
+struct SelfSigned {
+  uint64_t seq = 0;
+  std::vector<ByteView> payloads;  // point into the decoded frame, in order
+};
 // Everything both handshake signatures cover.
 struct HandshakeTranscript {
   std::string chain_id;
@@ -121,6 +132,8 @@ Bytes EncodeData(uint64_t seq, ByteView payload, const Signature& sig);
 // REQUIRES: 2 <= payloads.size() <= kMaxBatchMessages.
 Bytes EncodeBatchBody(const std::vector<ByteView>& payloads);
 Bytes EncodeBatch(uint64_t seq, ByteView body, const Signature& sig);
+// REQUIRES: 1 <= payloads.size() <= kMaxBatchMessages.
+Bytes EncodeSelfSigned(uint64_t seq, const std::vector<ByteView>& payloads);
 
 // The type byte of a frame; InvalidArgument for an empty frame or an unknown type.
 Result<FrameType> PeekType(ByteView frame);
@@ -134,5 +147,8 @@ Result<Data> DecodeData(ByteView frame, size_t max_payload);
 // Also rejects fewer than 2 or more than kMaxBatchMessages payloads, a payload over
 // `max_payload`, and a body over `max_payload` (the whole batch obeys the message limit).
 Result<Batch> DecodeBatch(ByteView frame, size_t max_payload);
+// Also rejects no payloads or more than kMaxBatchMessages, a payload over `max_payload`, and
+// a body over `max_payload`.
+Result<SelfSigned> DecodeSelfSigned(ByteView frame, size_t max_payload);
 
 }  // namespace fedledger::net::wire

@@ -25,20 +25,36 @@ using Steady = std::chrono::steady_clock;
 // How long a submission waits for others to join its ENTRY_BATCH (see Node::Submit).
 constexpr std::chrono::milliseconds kSubmitBatchDelay{2};
 
-// The state machine's Outbox, called synchronously on the event loop's thread.
+// The state machine's Outbox, called synchronously on the event loop's thread. Messages wait
+// here until the call into the state machine returns (Node::Drive flushes them): everything
+// one call sends, such as a proposal and its prevote, leaves in one signed frame per peer.
 class Node::Outbox : public consensus::Outbox {
  public:
   explicit Outbox(Node* node) : node_(node) {}
   void Send(const PubKey& to, const consensus::Message& m) override {
-    Status s = node_->network_->Send(to, consensus::EncodeMessage(m));
-    if (!s.ok() && node_->config_.log_level <= LogLevel::kDebug) {
-      node_->Log(LogLevel::kDebug, "component=node event=send_failed peer=" + to.ShortHex() +
-                                       " type=" + consensus::MessageTypeName(consensus::TypeOf(m)) +
-                                       " reason=" + LogQuote(s.message()));
-    }
+    pending_.push_back({to, consensus::EncodeMessage(m)});
   }
   void Broadcast(const consensus::Message& m) override {
-    node_->network_->Broadcast(consensus::EncodeMessage(m));
+    // Our own votes and proposals carry our signature already (the receiver checks it, see
+    // OnPeerMessage): frames of only such messages need no second one.
+    bool self_signed = false;
+    if (const auto* v = std::get_if<Vote>(&m)) {
+      self_signed = v->validator == node_->key_.pubkey();
+    } else {
+      self_signed = std::holds_alternative<consensus::Proposal>(m);  // only ours are broadcast
+    }
+    pending_.push_back({std::nullopt, consensus::EncodeMessage(m), self_signed});
+  }
+  void Flush() {
+    if (pending_.empty()) return;
+    size_t messages = pending_.size();
+    size_t failed = node_->network_->SendAll(std::move(pending_));
+    pending_.clear();
+    if (failed > 0) {
+      node_->Log(LogLevel::kDebug, "component=node event=send_failed messages=" +
+                                       std::to_string(messages) + " not_queued=" +
+                                       std::to_string(failed));
+    }
   }
   void SetTimer(const consensus::TimerRequest& t) override {
     Node* node = node_;
@@ -65,6 +81,7 @@ class Node::Outbox : public consensus::Outbox {
 
  private:
   Node* node_;
+  std::vector<net::PeerNetwork::Outgoing> pending_;
 };
 
 namespace {
@@ -167,8 +184,9 @@ Result<std::unique_ptr<Node>> Node::Open(const NodeConfig& config, net::LogFn lo
   po.max_queue_bytes = std::max<size_t>(po.max_queue_bytes, 2 * po.max_message_size);
   po.log = filtered;
   node->network_ = std::make_unique<net::PeerNetwork>(node->key_, po);
-  node->network_->SetMessageHandler(
-      [raw](const PubKey& from, Bytes payload) { raw->OnPeerMessage(from, std::move(payload)); });
+  node->network_->SetMessageHandler([raw](const PubKey& from, Bytes payload, bool self_signed) {
+    raw->OnPeerMessage(from, std::move(payload), self_signed);
+  });
   node->network_->SetPeerStateHandler([raw](const PubKey& peer, bool connected) {
     raw->Log(LogLevel::kInfo, std::string("component=node event=") +
                                   (connected ? "peer_connected" : "peer_disconnected") +
@@ -248,6 +266,7 @@ Status Node::Start() {
   auto fut = started->get_future();
   loop_.Post([this, started] {
     Status s = consensus_->Start(NowMs());
+    outbox_->Flush();
     PublishState();
     started->set_value(s);
   });
@@ -308,6 +327,7 @@ uint16_t Node::http_port() const { return http_ ? http_->port() : 0; }
 uint16_t Node::p2p_port() const { return network_ ? network_->listen_port() : 0; }
 
 void Node::Drive(const char* what, const Status& s) {
+  outbox_->Flush();
   PublishState();
   if (s.ok() || fatal_) return;
   fatal_ = true;
@@ -330,7 +350,7 @@ void Node::PublishState() {
   stat_equivocations_.store(st.equivocations, std::memory_order_relaxed);
 }
 
-void Node::OnPeerMessage(const PubKey& from, Bytes payload) {
+void Node::OnPeerMessage(const PubKey& from, Bytes payload, bool self_signed) {
   // Decoding is pure: do it on the io thread, keep the consensus thread for the rules.
   auto m = consensus::DecodeMessage(payload);
   if (!m.ok()) {
@@ -338,6 +358,18 @@ void Node::OnPeerMessage(const PubKey& from, Bytes payload) {
     Log(LogLevel::kWarn, "component=node event=undecodable_message peer=" + names_.Name(from) +
                              " reason=" + LogQuote(m.status().message()));
     return;
+  }
+  if (self_signed) {
+    // No frame signature vouches for this message: it must be the sender's own vote or
+    // proposal, whose signature the state machine verifies before using it (it does so for
+    // every vote and proposal, whoever relays it).
+    std::string why = consensus::SelfSignedProblem(store_->validators(), from, *m);
+    if (!why.empty()) {
+      stat_rejected_msgs_.fetch_add(1, std::memory_order_relaxed);
+      Log(LogLevel::kWarn, "component=node event=unsigned_message_refused peer=" +
+                               names_.Name(from) + " reason=" + LogQuote(why));
+      return;
+    }
   }
   // So is an entry signature check: the consensus thread is the one every height waits on.
   // Each validator still verifies every entry it admits (consensus/application.h); the
@@ -360,9 +392,11 @@ void Node::Submit(Entry entry, SubmitOptions options, SubmitCallback done) {
   // every height waits on; a bad one is refused by admission, which checks it again.
   bool verified = entry.VerifySignature();
   bool post = false;
+  bool now = false;
   {
     std::lock_guard<std::mutex> lock(incoming_mu_);
     if (!stopped_) {
+      now = incoming_.empty() && mempool_size_.load(std::memory_order_relaxed) == 0;
       incoming_.push_back(
           Incoming{std::move(entry), verified, options, std::move(done), Steady::now()});
       post = !drain_posted_;
@@ -378,10 +412,16 @@ void Node::Submit(Entry entry, SubmitOptions options, SubmitCallback done) {
     }
     return;
   }
-  // Submissions that arrive within kSubmitBatchDelay of each other leave in one ENTRY_BATCH
-  // (one signed frame per peer) instead of one each: at moderate load, where arrivals are
-  // spread out, signed frames per entry were the largest cost per entry.
-  loop_.PostAfter(kSubmitBatchDelay, [this] { DrainIncoming(); });
+  // An idle node (empty mempool: no height is deciding work) hands the entry on at once.
+  // Otherwise the entry could not be proposed before the current height ends anyway, so
+  // submissions gather for kSubmitBatchDelay and leave in one ENTRY_BATCH, one signed frame
+  // per peer, instead of one each: at moderate load, signed frames per entry were the largest
+  // cost per entry.
+  if (now) {
+    loop_.Post([this] { DrainIncoming(); });
+  } else {
+    loop_.PostAfter(kSubmitBatchDelay, [this] { DrainIncoming(); });
+  }
 }
 
 void Node::DrainIncoming() {
@@ -432,6 +472,7 @@ void Node::DrainIncoming() {
     }
     return;
   }
+  outbox_->Flush();
   PublishState();
   for (size_t i = 0; i < batch.size(); ++i) {
     Incoming& in = batch[i];

@@ -7,7 +7,8 @@
 //   HTTP io thread --decode--> Submit() (verifies the signature) --> Consensus::SubmitEntries
 //                                                                    (batched)
 //   Outbox::SetTimer --------> EventLoop::PostAfter ----> Consensus::OnTimeout
-//   Outbox::Send/Broadcast --> PeerNetwork (encode, sign per link, queue)
+//   Outbox::Send/Broadcast --> PeerNetwork (encoded; queued together when the call returns,
+//                              one signed frame per link)
 //   Outbox::Committed -------> metrics, log line, answers to clients waiting for that entry
 //   Outbox::Evicted ---------> answers (rejected) to clients waiting for that entry
 //
@@ -146,8 +147,9 @@ class Node {
   void Log(net::LogLevel level, const std::string& line) const;
   // Event-loop side.
   void Drive(const char* what, const Status& s);
+  // Hands the waiting client submissions to the state machine in one call.
   void DrainIncoming();
-  void OnPeerMessage(const PubKey& from, Bytes payload);
+  void OnPeerMessage(const PubKey& from, Bytes payload, bool self_signed);
   void OnCommitted(const Block& block, const Certificate& cert);
   // The proposer evicted `entry` (consensus::Outbox::Evicted): its waiters get kRejected.
   void OnEvicted(const Entry& entry, const std::string& reason);

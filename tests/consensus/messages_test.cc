@@ -95,6 +95,51 @@ TEST_CASE("messages: the proposal signature is domain separated and binds every 
   CHECK(p.Digest() != TaggedHash(tags::kVote, ByteView()));
 }
 
+TEST_CASE("messages: without a frame signature only the sender's own votes and proposals pass",
+          "[messages]") {
+  std::vector<SecretKey> keys;
+  std::vector<Member> members;
+  for (int i = 0; i < 4; ++i) {
+    keys.push_back(SecretKey::FromSeed("self-" + std::to_string(i)));
+    members.push_back({"v" + std::to_string(i), keys.back().pubkey()});
+  }
+  ValidatorSet set(members);
+  const ValidatorSet* vals = &set;
+  const PubKey& sender = keys[1].pubkey();
+
+  Vote v;
+  v.type = VoteType::kPrevote;
+  v.chain_id = "c1";
+  v.height = 5;
+  v.round = 0;
+  v.block_hash = Sha256("b");
+  v.validator = sender;
+  v.sig = keys[1].SignDeterministic(v.Digest());
+  CHECK(SelfSignedProblem(*vals, sender, v).empty());
+  Vote relayed = v;
+  relayed.validator = keys[2].pubkey();
+  CHECK(SelfSignedProblem(*vals, sender, relayed).find("a vote signed by") == 0);
+
+  // Whichever validator proposes height 3: only that one may send its proposal unsigned.
+  Proposal p = SomeProposal(keys[0]);
+  const PubKey& proposer = vals->Proposer(p.height, p.round).key;
+  CHECK(SelfSignedProblem(*vals, proposer, p).empty());
+  for (const SecretKey& k : keys) {
+    if (k.pubkey() == proposer) continue;
+    CHECK(SelfSignedProblem(*vals, k.pubkey(), p).find("which the sender does not propose") !=
+          std::string::npos);
+  }
+
+  // Messages that carry no signature of the sender's are always refused.
+  std::vector<Message> unsigned_kinds = {SyncRequest{1, 8}, SyncResponse{},
+                                         EntryBatch{{SomeEntry("c1", 1, keys[1])}}};
+  for (const Message& m : unsigned_kinds) {
+    INFO(MessageTypeName(TypeOf(m)));
+    CHECK(SelfSignedProblem(*vals, sender, m).find("in a frame without a signature") !=
+          std::string::npos);
+  }
+}
+
 TEST_CASE("messages: malformed input is rejected with a reason", "[messages]") {
   SecretKey key = SecretKey::FromSeed("msg");
   Bytes good = EncodeMessage(SomeProposal(key));

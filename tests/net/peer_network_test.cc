@@ -43,6 +43,7 @@ struct Inbox {
   std::mutex mu;
   std::vector<std::pair<PubKey, std::string>> msgs;
   std::vector<std::pair<PubKey, bool>> states;
+  std::vector<std::string> self_signed;  // payloads delivered from SELF frames
   size_t Count() {
     std::lock_guard<std::mutex> l(mu);
     return msgs.size();
@@ -78,8 +79,9 @@ std::unique_ptr<PeerNetwork> MakeNode(const SecretKey& key, uint16_t port,
   o.peers = peers;
   if (tweak) tweak(o);
   auto n = std::make_unique<PeerNetwork>(key, o);
-  n->SetMessageHandler([&inbox](const PubKey& from, Bytes payload) {
+  n->SetMessageHandler([&inbox](const PubKey& from, Bytes payload, bool self_signed) {
     std::lock_guard<std::mutex> l(inbox.mu);
+    if (self_signed) inbox.self_signed.push_back(S(payload));
     inbox.msgs.emplace_back(from, S(payload));
   });
   n->SetPeerStateHandler([&inbox](const PubKey& peer, bool up) {
@@ -493,6 +495,82 @@ TEST_CASE("peer network: batch frames are verified once and delivered in order, 
   CHECK(logs.Contains("reason=\"bad batch signature (seq 3)\""));
   CHECK(logs.Contains("malformed batch frame: batch messages: 1 (a BATCH holds at least 2"));
   CHECK(logs.Contains("reason=\"replayed or reordered sequence number 1 (last accepted 1)\""));
+  t->Stop();
+}
+
+TEST_CASE("peer network: self-signed messages travel in SELF frames, marked for the handler",
+          "[peer]") {
+  testing::LogCapture logs;
+  auto keys = SortedKeys("self-", 2);
+  const SecretKey& adv = keys[0];  // smaller: it is the one that dials
+  const SecretKey& target = keys[1];
+  Inbox ti;
+  auto t = MakeNode(target, 0, {{adv.pubkey(), {"127.0.0.1", testing::FreePort()}}}, ti, logs);
+  // Queued together before the link exists. Only self-signed ones: one SELF frame.
+  std::vector<PeerNetwork::Outgoing> first;
+  first.push_back({adv.pubkey(), B("v1"), true});
+  first.push_back({std::nullopt, B("v2"), true});
+  CHECK(t->SendAll(std::move(first)) == 0);
+  REQUIRE(t->Start().ok());
+
+  RawPeer raw;
+  REQUIRE(raw.Connect(t->listen_port()));
+  REQUIRE(raw.Handshake(adv, target.pubkey(), adv));
+  auto f = raw.Read();
+  REQUIRE(f);
+  REQUIRE(*wire::PeekType(*f) == wire::FrameType::kSelf);
+  auto out = wire::DecodeSelfSigned(*f, 1 << 20);
+  REQUIRE(out.ok());
+  CHECK(out->seq == 1);
+  REQUIRE(out->payloads.size() == 2);
+  CHECK(S(Bytes(out->payloads[1].begin(), out->payloads[1].end())) == "v2");
+  REQUIRE(WaitFor([&] { return t->stats().self_frames_sent == 1; }));
+
+  // A self-signed message queued with one that is not: the frame is signed, as a BATCH.
+  std::vector<PeerNetwork::Outgoing> mixed;
+  mixed.push_back({adv.pubkey(), B("v3"), true});
+  mixed.push_back({adv.pubkey(), B("e1"), false});
+  // A message for a peer we do not know is not queued, and counted.
+  mixed.push_back({SecretKey::FromSeed("stranger").pubkey(), B("x"), true});
+  CHECK(t->SendAll(std::move(mixed)) == 1);
+  f = raw.Read();
+  REQUIRE(f);
+  REQUIRE(*wire::PeekType(*f) == wire::FrameType::kBatch);
+  auto batch = wire::DecodeBatch(*f, 1 << 20);
+  REQUIRE(batch.ok());
+  CHECK(batch->seq == 2);
+  CHECK(VerifySignature(target.pubkey(),
+                        wire::BatchDigest(kChain, target.pubkey(), adv.pubkey(), raw.link_id(), 2,
+                                          batch->body),
+                        batch->sig));
+  CHECK(t->stats().self_frames_sent == 1);
+
+  // Received: a SELF frame is delivered, each payload marked self-signed; signed frames are not.
+  Bytes s1 = B("s1"), s2 = B("s2");
+  REQUIRE(raw.Write(wire::EncodeSelfSigned(1, {ByteView(s1), ByteView(s2)})));
+  REQUIRE(raw.Write(raw.SignedData(adv, 2, B("d1"))));
+  // Malformed (no payloads) and replayed SELF frames deliver nothing.
+  {
+    Writer w;
+    w.U8(0x12);
+    w.U64(3);
+    w.Varint(0);
+    REQUIRE(raw.Write(std::move(w).Take()));
+  }
+  REQUIRE(raw.Write(wire::EncodeSelfSigned(2, {ByteView(s1)})));
+  REQUIRE(raw.Write(wire::EncodeSelfSigned(4, {ByteView(s2)})));
+  REQUIRE(WaitFor([&] { return ti.Count() == 4; }));
+  CHECK(ti.From(adv.pubkey()) == std::vector<std::string>{"s1", "s2", "d1", "s2"});
+  {
+    std::lock_guard<std::mutex> l(ti.mu);
+    CHECK(ti.self_signed == std::vector<std::string>{"s1", "s2", "s2"});
+  }
+  auto s = t->stats();
+  CHECK(s.self_frames_received == 2);
+  CHECK(s.frames_received == 3);
+  CHECK(s.rejected_malformed == 1);
+  CHECK(s.rejected_replay == 1);
+  CHECK(logs.Contains("malformed self-signed frame: self-signed messages: none"));
   t->Stop();
 }
 

@@ -161,3 +161,41 @@ TEST_CASE("peer wire: BATCH frames round-trip, malformed ones are rejected with 
   CHECK(d != wire::BatchDigest("c", H(1), H(2), H(3), 10, body));
   CHECK(d != wire::BatchDigest("d", H(1), H(2), H(3), 9, body));
 }
+
+TEST_CASE("peer wire: SELF frames round-trip one or more payloads and carry no signature",
+          "[wire]") {
+  Bytes p1 = {1, 2, 3}, p2(300, 9);
+  Bytes one = wire::EncodeSelfSigned(4, {ByteView(p1)});
+  CHECK(*wire::PeekType(one) == wire::FrameType::kSelf);
+  CHECK(one.size() == 1 + 8 + 1 + wire::BatchItemSize(3));  // no 64-byte signature
+  auto a = wire::DecodeSelfSigned(one, 1024);
+  REQUIRE(a.ok());
+  CHECK(a->seq == 4);
+  REQUIRE(a->payloads.size() == 1);
+  CHECK(Bytes(a->payloads[0].begin(), a->payloads[0].end()) == p1);
+
+  Bytes two = wire::EncodeSelfSigned(5, {ByteView(p1), ByteView(p2)});
+  auto b = wire::DecodeSelfSigned(two, 1024);
+  REQUIRE(b.ok());
+  REQUIRE(b->payloads.size() == 2);
+  CHECK(Bytes(b->payloads[1].begin(), b->payloads[1].end()) == p2);
+
+  auto reason = [](const Bytes& f, size_t max) {
+    auto r = wire::DecodeSelfSigned(f, max);
+    REQUIRE(!r.ok());
+    return r.status().message();
+  };
+  CHECK(reason(two, 200).find("self-signed payload") != std::string::npos);
+  CHECK(reason(two, 305).find("self-signed body") != std::string::npos);
+  Bytes trailing = one;
+  trailing.push_back(0);
+  CHECK(reason(trailing, 1024).find("trailing") != std::string::npos);
+  Writer w;
+  w.U8(0x12);
+  w.U64(1);
+  w.Varint(0);
+  CHECK(reason(std::move(w).Take(), 1024).find("none") != std::string::npos);
+  // Not readable as the signed kinds, nor they as SELF.
+  CHECK(!wire::DecodeBatch(two, 1024).ok());
+  CHECK(!wire::DecodeSelfSigned(wire::EncodeData(1, p1, Sig(1)), 1024).ok());
+}
