@@ -208,29 +208,47 @@ Result<Data> DecodeData(ByteView frame, size_t max_payload) {
 
 namespace fedledger::net::wire {
 
+namespace {
+
+// The payload list of BATCH and SELF frames: `count` in [min_count, kMaxBatchMessages], each
+// payload and the whole list within `max_payload`. Fields are named "<what> messages",
+// "<what> payload" and "<what> body"; `too_few` explains a count below min_count.
+Result<std::vector<ByteView>> ReadPayloadList(Reader& r, ByteView frame, const std::string& what,
+                                              uint64_t min_count, const std::string& too_few,
+                                              size_t max_payload, ByteView* body) {
+  size_t body_start = r.offset();
+  FL_ASSIGN(uint64_t count, r.Count((what + " messages").c_str(), kMaxBatchMessages));
+  if (count < min_count) {
+    return Status::InvalidArgument(what + " messages: " + std::to_string(count) + too_few);
+  }
+  std::vector<ByteView> payloads;
+  payloads.reserve(count);
+  std::string field = what + " payload";
+  for (uint64_t i = 0; i < count; ++i) {
+    FL_ASSIGN(ByteView p, r.VarBytes(field.c_str(), max_payload));
+    payloads.push_back(p);
+  }
+  size_t body_end = r.offset();
+  if (body_end - body_start > max_payload) {
+    return Status::InvalidArgument(what + " body: " + std::to_string(body_end - body_start) +
+                                   " bytes exceed the message limit " +
+                                   std::to_string(max_payload));
+  }
+  *body = frame.subspan(body_start, body_end - body_start);
+  return payloads;
+}
+
+}  // namespace
+
 Result<Batch> DecodeBatch(ByteView frame, size_t max_payload) {
   Reader r(frame);
   FL_TRY(ExpectType(r, FrameType::kBatch, "BATCH"));
   Batch m;
   FL_ASSIGN(m.seq, r.U64("seq"));
-  size_t body_start = r.offset();
-  FL_ASSIGN(uint64_t count, r.Count("batch messages", kMaxBatchMessages));
-  if (count < 2) {
-    return Status::InvalidArgument("batch messages: " + std::to_string(count) +
-                                   " (a BATCH holds at least 2; one message travels as DATA)");
-  }
-  m.payloads.reserve(count);
-  for (uint64_t i = 0; i < count; ++i) {
-    FL_ASSIGN(ByteView p, r.VarBytes("batch payload", max_payload));
-    m.payloads.push_back(p);
-  }
-  size_t body_end = r.offset();
-  if (body_end - body_start > max_payload) {
-    return Status::InvalidArgument("batch body: " + std::to_string(body_end - body_start) +
-                                   " bytes exceed the message limit " +
-                                   std::to_string(max_payload));
-  }
-  m.body = frame.subspan(body_start, body_end - body_start);
+  FL_ASSIGN(m.payloads,
+            ReadPayloadList(r, frame, "batch", 2,
+                            " (a BATCH holds at least 2; one message travels as DATA)",
+                            max_payload, &m.body));
   FL_ASSIGN(m.sig, ReadSig(r, "sig"));
   FL_TRY(r.ExpectEnd("BATCH"));
   return m;
@@ -241,19 +259,9 @@ Result<SelfSigned> DecodeSelfSigned(ByteView frame, size_t max_payload) {
   FL_TRY(ExpectType(r, FrameType::kSelf, "SELF"));
   SelfSigned m;
   FL_ASSIGN(m.seq, r.U64("seq"));
-  size_t body_start = r.offset();
-  FL_ASSIGN(uint64_t count, r.Count("self-signed messages", kMaxBatchMessages));
-  if (count < 1) return Status::InvalidArgument("self-signed messages: none");
-  m.payloads.reserve(count);
-  for (uint64_t i = 0; i < count; ++i) {
-    FL_ASSIGN(ByteView p, r.VarBytes("self-signed payload", max_payload));
-    m.payloads.push_back(p);
-  }
-  if (r.offset() - body_start > max_payload) {
-    return Status::InvalidArgument("self-signed body: " + std::to_string(r.offset() - body_start) +
-                                   " bytes exceed the message limit " +
-                                   std::to_string(max_payload));
-  }
+  ByteView body;
+  FL_ASSIGN(m.payloads, ReadPayloadList(r, frame, "self-signed", 1, " (a SELF frame holds at least 1)",
+                                        max_payload, &body));
   FL_TRY(r.ExpectEnd("SELF"));
   return m;
 }

@@ -37,16 +37,21 @@ Proposal SomeProposal(const SecretKey& key) {
   return p;
 }
 
-TEST_CASE("messages: every type round-trips canonically", "[messages]") {
-  SecretKey key = SecretKey::FromSeed("msg");
+Vote SignedVote(const SecretKey& key, VoteType type, uint64_t height, uint32_t round) {
   Vote v;
-  v.type = VoteType::kPrecommit;
+  v.type = type;
   v.chain_id = "c1";
-  v.height = 9;
-  v.round = 4;
+  v.height = height;
+  v.round = round;
   v.block_hash = Sha256("b");
   v.validator = key.pubkey();
   v.sig = key.SignDeterministic(v.Digest());
+  return v;
+}
+
+TEST_CASE("messages: every type round-trips canonically", "[messages]") {
+  SecretKey key = SecretKey::FromSeed("msg");
+  Vote v = SignedVote(key, VoteType::kPrecommit, 9, 4);
   Proposal p = SomeProposal(key);
   Vote pol;
   pol.type = VoteType::kPrevote;
@@ -107,14 +112,7 @@ TEST_CASE("messages: without a frame signature only the sender's own votes and p
   const ValidatorSet* vals = &set;
   const PubKey& sender = keys[1].pubkey();
 
-  Vote v;
-  v.type = VoteType::kPrevote;
-  v.chain_id = "c1";
-  v.height = 5;
-  v.round = 0;
-  v.block_hash = Sha256("b");
-  v.validator = sender;
-  v.sig = keys[1].SignDeterministic(v.Digest());
+  Vote v = SignedVote(keys[1], VoteType::kPrevote, 5, 0);
   CHECK(SelfSignedProblem(*vals, sender, v).empty());
   Vote relayed = v;
   relayed.validator = keys[2].pubkey();
