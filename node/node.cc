@@ -27,7 +27,7 @@ constexpr std::chrono::milliseconds kSubmitBatchDelay{2};
 
 // The state machine's Outbox, called synchronously on the event loop's thread. Messages wait
 // here until the call into the state machine returns (Node::Drive flushes them): everything
-// one call sends, such as a proposal and its prevote, leaves in one signed frame per peer.
+// one call sends, such as a proposal and its prevote, leaves in one frame per peer.
 class Node::Outbox : public consensus::Outbox {
  public:
   explicit Outbox(Node* node) : node_(node) {}
