@@ -156,7 +156,8 @@ Result<Hello> DecodeHello(ByteView frame) {
   FL_ASSIGN(uint8_t version, r.U8("version"));
   if (version != kVersion) {
     return Status::InvalidArgument("unsupported peer protocol version " +
-                                   std::to_string(version));
+                                   std::to_string(version) + " (this node speaks version " +
+                                   std::to_string(kVersion) + ")");
   }
   Hello m;
   FL_ASSIGN(m.chain_id, r.String("chain_id", 64));
