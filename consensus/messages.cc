@@ -220,7 +220,7 @@ std::string SelfSignedProblem(const ValidatorSet& validators, const PubKey& from
            std::to_string(p->round) + ", which the sender does not propose, in a frame " +
            "without a signature";
   }
-  return std::string("a ") + MessageTypeName(TypeOf(m)) + " message in a frame without a signature";
+  return std::string(MessageTypeName(TypeOf(m))) + " message in a frame without a signature";
 }
 
 }  // namespace fedledger::consensus

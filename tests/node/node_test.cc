@@ -1,6 +1,7 @@
 // In-process tests of the node: config parsing, the genesis file, and the HTTP API of a
 // single-validator node (quorum of one) on loopback: bad input gets a 4xx naming the problem
-// and changes nothing stored; a waited-for submit returns a proof that checks offline.
+// and changes nothing stored; a waited-for submit returns a proof that checks offline; a peer
+// validator gets only its own votes and proposals through in frames without a signature.
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -14,6 +15,9 @@
 #include "node/config.h"
 #include "node/genesis_file.h"
 #include "node/node.h"
+#include "consensus/messages.h"
+#include "net/peer_network.h"
+#include "../net/net_test_util.h"
 
 namespace fedledger::node {
 namespace {
@@ -300,5 +304,92 @@ TEST_CASE("node: a store from another genesis and a non-validator key are refuse
   CHECK_THAT(m.status().message(), Catch::Contains("belongs to genesis"));
 }
 
+TEST_CASE("node: a frame without a signature passes only the sender's own votes", "[peer]") {
+  // Validator 0 runs as a node; the test holds validator 1's key and talks to it over its own
+  // PeerNetwork, marking messages self-signed whatever they are (as a faulty or hostile peer
+  // could): the node must refuse all but validator 1's own votes and proposals.
+  TempDir tmp;
+  std::vector<SecretKey> vals;
+  for (int i = 0; i < 4; ++i) vals.push_back(SecretKey::FromSeed("selfsig-v" + std::to_string(i)));
+  SecretKey alice = SecretKey::FromSeed("selfsig-alice");
+  REQUIRE(SaveSecretKey(tmp.path + "/node.key", vals[0]).ok());
+  auto g = MakeGenesisFile(GenesisEntry("selfsig", vals, alice));
+  REQUIRE(g.ok());
+  REQUIRE(WriteGenesisFile(tmp.path + "/genesis.json", *g).ok());
+  auto c = ParseNodeConfig(kMinimal, tmp.path);
+  REQUIRE(c.ok());
+  c->log_level = net::LogLevel::kWarn;
+  uint16_t peer_port = net::testing::FreePort();
+  c->peers.push_back({vals[1].pubkey(), {"127.0.0.1", peer_port}});
+  std::mutex mu;
+  std::vector<std::string> lines;
+  auto n = Node::Open(*c, [&](net::LogLevel, const std::string& line) {
+    std::lock_guard<std::mutex> l(mu);
+    lines.push_back(line);
+  });
+  REQUIRE(n.ok());
+  std::unique_ptr<Node> node = std::move(n).value();
+  REQUIRE(node->Start().ok());
+  auto refused = [&](const std::string& what) {
+    std::lock_guard<std::mutex> l(mu);
+    return std::count_if(lines.begin(), lines.end(), [&](const std::string& line) {
+      return line.find("event=unsigned_message_refused") != std::string::npos &&
+             line.find(what) != std::string::npos;
+    });
+  };
+
+  net::PeerNetworkOptions po;
+  po.chain_id = "selfsig";
+  po.listen = {"127.0.0.1", peer_port};
+  po.peers = {{vals[0].pubkey(), {"127.0.0.1", node->p2p_port()}}};
+  po.log = [](net::LogLevel, const std::string&) {};
+  net::PeerNetwork peer(vals[1], po);
+  REQUIRE(peer.Start().ok());
+  REQUIRE(net::testing::WaitFor([&] { return peer.IsConnected(vals[0].pubkey()); }));
+  auto send = [&](const consensus::Message& m, bool self_signed) {
+    std::vector<net::PeerNetwork::Outgoing> out;
+    out.push_back({vals[0].pubkey(), consensus::EncodeMessage(m), self_signed});
+    REQUIRE(peer.SendAll(std::move(out)) == 0);
+  };
+
+  // An entry batch carries no signature of the sender's: refused without a frame signature,
+  // so the entry never reaches the mempool...
+  EntryBody b;
+  b.chain_id = "selfsig";
+  b.nonce = 2;
+  b.timestamp_ms = 1767225600000;
+  b.payload = DatasetRegisterPayload{"ds-1", Sha256(std::string("1")), 10, "smiles,label", ""};
+  consensus::EntryBatch batch{{*Entry::Sign(b, alice)}};
+  send(batch, true);
+  REQUIRE(net::testing::WaitFor([&] { return refused("ENTRY_BATCH message") == 1; }));
+  CHECK(node->StatusJson()["mempool_entries"] == 0);
+  // ...and admitted when the same batch comes in a signed frame.
+  send(batch, false);
+  REQUIRE(net::testing::WaitFor(
+      [&] { return node->StatusJson()["mempool_entries"] == 1; }));
+
+  // Another validator's vote relayed by validator 1: refused. Validator 1's own: accepted.
+  auto vote = [&](const SecretKey& key) {
+    Vote v;
+    v.type = VoteType::kPrevote;
+    v.chain_id = "selfsig";
+    v.height = 1;
+    v.round = 0;
+    v.block_hash = Sha256(std::string("some block"));
+    v.validator = key.pubkey();
+    v.sig = key.SignDeterministic(v.Digest());
+    return v;
+  };
+  send(vote(vals[2]), true);
+  REQUIRE(net::testing::WaitFor([&] { return refused("a vote signed by") == 1; }));
+  send(vote(vals[1]), true);
+  send(batch, true);  // a marker: once it is refused, the vote before it has been handled
+  REQUIRE(net::testing::WaitFor([&] { return refused("ENTRY_BATCH message") == 2; }));
+  CHECK(refused("") == 3);
+  peer.Stop();
+  node->Stop();
+}
+
 }  // namespace
+
 }  // namespace fedledger::node
