@@ -40,17 +40,20 @@ bool Exists(const std::string& p) {
   return ::stat(p.c_str(), &st) == 0;
 }
 
-// Whether a loopback TCP listener could bind `port` right now.
-bool CanBind(uint16_t port) {
+// Binds a loopback TCP socket to `port` (0: the kernel's choice) and closes it again; returns
+// the port it got, or 0 if it could not bind.
+uint16_t TryBindLoopback(uint16_t port) {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   if (fd < 0) throw Failure(std::string("socket: ") + std::strerror(errno), 3);
   sockaddr_in a{};
   a.sin_family = AF_INET;
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   a.sin_port = htons(port);
-  bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0;
+  socklen_t len = sizeof(a);
+  bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0 &&
+            ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0;
   ::close(fd);
-  return ok;
+  return ok ? ntohs(a.sin_port) : 0;
 }
 
 // A loopback port that is free right now and that the kernel will not hand out as the local
@@ -66,33 +69,19 @@ uint16_t FreePort(std::vector<uint16_t>* taken) {
     if (range >> lo >> hi && lo > 0) low = lo;
   }
   constexpr unsigned kFloor = 10000;
-  if (low > kFloor + 1000) {
+  uint16_t port = 0;
+  for (int attempt = 0; port == 0 && low > kFloor + 1000 && attempt < 200; ++attempt) {
     uint64_t r = 0;
-    for (int attempt = 0; attempt < 200; ++attempt) {
-      RandomBytes(reinterpret_cast<uint8_t*>(&r), sizeof r);
-      auto port = static_cast<uint16_t>(kFloor + r % (low - kFloor));
-      if (std::find(taken->begin(), taken->end(), port) != taken->end()) continue;
-      if (!CanBind(port)) continue;
-      taken->push_back(port);
-      return port;
-    }
+    RandomBytes(reinterpret_cast<uint8_t*>(&r), sizeof r);
+    auto candidate = static_cast<uint16_t>(kFloor + r % (low - kFloor));
+    if (std::find(taken->begin(), taken->end(), candidate) != taken->end()) continue;
+    port = TryBindLoopback(candidate);
   }
   // No room below the ephemeral range (or all of it busy): let the kernel choose.
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) throw Failure(std::string("socket: ") + std::strerror(errno), 3);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = 0;
-  socklen_t len = sizeof(a);
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
-    ::close(fd);
-    throw Failure(std::string("cannot find a free port: ") + std::strerror(errno), 3);
-  }
-  ::close(fd);
-  taken->push_back(ntohs(a.sin_port));
-  return ntohs(a.sin_port);
+  if (port == 0) port = TryBindLoopback(0);
+  if (port == 0) throw Failure(std::string("cannot find a free port: ") + std::strerror(errno), 3);
+  taken->push_back(port);
+  return port;
 }
 
 std::string NodeDir(const std::string& dir, int i) { return dir + "/node" + std::to_string(i); }
