@@ -904,41 +904,36 @@ Status PeerNetwork::Send(const PubKey& peer, Bytes payload) {
 }
 
 size_t PeerNetwork::Broadcast(Bytes payload) {
-  Impl& n = *impl_;
-  if (n.stopping || payload.size() > n.opts.max_message_size) return 0;
-  auto msg = std::make_shared<const Bytes>(std::move(payload));
-  size_t queued = 0;
-  for (auto& p : n.peers) {
-    if (n.Enqueue(p.get(), msg).ok()) ++queued;
-  }
-  return queued;
+  std::vector<Outgoing> one;
+  one.push_back({std::nullopt, std::move(payload)});
+  return impl_->peers.size() - SendAll(std::move(one));
 }
 
 size_t PeerNetwork::SendAll(std::vector<Outgoing> messages) {
   Impl& n = *impl_;
   size_t failed = 0;
-  std::vector<bool> touched(n.peers.size(), false);
+  std::vector<Peer*> touched;
+  auto queue = [&](Peer* p, const std::shared_ptr<const Bytes>& msg, bool self_signed) {
+    if (!n.Enqueue(p, msg, /*kick=*/false, self_signed).ok()) return false;
+    if (std::find(touched.begin(), touched.end(), p) == touched.end()) touched.push_back(p);
+    return true;
+  };
   for (Outgoing& m : messages) {
-    size_t targets = m.to ? 1 : n.peers.size();
     if (n.stopping || m.payload.size() > n.opts.max_message_size) {
-      failed += targets;
+      failed += m.to ? 1 : n.peers.size();
       continue;
     }
     auto msg = std::make_shared<const Bytes>(std::move(m.payload));
-    for (size_t i = 0; i < n.peers.size(); ++i) {
-      if (m.to && n.peers[i]->key != *m.to) continue;
-      if (n.Enqueue(n.peers[i].get(), msg, /*kick=*/false, m.self_signed).ok()) {
-        touched[i] = true;
-      } else {
-        ++failed;
-      }
-      if (m.to) break;
+    if (m.to) {
+      auto it = n.by_key.find(*m.to);
+      if (it == n.by_key.end() || !queue(it->second, msg, m.self_signed)) ++failed;
+      continue;
     }
-    if (m.to && n.by_key.find(*m.to) == n.by_key.end()) ++failed;
+    for (auto& p : n.peers) {
+      if (!queue(p.get(), msg, m.self_signed)) ++failed;
+    }
   }
-  for (size_t i = 0; i < n.peers.size(); ++i) {
-    if (touched[i]) n.Kick(n.peers[i].get());
-  }
+  for (Peer* p : touched) n.Kick(p);
   return failed;
 }
 

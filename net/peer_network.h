@@ -148,8 +148,8 @@ class PeerNetwork {
   // queues were full, counted in Stats). An oversized payload is queued nowhere.
   size_t Broadcast(Bytes payload);
   // Queues several messages at once, each for one peer or (no `to`) for every peer, then
-  // wakes each link once, so messages queued together leave in one signed frame where Send
-  // and Broadcast could each start a frame of their own. Returns how many (message, peer)
+  // wakes each link once, so messages queued together leave in one frame where separate
+  // Send calls could each start a frame of their own. Returns how many (message, peer)
   // pairs were not queued: unknown peer or our own key, oversized payload, full queue
   // (counted in Stats), or after Stop().
   struct Outgoing {
