@@ -3,6 +3,7 @@
 #include <chrono>
 #include <future>
 
+#include "ledger/thread_name.h"
 #include "net/http_client.h"
 #include "node/artifact_store.h"
 #include "orchestrator/application.h"
@@ -23,6 +24,7 @@ NodeHost::NodeHost(node::Node* node, const node::NodeConfig& config, std::option
     if (p.http) urls_[p.key] = "http://" + p.http->ToString();
   }
   writer_ = std::thread([this] { WriteCopies(); });
+  NameThread(writer_, "fl-artifacts");
 }
 
 NodeHost::~NodeHost() {

@@ -19,6 +19,8 @@
 #include <mutex>
 #include <thread>
 
+#include "ledger/thread_name.h"
+
 namespace fedledger::net {
 namespace {
 
@@ -527,6 +529,7 @@ Status HttpServer::Start() {
       --impl->running;
       impl->run_cv.notify_all();
     });
+    NameThread(impl_->threads.back(), "fl-http");
   }
   impl_->shared->Log(LogLevel::kInfo, "event=listening address=" + o.address +
                                           " port=" + std::to_string(impl_->port.load()));

@@ -21,6 +21,7 @@
 #include <thread>
 
 #include "ledger/encoding.h"
+#include "ledger/thread_name.h"
 #include "net/peer_wire.h"
 
 namespace fedledger::net {
@@ -839,6 +840,7 @@ Status PeerNetwork::Start() {
       --n.running;
       n.run_cv.notify_all();
     });
+    NameThread(n.threads.back(), "fl-peer");
   }
   n.Log(LogLevel::kInfo, "event=listening address=" + n.opts.listen.host +
                              " port=" + std::to_string(n.port.load()) +

@@ -1,5 +1,7 @@
 #include "node/event_loop.h"
 
+#include "ledger/thread_name.h"
+
 namespace fedledger::node {
 
 void EventLoop::Start() {
@@ -7,6 +9,7 @@ void EventLoop::Start() {
   if (started_) return;
   started_ = true;
   thread_ = std::thread([this] { Run(); });
+  NameThread(thread_, "fl-consensus");
 }
 
 void EventLoop::Stop() {

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "ledger/describe.h"
+#include "ledger/thread_name.h"
 #include "node/node.h"
 #include "tools/command.h"
 
@@ -87,6 +88,7 @@ Registrar reg("40-node", [](CLI::App& app) {
       node->AddCommitListener([r](uint64_t) { r->Wake(); });
       node->artifacts().AddListener([r](const Hash32&) { r->Wake(); });
       rounds_thread = std::thread([&rounds] { rounds->Run(); });
+      NameThread(rounds_thread, "fl-rounds");
     }
 #else
     if (!config.partner.key_file.empty()) {

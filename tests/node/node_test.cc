@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -226,6 +227,21 @@ TEST_CASE("node API: a waited-for submit is committed and its proof checks offli
     INFO(line);
     CHECK(seen.insert(key).second);
   }
+}
+
+TEST_CASE("node: its threads carry names an operator sees in top -H and ps -L", "[api]") {
+  SoloNode s;
+  std::multiset<std::string> names;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+    std::ifstream comm(task.path() / "comm");
+    std::string name;
+    std::getline(comm, name);
+    names.insert(name);
+  }
+  INFO(Catch::rangeToString(names));
+  CHECK(names.count("fl-consensus") == 1);
+  CHECK(names.count("fl-peer") >= 1);
+  CHECK(names.count("fl-http") >= 1);
 }
 
 TEST_CASE("node API: malformed and invalid submissions get a 4xx with a reason - nothing is stored",
