@@ -17,7 +17,8 @@
 // --new-connection (implies it) opens a new TCP connection per request on both.
 // Each row also gives the CPU time (user + system) per completed request, of the servers (all
 // validators, or all etcd members) and of the client process, which a shared machine's other
-// load moves far less than the rates.
+// load moves far less than the rates. After each fedledger level, the validators' share of
+// it by thread name (fl-consensus, fl-peer, fl-http, ...) and node1's frames per block.
 // --signature-limit also measures, in the same run, how many entry signatures per second
 // this machine verifies on all its cores (the ceiling for 4 validators that each verify every
 // entry once is a quarter of it).
@@ -43,8 +44,10 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <sstream>
 #include <string>
@@ -277,11 +280,14 @@ struct Measure {
   // processes (all validators or all etcd members) and of this client process. Unlike the
   // rates, these barely move with the load other users put on a shared machine.
   double server_cpu_us = 0, client_cpu_us = 0;
+  // The servers' CPU per completed request by thread name, summed over the servers
+  // (fedledger names its threads fl-consensus, fl-peer, fl-http, ...).
+  std::map<std::string, double> server_thread_us;
 };
 
-// utime + stime of `pid` in microseconds (0 if it cannot be read).
-double CpuMicros(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+// utime + stime in microseconds from a /proc stat file (0 if it cannot be read).
+double CpuMicrosFromStat(const std::string& path) {
+  std::ifstream in(path);
   std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   size_t paren = stat.rfind(')');
   if (paren == std::string::npos) return 0;
@@ -294,10 +300,30 @@ double CpuMicros(pid_t pid) {
   return ticks * 1e6 / static_cast<double>(::sysconf(_SC_CLK_TCK));
 }
 
+// utime + stime of process `pid` (all its threads, exited ones too) in microseconds.
+double CpuMicros(pid_t pid) { return CpuMicrosFromStat("/proc/" + std::to_string(pid) + "/stat"); }
+
 double CpuMicros(const std::vector<pid_t>& pids) {
   double sum = 0;
   for (pid_t p : pids) sum += CpuMicros(p);
   return sum;
+}
+
+// utime + stime in microseconds of the live threads of `pids`, summed by thread name.
+std::map<std::string, double> CpuMicrosByThread(const std::vector<pid_t>& pids) {
+  std::map<std::string, double> out;
+  for (pid_t p : pids) {
+    std::error_code ec;
+    std::filesystem::directory_iterator tasks("/proc/" + std::to_string(p) + "/task", ec);
+    if (ec) continue;
+    for (const auto& task : tasks) {
+      std::ifstream comm(task.path() / "comm");
+      std::string name;
+      if (!std::getline(comm, name)) continue;
+      out[name] += CpuMicrosFromStat((task.path() / "stat").string());
+    }
+  }
+  return out;
 }
 
 // Latencies (ms) of the requests that completed inside the measured window, and the errors
@@ -568,11 +594,32 @@ Measure Drive(Transport& transport, int clients, double rate_per_client, double 
   }
   std::this_thread::sleep_until(w0);
   double server0 = CpuMicros(servers), client0 = CpuMicros(::getpid());
+  auto threads0 = CpuMicrosByThread(servers);
   std::this_thread::sleep_until(w1);
   double server1 = CpuMicros(servers), client1 = CpuMicros(::getpid());
+  auto threads1 = CpuMicrosByThread(servers);
   stop = true;
   for (auto& t : threads) t.join();
-  return Summarize(tallies, seconds, server1 - server0, client1 - client0);
+  Measure r = Summarize(tallies, seconds, server1 - server0, client1 - client0);
+  // /proc/PID/stat counts a process's exited threads too; a thread that ended inside the
+  // window is missing here, so these may sum to a little less than server_cpu_us.
+  for (const auto& [name, us] : threads1) {
+    auto before = threads0.find(name);
+    double d = us - (before == threads0.end() ? 0 : before->second);
+    if (r.ok > 0 && d > 0) r.server_thread_us[name] = d / static_cast<double>(r.ok);
+  }
+  return r;
+}
+
+// "(validators' CPU per entry by thread: ...)" for a fedledger level.
+void PrintThreads(const Measure& r) {
+  if (r.server_thread_us.empty()) return;
+  std::string line;
+  for (const auto& [name, us] : r.server_thread_us) {
+    if (us < 0.5) continue;
+    line += (line.empty() ? "" : ", ") + name + " " + std::to_string(static_cast<int>(us + 0.5));
+  }
+  std::printf("(validators' CPU per entry by thread, us: %s)\n", line.c_str());
 }
 
 void Print(const Measure& r) {
@@ -884,6 +931,7 @@ int main(int argc, char** argv) {
       best = std::max(best, r.rate);
       Print(r);
       PrintWire(w0, ScrapeWire(f.urls[0]));
+      PrintThreads(r);
     }
     if (paced_rate <= 0) paced_rate = best / 2;
     double half = paced_rate;
@@ -899,6 +947,7 @@ int main(int argc, char** argv) {
       r.mode = "paced " + std::to_string(static_cast<int>(half)) + "/s";
       Print(r);
       PrintWire(w0, ScrapeWire(f.urls[0]));
+      PrintThreads(r);
     }
     if (presign) {
       std::printf("(entries signed before each level; %llu signed inline after a key ran out)\n",
