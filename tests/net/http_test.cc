@@ -179,6 +179,12 @@ struct TestServer {
       held.push_back(res);
     });
     server->Get("/drop", [](const HttpRequest&, Responder) {});
+    // Handlers must not block; this one does until `release`, as hashing a large upload would.
+    server->Get("/stall", [this](const HttpRequest&, Responder res) {
+      stall_entered = true;
+      while (!stall_release) std::this_thread::sleep_for(1ms);
+      res.Send(HttpResponse::Json(200, {{"stalled", true}}));
+    });
     server->Get("/throw", [](const HttpRequest&, Responder) -> void {
       throw std::runtime_error("boom");
     });
@@ -189,6 +195,7 @@ struct TestServer {
     REQUIRE(server->port() != 0);
   }
   ~TestServer() {
+    stall_release = true;
     server->Stop();
     std::lock_guard<std::mutex> lock(mu);
     for (auto& t : workers) t.join();
@@ -201,6 +208,7 @@ struct TestServer {
   std::mutex mu;
   std::vector<std::thread> workers;
   std::vector<Responder> held;
+  std::atomic<bool> stall_entered{false}, stall_release{false};
 };
 
 }  // namespace
@@ -439,6 +447,37 @@ TEST_CASE("http server: asynchronous handlers, dropped responders, exceptions, t
   std::lock_guard<std::mutex> lock(ts.mu);
   REQUIRE(ts.held.size() == 1);
   CHECK(!ts.held[0].Send(HttpResponse::Json(200, {})));
+}
+
+TEST_CASE("http server: with two io threads, a handler that blocks one holds up no other request",
+          "[http]") {
+  // Why a node runs more than one io thread when it serves artifacts: a handler that blocks
+  // (as hashing a large upload does) must not stall every other client of the node.
+  HttpServerOptions o;
+  o.threads = 2;
+  TestServer ts(o);
+
+  RawConn first(ts.server->port());
+  REQUIRE(!first.Write("GET /stall HTTP/1.1\r\nHost: x\r\n\r\n"));
+  REQUIRE(testing::WaitFor([&] { return ts.stall_entered.load(); }));
+
+  // A new connection is accepted and served while the first one's handler still blocks.
+  RawConn second(ts.server->port());
+  REQUIRE(!second.Write("GET /blocks/7 HTTP/1.1\r\nHost: x\r\n\r\n"));
+  beast::error_code ec;
+  auto res = second.Read(ec);
+  REQUIRE(!ec);
+  CHECK(res.result_int() == 200);
+  CHECK(!ts.stall_release.load());
+
+  ts.stall_release = true;
+  auto stalled = first.Read(ec);
+  REQUIRE(!ec);
+  CHECK(stalled.result_int() == 200);
+
+  auto t0 = std::chrono::steady_clock::now();
+  ts.server->Stop();
+  CHECK(std::chrono::steady_clock::now() - t0 < 2s);
 }
 
 TEST_CASE("http client: timeout, refused connection, bad URL", "[http]") {
