@@ -64,4 +64,11 @@ void Progress::Done() {
 
 void PrintJson(const nlohmann::json& j) { std::printf("%s\n", j.dump(2).c_str()); }
 
+std::string SelfExe() {
+  char buf[4096];
+  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+  if (n <= 0) throw Failure("cannot find the fedledger binary (/proc/self/exe)", 3);
+  return std::string(buf, static_cast<size_t>(n));
+}
+
 }  // namespace fedledger::cli

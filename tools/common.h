@@ -37,4 +37,7 @@ class Progress {
 
 void PrintJson(const nlohmann::json& j);
 
+// The path of the running fedledger binary (/proc/self/exe).
+std::string SelfExe();
+
 }  // namespace fedledger::cli

@@ -227,13 +227,6 @@ void Init(const std::string& dir, int validators, int partners, const std::strin
               dir.c_str());
 }
 
-std::string SelfExe() {
-  char buf[4096];
-  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof(buf) - 1);
-  if (n <= 0) throw Failure("cannot find the fedledger binary (/proc/self/exe)", 3);
-  return std::string(buf, static_cast<size_t>(n));
-}
-
 pid_t Spawn(const std::string& exe, const std::string& config, const std::string& log_path) {
   int log_fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (log_fd < 0) throw Failure("cannot open " + log_path + ": " + std::strerror(errno), 3);

@@ -27,6 +27,8 @@
 //                   [--fedledger PATH] [--no-etcd] [--no-fedledger] [--new-connection]
 //                   [--paced RATE] [--signature-limit] [--client-threads N]
 //                   [--thread-per-client] [--presign]
+// --fedledger PATH: another build's `fedledger` (its `fedledger-ml` must sit beside it: the
+// nodes run there).
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
