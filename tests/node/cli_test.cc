@@ -77,5 +77,23 @@ TEST_CASE("node, submit and testnet: bad configs, flags and directories get a cl
   CHECK_FALSE(Exists(d.path + "/tn/node0/node.pid"));
 }
 
+TEST_CASE("fedledger leaves LibTorch to fedledger-ml and hands it node, train and data", "[cli]") {
+  std::string ml = Fl().substr(0, Fl().rfind('/') + 1) + "fedledger-ml";
+  if (!Exists(ml)) {
+    SUCCEED("built without the trainer: one binary holds every command");
+    return;
+  }
+  std::string libs;
+  REQUIRE(RunCommand("ldd " + Fl(), &libs) == 0);
+  INFO(libs);
+  CHECK_THAT(libs, !Catch::Contains("libtorch"));
+  CHECK_THAT(libs, !Catch::Contains("RDKit"));
+  // The handed-over commands keep their own help and flags.
+  std::string help;
+  REQUIRE(RunCommand(Fl() + " train local --help", &help) == 0);
+  CHECK_THAT(help, Catch::Contains("Train one partner alone"));
+  ExpectUsageError("data split", "--in is required");
+}
+
 }  // namespace
 }  // namespace fedledger::testing
