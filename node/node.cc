@@ -12,6 +12,7 @@
 #include "net/metrics.h"
 #include "net/peer_metrics.h"
 #include "net/peer_network.h"
+#include "net/process_metrics.h"
 #include "node/api.h"
 #include "node/artifact_store.h"
 #include "node/genesis_file.h"
@@ -211,6 +212,8 @@ Result<std::unique_ptr<Node>> Node::Open(const NodeConfig& config, net::LogFn lo
   // Peer link metrics (connections, messages, bytes, rejections) are registered once, by
   // the transport's own RegisterPeerMetrics.
   net::RegisterPeerMetrics(m, *node->network_);
+  net::RegisterProcessCpuMetrics(
+      m, {"fl-consensus", "fl-peer", "fl-http", "fl-rounds", "fl-artifacts"});
   node->m_latency_ = &m.AddHistogram(
       "fedledger_commit_latency_seconds",
       "Submit-to-commit latency of entries submitted to this node.",

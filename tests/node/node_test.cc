@@ -218,6 +218,12 @@ TEST_CASE("node API: a waited-for submit is committed and its proof checks offli
   CHECK_THAT(metrics->body, Catch::Contains("fedledger_mempool_entries 0"));
   // The transport's peer metrics are there, and every family and series exactly once.
   CHECK_THAT(metrics->body, Catch::Contains("fedledger_peer_bytes_sent_total 0"));
+  // CPU time, of the process and by thread family.
+  CHECK_THAT(metrics->body, Catch::Contains("# TYPE process_cpu_seconds_total counter"));
+  for (const char* thread : {"fl-consensus", "fl-peer", "fl-http", "other"}) {
+    CHECK_THAT(metrics->body, Catch::Contains(std::string("fedledger_thread_cpu_seconds_total{thread=\"") +
+                                              thread + "\"}"));
+  }
   std::set<std::string> seen;
   std::istringstream lines(metrics->body);
   for (std::string line; std::getline(lines, line);) {
