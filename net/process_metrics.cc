@@ -12,8 +12,21 @@
 namespace fedledger::net {
 namespace {
 
-// utime + stime in seconds from a /proc .../stat file (0 if it cannot be read).
-double CpuSeconds(const std::string& stat_path) {
+// CPU seconds of this process's live threads, summed by thread name.
+std::map<std::string, double> ThreadCpuSeconds() {
+  std::map<std::string, double> out;
+  std::error_code ec;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task", ec)) {
+    std::ifstream comm(task.path() / "comm");
+    std::string name;
+    if (std::getline(comm, name)) out[name] += ProcStatCpuSeconds((task.path() / "stat").string());
+  }
+  return out;
+}
+
+}  // namespace
+
+double ProcStatCpuSeconds(const std::string& stat_path) {
   std::ifstream in(stat_path);
   std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   size_t paren = stat.rfind(')');  // the command name may hold spaces and parentheses
@@ -27,26 +40,12 @@ double CpuSeconds(const std::string& stat_path) {
   return ticks / static_cast<double>(::sysconf(_SC_CLK_TCK));
 }
 
-// CPU seconds of this process's live threads, summed by thread name.
-std::map<std::string, double> ThreadCpuSeconds() {
-  std::map<std::string, double> out;
-  std::error_code ec;
-  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task", ec)) {
-    std::ifstream comm(task.path() / "comm");
-    std::string name;
-    if (std::getline(comm, name)) out[name] += CpuSeconds((task.path() / "stat").string());
-  }
-  return out;
-}
-
-}  // namespace
-
 void RegisterProcessCpuMetrics(MetricsRegistry& r, std::vector<std::string> threads) {
   const char* help =
       "CPU time (user and system) by thread name; other: the rest of the process.";
   r.AddCounterFunction("process_cpu_seconds_total",
                        "Total user and system CPU time spent in seconds.",
-                       [] { return CpuSeconds("/proc/self/stat"); });
+                       [] { return ProcStatCpuSeconds("/proc/self/stat"); });
   for (const std::string& name : threads) {
     r.AddCounterFunction("fedledger_thread_cpu_seconds_total", help,
                          [name] { return ThreadCpuSeconds()[name]; }, {{"thread", name}});
@@ -58,7 +57,7 @@ void RegisterProcessCpuMetrics(MetricsRegistry& r, std::vector<std::string> thre
         auto by_name = ThreadCpuSeconds();
         for (const std::string& name : threads) named += by_name[name];
         // The process total counts ended threads too, so this never falls.
-        return std::max(0.0, CpuSeconds("/proc/self/stat") - named);
+        return std::max(0.0, ProcStatCpuSeconds("/proc/self/stat") - named);
       },
       {{"thread", "other"}});
 }

@@ -19,4 +19,8 @@ namespace fedledger::net {
 
 void RegisterProcessCpuMetrics(MetricsRegistry& registry, std::vector<std::string> threads);
 
+// utime + stime in seconds from a /proc/PID/stat or /proc/PID/task/TID/stat file (0 if it
+// cannot be read). For a process it counts its ended threads too.
+double ProcStatCpuSeconds(const std::string& stat_path);
+
 }  // namespace fedledger::net

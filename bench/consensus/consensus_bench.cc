@@ -60,6 +60,7 @@
 
 #include "ledger/entry.h"
 #include "net/http_client.h"
+#include "net/process_metrics.h"
 
 using namespace fedledger;
 using Clock = std::chrono::steady_clock;
@@ -288,19 +289,7 @@ struct Measure {
 };
 
 // utime + stime in microseconds from a /proc stat file (0 if it cannot be read).
-double CpuMicrosFromStat(const std::string& path) {
-  std::ifstream in(path);
-  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  size_t paren = stat.rfind(')');
-  if (paren == std::string::npos) return 0;
-  std::istringstream rest(stat.substr(paren + 2));
-  std::string field;
-  double ticks = 0;
-  for (int i = 3; i <= 15 && rest >> field; ++i) {
-    if (i == 14 || i == 15) ticks += std::stod(field);  // utime, stime
-  }
-  return ticks * 1e6 / static_cast<double>(::sysconf(_SC_CLK_TCK));
-}
+double CpuMicrosFromStat(const std::string& path) { return net::ProcStatCpuSeconds(path) * 1e6; }
 
 // utime + stime of process `pid` (all its threads, exited ones too) in microseconds.
 double CpuMicros(pid_t pid) { return CpuMicrosFromStat("/proc/" + std::to_string(pid) + "/stat"); }
