@@ -10,21 +10,6 @@
 #include <sstream>
 
 namespace fedledger::net {
-namespace {
-
-// CPU seconds of this process's live threads, summed by thread name.
-std::map<std::string, double> ThreadCpuSeconds() {
-  std::map<std::string, double> out;
-  std::error_code ec;
-  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task", ec)) {
-    std::ifstream comm(task.path() / "comm");
-    std::string name;
-    if (std::getline(comm, name)) out[name] += ProcStatCpuSeconds((task.path() / "stat").string());
-  }
-  return out;
-}
-
-}  // namespace
 
 double ProcStatCpuSeconds(const std::string& stat_path) {
   std::ifstream in(stat_path);
@@ -40,6 +25,17 @@ double ProcStatCpuSeconds(const std::string& stat_path) {
   return ticks / static_cast<double>(::sysconf(_SC_CLK_TCK));
 }
 
+std::map<std::string, double> ThreadCpuSecondsByName(const std::string& pid) {
+  std::map<std::string, double> out;
+  std::error_code ec;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/" + pid + "/task", ec)) {
+    std::ifstream comm(task.path() / "comm");
+    std::string name;
+    if (std::getline(comm, name)) out[name] += ProcStatCpuSeconds((task.path() / "stat").string());
+  }
+  return out;
+}
+
 void RegisterProcessCpuMetrics(MetricsRegistry& r, std::vector<std::string> threads) {
   const char* help =
       "CPU time (user and system) by thread name; other: the rest of the process.";
@@ -48,13 +44,13 @@ void RegisterProcessCpuMetrics(MetricsRegistry& r, std::vector<std::string> thre
                        [] { return ProcStatCpuSeconds("/proc/self/stat"); });
   for (const std::string& name : threads) {
     r.AddCounterFunction("fedledger_thread_cpu_seconds_total", help,
-                         [name] { return ThreadCpuSeconds()[name]; }, {{"thread", name}});
+                         [name] { return ThreadCpuSecondsByName()[name]; }, {{"thread", name}});
   }
   r.AddCounterFunction(
       "fedledger_thread_cpu_seconds_total", help,
       [threads] {
         double named = 0;
-        auto by_name = ThreadCpuSeconds();
+        auto by_name = ThreadCpuSecondsByName();
         for (const std::string& name : threads) named += by_name[name];
         // The process total counts ended threads too, so this never falls.
         return std::max(0.0, ProcStatCpuSeconds("/proc/self/stat") - named);

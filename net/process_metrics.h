@@ -10,6 +10,7 @@
 // Call once per registry.
 #pragma once
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -22,5 +23,9 @@ void RegisterProcessCpuMetrics(MetricsRegistry& registry, std::vector<std::strin
 // utime + stime in seconds from a /proc/PID/stat or /proc/PID/task/TID/stat file (0 if it
 // cannot be read). For a process it counts its ended threads too.
 double ProcStatCpuSeconds(const std::string& stat_path);
+
+// CPU seconds of the live threads of process `pid` ("self" for this one), summed by thread
+// name; empty if /proc/PID/task cannot be read.
+std::map<std::string, double> ThreadCpuSecondsByName(const std::string& pid = "self");
 
 }  // namespace fedledger::net

@@ -25,6 +25,15 @@ struct Registrar {
 
 void RegisterAll(CLI::App& app);
 
+// The commands that `fedledger` hands to fedledger-ml (tools/light/forward.cc): their
+// descriptions, so that both binaries' --help say the same.
+inline constexpr const char* kNodeCommandHelp =
+    "Run a validator: consensus with its peers, the ledger store and the HTTP API\n"
+    "(config format in docs/OPERATIONS.md). Stops cleanly on SIGTERM or SIGINT";
+inline constexpr const char* kTrainCommandHelp =
+    "Train models: one partner alone, or a simulated federation";
+inline constexpr const char* kDataCommandHelp = "Data set utilities";
+
 // Exit codes: 1 a verification found a problem (audit verify on a tampered store),
 // 2 bad usage or bad input, 3 an I/O or environment problem, 4 internal error.
 struct Failure : std::runtime_error {

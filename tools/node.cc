@@ -35,9 +35,7 @@ void TimestampedLog(net::LogLevel level, const std::string& line) {
 }
 
 Registrar reg("40-node", [](CLI::App& app) {
-  auto* cmd = app.add_subcommand(
-      "node", "Run a validator: consensus with its peers, the ledger store and the HTTP API\n"
-              "(config format in docs/OPERATIONS.md). Stops cleanly on SIGTERM or SIGINT");
+  auto* cmd = app.add_subcommand("node", kNodeCommandHelp);
   auto config_path = std::make_shared<std::string>();
   cmd->add_option("--config", *config_path, "Node config file (TOML)")->required();
   cmd->callback([config_path] {

@@ -288,11 +288,10 @@ struct Measure {
   std::map<std::string, double> server_thread_us;
 };
 
-// utime + stime in microseconds from a /proc stat file (0 if it cannot be read).
-double CpuMicrosFromStat(const std::string& path) { return net::ProcStatCpuSeconds(path) * 1e6; }
-
 // utime + stime of process `pid` (all its threads, exited ones too) in microseconds.
-double CpuMicros(pid_t pid) { return CpuMicrosFromStat("/proc/" + std::to_string(pid) + "/stat"); }
+double CpuMicros(pid_t pid) {
+  return net::ProcStatCpuSeconds("/proc/" + std::to_string(pid) + "/stat") * 1e6;
+}
 
 double CpuMicros(const std::vector<pid_t>& pids) {
   double sum = 0;
@@ -304,15 +303,7 @@ double CpuMicros(const std::vector<pid_t>& pids) {
 std::map<std::string, double> CpuMicrosByThread(const std::vector<pid_t>& pids) {
   std::map<std::string, double> out;
   for (pid_t p : pids) {
-    std::error_code ec;
-    std::filesystem::directory_iterator tasks("/proc/" + std::to_string(p) + "/task", ec);
-    if (ec) continue;
-    for (const auto& task : tasks) {
-      std::ifstream comm(task.path() / "comm");
-      std::string name;
-      if (!std::getline(comm, name)) continue;
-      out[name] += CpuMicrosFromStat((task.path() / "stat").string());
-    }
+    for (const auto& [name, s] : net::ThreadCpuSecondsByName(std::to_string(p))) out[name] += s * 1e6;
   }
   return out;
 }

@@ -40,17 +40,11 @@ void Forward(CLI::App& app, const std::string& command, const std::string& descr
   cmd->callback([cmd, command] { RunInFullBinary(command, cmd->remaining()); });
 }
 
-// Same order keys and descriptions as the commands' own registrations (tools/node.cc,
-// tools/train/*.cc), so `fedledger --help` lists them in place.
-Registrar node_reg("40-node", [](CLI::App& app) {
-  Forward(app, "node",
-          "Run a validator: consensus with its peers, the ledger store and the HTTP API\n"
-          "(config format in docs/OPERATIONS.md). Stops cleanly on SIGTERM or SIGINT");
-});
-Registrar data_reg("60-data-split", [](CLI::App& app) { Forward(app, "data", "Data set utilities"); });
-Registrar train_reg("61-train", [](CLI::App& app) {
-  Forward(app, "train", "Train models: one partner alone, or a simulated federation");
-});
+// Same order keys as the commands' own registrations (tools/node.cc, tools/train/*.cc), so
+// `fedledger --help` lists them in place.
+Registrar node_reg("40-node", [](CLI::App& app) { Forward(app, "node", kNodeCommandHelp); });
+Registrar data_reg("60-data-split", [](CLI::App& app) { Forward(app, "data", kDataCommandHelp); });
+Registrar train_reg("61-train", [](CLI::App& app) { Forward(app, "train", kTrainCommandHelp); });
 
 }  // namespace
 }  // namespace fedledger::cli

@@ -115,7 +115,7 @@ Registrar reg("60-data-split", [](CLI::App& app) {
   try {
     data = app.get_subcommand("data");
   } catch (const CLI::OptionNotFound&) {
-    data = app.add_subcommand("data", "Data set utilities");
+    data = app.add_subcommand("data", kDataCommandHelp);
     data->require_subcommand(1);
   }
   auto* cmd = data->add_subcommand(

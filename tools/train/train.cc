@@ -237,7 +237,7 @@ std::vector<PartnerInput> Inputs(const std::vector<LoadedPartner>& ps) {
 }
 
 Registrar reg("61-train", [](CLI::App& app) {
-  auto* train = app.add_subcommand("train", "Train models: one partner alone, or a simulated federation");
+  auto* train = app.add_subcommand("train", kTrainCommandHelp);
   train->require_subcommand(1);
 
   // train local
