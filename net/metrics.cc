@@ -187,8 +187,15 @@ void MetricsRegistry::AddCounterFunction(const std::string& name, const std::str
   AddSeries(name, help, kCounter, std::move(labels)).fn = std::move(fn);
 }
 
+void MetricsRegistry::AddRenderHook(std::function<void()> fn) {
+  if (!fn) Die("AddRenderHook without a function");
+  std::lock_guard<std::mutex> lock(mu_);
+  render_hooks_.push_back(std::move(fn));
+}
+
 std::string MetricsRegistry::Render() const {
   std::lock_guard<std::mutex> lock(mu_);
+  for (const auto& hook : render_hooks_) hook();
   std::string out;
   for (const auto& f : families_) {
     out += "# HELP " + f->name + " " + EscapeHelp(f->help) + "\n";

@@ -108,6 +108,9 @@ class MetricsRegistry {
                         std::function<double()> fn, Labels labels = {});
   void AddCounterFunction(const std::string& name, const std::string& help,
                           std::function<double()> fn, Labels labels = {});
+  // Called at the start of every Render(), before any series function and under the same
+  // mutex: series that come from one source (a /proc scan) read it once per scrape.
+  void AddRenderHook(std::function<void()> fn);
 
   // The whole registry in text format 0.0.4 (Content-Type below).
   std::string Render() const;
@@ -119,6 +122,7 @@ class MetricsRegistry {
   Series& AddSeries(const std::string& name, const std::string& help, int type, Labels labels);
   mutable std::mutex mu_;
   std::vector<std::unique_ptr<Family>> families_;
+  std::vector<std::function<void()>> render_hooks_;
 };
 
 // Formatting helpers, exposed for tests and for other exporters.

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <iterator>
 #include <map>
+#include <memory>
 #include <sstream>
 
 namespace fedledger::net {
@@ -37,23 +38,40 @@ std::map<std::string, double> ThreadCpuSecondsByName(const std::string& pid) {
 }
 
 void RegisterProcessCpuMetrics(MetricsRegistry& r, std::vector<std::string> threads) {
+  // One /proc scan per scrape, shared by every series below (read under the registry's mutex).
+  struct Snapshot {
+    double process = 0;
+    std::map<std::string, double> by_name;
+  };
+  auto snap = std::make_shared<Snapshot>();
+  r.AddRenderHook([snap] {
+    snap->process = ProcStatCpuSeconds("/proc/self/stat");
+    snap->by_name = ThreadCpuSecondsByName();
+  });
   const char* help =
       "CPU time (user and system) by thread name; other: the rest of the process.";
   r.AddCounterFunction("process_cpu_seconds_total",
                        "Total user and system CPU time spent in seconds.",
-                       [] { return ProcStatCpuSeconds("/proc/self/stat"); });
+                       [snap] { return snap->process; });
   for (const std::string& name : threads) {
-    r.AddCounterFunction("fedledger_thread_cpu_seconds_total", help,
-                         [name] { return ThreadCpuSecondsByName()[name]; }, {{"thread", name}});
+    r.AddCounterFunction(
+        "fedledger_thread_cpu_seconds_total", help,
+        [snap, name] {
+          auto it = snap->by_name.find(name);
+          return it == snap->by_name.end() ? 0.0 : it->second;
+        },
+        {{"thread", name}});
   }
   r.AddCounterFunction(
       "fedledger_thread_cpu_seconds_total", help,
-      [threads] {
+      [snap, threads] {
         double named = 0;
-        auto by_name = ThreadCpuSecondsByName();
-        for (const std::string& name : threads) named += by_name[name];
+        for (const std::string& name : threads) {
+          auto it = snap->by_name.find(name);
+          if (it != snap->by_name.end()) named += it->second;
+        }
         // The process total counts ended threads too, so this never falls.
-        return std::max(0.0, ProcStatCpuSeconds("/proc/self/stat") - named);
+        return std::max(0.0, snap->process - named);
       },
       {{"thread", "other"}});
 }

@@ -1,11 +1,16 @@
 #include "net/metrics.h"
 
+#include <atomic>
 #include <catch2/catch.hpp>
+#include <chrono>
 #include <cmath>
 #include <limits>
 #include <regex>
 #include <sstream>
 #include <thread>
+
+#include "ledger/thread_name.h"
+#include "net/process_metrics.h"
 
 using namespace fedledger::net;
 
@@ -151,4 +156,58 @@ TEST_CASE("metrics: concurrent updates are all counted", "[metrics]") {
 TEST_CASE("metrics: exponential buckets", "[metrics]") {
   CHECK(Histogram::ExponentialBuckets(0.001, 10, 4) ==
         std::vector<double>{0.001, 0.001 * 10, 0.001 * 10 * 10, 0.001 * 10 * 10 * 10});
+}
+
+TEST_CASE("metrics: render hooks run once per scrape, before the series", "[metrics]") {
+  MetricsRegistry r;
+  int hooks = 0;
+  int seen = -1;
+  r.AddRenderHook([&] { ++hooks; });
+  r.AddGaugeFunction("a", "A.", [&] { seen = hooks; return 1.0; });
+  r.AddGaugeFunction("b", "B.", [&] { return static_cast<double>(hooks); });
+  std::string text = r.Render();
+  CHECK(hooks == 1);
+  CHECK(seen == 1);
+  CHECK_THAT(text, Catch::Contains("b 1\n"));
+  r.Render();
+  CHECK(hooks == 2);
+}
+
+namespace {
+// The value of the sample line starting with `prefix` (name and labels), or NaN.
+double Sample(const std::string& text, const std::string& prefix) {
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind(prefix + " ", 0) == 0) return std::stod(line.substr(prefix.size() + 1));
+  }
+  return std::nan("");
+}
+}  // namespace
+
+TEST_CASE("metrics: CPU by thread name adds up to the process total", "[metrics]") {
+  MetricsRegistry r;
+  RegisterProcessCpuMetrics(r, {"fl-test-spin", "fl-test-absent"});
+  std::atomic<bool> stop{false};
+  std::thread spin([&] {
+    volatile uint64_t x = 0;
+    while (!stop.load(std::memory_order_relaxed)) x = x + 1;
+  });
+  fedledger::NameThread(spin, "fl-test-spin");
+  // Until the kernel has charged the thread a few ticks.
+  double spun = 0;
+  std::string text;
+  for (int i = 0; i < 200 && spun < 0.05; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    text = r.Render();
+    spun = Sample(text, "fedledger_thread_cpu_seconds_total{thread=\"fl-test-spin\"}");
+  }
+  stop = true;
+  spin.join();
+  CHECK(spun >= 0.05);
+  CHECK(Sample(text, "fedledger_thread_cpu_seconds_total{thread=\"fl-test-absent\"}") == 0);
+  // All series of one scrape come from one /proc scan, so they add up exactly.
+  double other = Sample(text, "fedledger_thread_cpu_seconds_total{thread=\"other\"}");
+  double total = Sample(text, "process_cpu_seconds_total");
+  CHECK(spun + other == Approx(total).margin(1e-9));
 }
