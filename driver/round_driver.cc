@@ -222,6 +222,7 @@ bool RoundDriver::Step() {
       }
     }
   });
+  idle_.store(mine.empty() && aggregated.empty(), std::memory_order_relaxed);
   bool worked = false;
   for (const std::string& id : aggregated) {
     if (stop_) return worked;

@@ -112,6 +112,9 @@ class RoundDriver {
   // Thread-safe: something the driver may be waiting for happened (a block committed, an
   // artifact arrived); Run() steps again now instead of at the end of its poll interval.
   void Wake();
+  // Thread-safe: the last Step() found no task this node has a role in. Only a block that
+  // carries a task entry can change that, so the caller need not Wake() it for other blocks.
+  bool Idle() const { return idle_.load(std::memory_order_relaxed); }
 
   // The partner's report for a task (as written to report.json), or null.
   nlohmann::json Report(const std::string& task_id) const;
@@ -126,6 +129,7 @@ class RoundDriver {
 
   DriverHost* host_;
   DriverOptions options_;
+  std::atomic<bool> idle_{false};
   std::map<std::string, std::unique_ptr<PartnerTask>> partner_tasks_;
   std::map<std::string, std::unique_ptr<AggregatorTask>> aggregator_tasks_;
   std::atomic<bool> stop_{false};

@@ -632,7 +632,7 @@ void Node::OnCommitted(const Block& block, const Certificate& cert) {
   }
   {
     std::lock_guard<std::mutex> lock(listeners_mu_);
-    for (const auto& fn : commit_listeners_) fn(h.height);
+    for (const auto& fn : commit_listeners_) fn(block);
   }
   m_height_->Set(static_cast<double>(h.height));
   m_blocks_->Inc();
@@ -648,7 +648,7 @@ void Node::OnCommitted(const Block& block, const Certificate& cert) {
                            (local ? " max_latency_ms=" + std::to_string(static_cast<int64_t>(max_latency_ms)) : ""));
 }
 
-void Node::AddCommitListener(std::function<void(uint64_t height)> fn) {
+void Node::AddCommitListener(std::function<void(const Block& block)> fn) {
   std::lock_guard<std::mutex> lock(listeners_mu_);
   commit_listeners_.push_back(std::move(fn));
 }

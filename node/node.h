@@ -106,8 +106,8 @@ class Node {
   // Called once, from the event loop's thread, when consensus fails fatally.
   void SetFatalHandler(std::function<void(const Status&)> fn);
   // Thread-safe. `fn` is called from the event loop's thread after every block is committed
-  // and applied (with its height); it must be quick (the round driver only wakes up).
-  void AddCommitListener(std::function<void(uint64_t height)> fn);
+  // and applied, with the block; it must be quick (the round driver only wakes up).
+  void AddCommitListener(std::function<void(const Block& block)> fn);
 
   // Thread-safe. Verifies the entry's signature on the calling thread and queues it for the
   // state machine; `done` is called exactly once, from the event loop's thread (or the
@@ -180,7 +180,7 @@ class Node {
 
   std::mutex incoming_mu_;
   std::mutex listeners_mu_;
-  std::vector<std::function<void(uint64_t)>> commit_listeners_;
+  std::vector<std::function<void(const Block&)>> commit_listeners_;
   std::vector<Incoming> incoming_;  // guarded by incoming_mu_
   bool drain_posted_ = false;       // guarded by incoming_mu_
 

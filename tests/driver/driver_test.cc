@@ -287,6 +287,17 @@ TEST_CASE("driver: a task runs every round to completion and every partner verif
   CHECK(restarted->Report("t-full")["rounds"].is_null());
 }
 
+TEST_CASE("driver: idle (no wake-up needed for non-task blocks) until a task names its node") {
+  Fixture f;
+  for (auto& d : f.drivers) CHECK_FALSE(d->Idle());  // not stepped yet: it may have work
+  for (auto& d : f.drivers) CHECK_FALSE(d->Step());
+  for (auto& d : f.drivers) CHECK(d->Idle());
+  TaskSpec spec = f.Spec("t-idle", 1);
+  f.Propose(spec);  // approved: active, naming partners 0-2 and node 3 as aggregator
+  for (auto& d : f.drivers) d->Step();
+  for (auto& d : f.drivers) CHECK_FALSE(d->Idle());
+}
+
 TEST_CASE("driver: the data gate opens the file only after the round's DATA_ACCESS is committed") {
   Fixture f;
   TaskSpec spec = f.Spec("t-gate", 2);
