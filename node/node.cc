@@ -16,6 +16,7 @@
 #include "node/api.h"
 #include "node/artifact_store.h"
 #include "node/genesis_file.h"
+#include "node/send_queue.h"
 #include "orchestrator/application.h"
 
 namespace fedledger::node {
@@ -34,37 +35,30 @@ class Node::Outbox : public consensus::Outbox {
  public:
   explicit Outbox(Node* node) : node_(node) {}
   void Send(const PubKey& to, const consensus::Message& m) override {
-    pending_.push_back({to, consensus::EncodeMessage(m)});
+    queue_.Add({to, consensus::EncodeMessage(m)}, SendQueue::Kind::kOther);
   }
   void Broadcast(const consensus::Message& m) override {
     // Our own votes and proposals carry our signature already (the receiver checks it, see
     // OnPeerMessage): frames of only such messages need no second one.
     bool self_signed = false;
+    auto kind = SendQueue::Kind::kOther;
     if (const auto* v = std::get_if<Vote>(&m)) {
       self_signed = v->validator == node_->key_.pubkey();
-      if (self_signed && v->type == VoteType::kPrecommit) precommit_queued_ = true;
+      if (self_signed && v->type == VoteType::kPrecommit) kind = SendQueue::Kind::kOwnPrecommit;
+    } else if (std::holds_alternative<consensus::EntryBatch>(m)) {
+      kind = SendQueue::Kind::kEntryBatch;  // ahead of the votes it shares a frame with
     } else {
       self_signed = std::holds_alternative<consensus::Proposal>(m);  // only ours are broadcast
     }
-    net::PeerNetwork::Outgoing out{std::nullopt, consensus::EncodeMessage(m), self_signed};
-    if (std::holds_alternative<consensus::EntryBatch>(m)) {
-      // Entries go ahead of the votes they share a frame with: a peer admits them before a
-      // precommit behind them can commit the height, so the next proposer has them.
-      pending_.insert(pending_.begin() + static_cast<std::ptrdiff_t>(entry_batches_++),
-                      std::move(out));
-    } else {
-      pending_.push_back(std::move(out));
-    }
+    queue_.Add({std::nullopt, consensus::EncodeMessage(m), self_signed}, kind);
   }
   // True when this call into the state machine precommitted: the height is about to end.
-  bool precommit_queued() const { return precommit_queued_; }
+  bool precommit_queued() const { return queue_.precommit_queued(); }
   void Flush() {
-    precommit_queued_ = false;
-    entry_batches_ = 0;
-    if (pending_.empty()) return;
-    size_t messages = pending_.size();
-    size_t failed = node_->network_->SendAll(std::move(pending_));
-    pending_.clear();
+    if (queue_.empty()) return;
+    std::vector<net::PeerNetwork::Outgoing> pending = queue_.Take();
+    size_t messages = pending.size();
+    size_t failed = node_->network_->SendAll(std::move(pending));
     if (failed > 0) {
       node_->Log(LogLevel::kDebug, "component=node event=send_failed messages=" +
                                        std::to_string(messages) + " not_queued=" +
@@ -96,9 +90,7 @@ class Node::Outbox : public consensus::Outbox {
 
  private:
   Node* node_;
-  std::vector<net::PeerNetwork::Outgoing> pending_;
-  size_t entry_batches_ = 0;       // at the front of pending_
-  bool precommit_queued_ = false;  // our precommit is in pending_
+  SendQueue queue_;
 };
 
 namespace {
