@@ -1,15 +1,17 @@
 // consensus_bench: committed entries per second and commit latency (submit to committed, as
 // the client sees it) for a 4-validator fedledger testnet on loopback, under a closed-loop
 // load generator at several concurrencies; then the same client load against a 3-member etcd
-// cluster (etcd's HTTP/JSON gateway, default fsync) in the same run; then both systems at the
-// same paced offered load (half of fedledger's best closed-loop rate).
+// cluster (default fsync) in the same run, through etcd's HTTP/JSON gateway and then through its
+// native gRPC API; then each at the same paced offered load (half of fedledger's best
+// closed-loop rate).
 //
 // Each client does one request at a time: fedledger clients sign a DATASET_REGISTER entry with
 // their own key (inline, as the request is made; with --presign, before the level starts, on
 // all cores, for up to 12,000 entries/s: the partners' clients sign on their own machines and
 // etcd's clients send prepared bytes) and POST it with wait=true (answered when
-// committed); etcd clients PUT a value of the same size (the entry's bytes) under a fresh key.
-// One request per entry on both, over the same HTTP client code, each client on its own
+// committed); etcd clients PUT a value of the same size (the entry's bytes) under a fresh key,
+// through the gateway (JSON, base64 value) or as a gRPC KV.Put over HTTP/2 (--no-etcd-grpc
+// skips that). One request per entry on both, over the same HTTP/1.1 client code, each client on its own
 // HTTP/1.1 keep-alive connection (reconnecting after an error), as a real client library
 // would. By default 2 event-loop threads (--client-threads N) drive all the clients'
 // connections, as load generators do; --thread-per-client makes each client a blocking OS
@@ -26,7 +28,7 @@
 //   consensus_bench [--concurrency 4,16,64] [--seconds 8] [--warmup 2] [--etcd /usr/bin/etcd]
 //                   [--fedledger PATH] [--no-etcd] [--no-fedledger] [--new-connection]
 //                   [--paced RATE] [--signature-limit] [--client-threads N]
-//                   [--thread-per-client] [--presign]
+//                   [--thread-per-client] [--presign] [--no-etcd-grpc]
 // --fedledger PATH: another build's `fedledger` (its `fedledger-ml` must sit beside it: the
 // nodes run there).
 #include <arpa/inet.h>
@@ -151,6 +153,73 @@ std::string PostRequest(const std::string& host, int port, const std::string& pa
          std::to_string(body.size()) + "\r\n\r\n" + body;
 }
 
+// Just enough HTTP/2 (RFC 9113) for unary gRPC calls over cleartext, one call at a time per
+// connection, as the HTTP/1.1 clients do one request at a time. Requests use HPACK literals
+// only (RFC 7541: static-table names, no dynamic table, no Huffman), so no encoder state is
+// kept; responses' header blocks are never decoded: a call succeeded when its stream carried a
+// response message (DATA) before it ended, and failed when it ended without one (gRPC's
+// "trailers-only" error answer) or was reset.
+namespace h2 {
+constexpr uint8_t kData = 0x0, kHeaders = 0x1, kRstStream = 0x3, kSettings = 0x4, kPing = 0x6,
+                  kGoAway = 0x7, kWindowUpdate = 0x8;
+constexpr uint8_t kEndStream = 0x1, kAck = 0x1, kEndHeaders = 0x4;
+constexpr uint32_t kBigWindow = 1u << 30;
+
+void Frame(std::string* out, uint8_t type, uint8_t flags, uint32_t stream, const std::string& payload) {
+  size_t n = payload.size();
+  const char head[9] = {static_cast<char>(n >> 16), static_cast<char>(n >> 8), static_cast<char>(n),
+                        static_cast<char>(type), static_cast<char>(flags),
+                        static_cast<char>(stream >> 24), static_cast<char>(stream >> 16),
+                        static_cast<char>(stream >> 8), static_cast<char>(stream)};
+  out->append(head, 9);
+  out->append(payload);
+}
+std::string U32(uint32_t v) {
+  return {static_cast<char>(v >> 24), static_cast<char>(v >> 16), static_cast<char>(v >> 8),
+          static_cast<char>(v)};
+}
+// The connection preface, our SETTINGS (INITIAL_WINDOW_SIZE: responses never wait for a stream
+// window update) and a connection window as large.
+std::string Preface() {
+  std::string out = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+  Frame(&out, kSettings, 0, 0, std::string("\x00\x04", 2) + U32(kBigWindow));
+  Frame(&out, kWindowUpdate, 0, 0, U32(kBigWindow - 65535));
+  return out;
+}
+// An HPACK string literal, not Huffman-coded (lengths here stay below 127).
+std::string Str(const std::string& s) { return static_cast<char>(s.size()) + s; }
+// HEADERS and DATA of one unary call on `stream`; the DATA payload's size in *data_bytes.
+std::string Call(uint32_t stream, const std::string& authority, const std::string& path,
+                 const std::string& message, size_t* data_bytes) {
+  std::string block;
+  block += '\x83';                   // :method POST (static index 3)
+  block += '\x86';                   // :scheme http (6)
+  block += '\x04' + Str(path);       // :path, literal without indexing, name index 4
+  block += '\x01' + Str(authority);  // :authority (1)
+  block += std::string("\x0f\x10", 2) + Str("application/grpc");  // content-type (31)
+  block += '\x00' + Str("te") + Str("trailers");
+  std::string data = '\x00' + U32(static_cast<uint32_t>(message.size())) + message;
+  std::string out;
+  Frame(&out, kHeaders, kEndHeaders, stream, block);
+  Frame(&out, kData, kEndStream, stream, data);
+  *data_bytes = data.size();
+  return out;
+}
+}  // namespace h2
+
+// A protobuf length-delimited field (wire type 2).
+std::string ProtoBytes(int field, const std::string& v) {
+  std::string out(1, static_cast<char>((field << 3) | 2));
+  for (uint64_t n = v.size(); ; n >>= 7) {
+    if (n < 0x80) {
+      out += static_cast<char>(n);
+      break;
+    }
+    out += static_cast<char>((n & 0x7f) | 0x80);
+  }
+  return out + v;
+}
+
 // A minimal blocking HTTP/1.1 client over one keep-alive connection (loopback "http://host:port"
 // URLs only). Used for both systems, so neither pays a TCP handshake per request unless
 // --new-connection asks for it.
@@ -248,6 +317,9 @@ class KeepAliveClient {
 struct Request {
   std::string url;
   std::string body;
+  // A gRPC call instead (etcd's native API): `url` is http://host:port/package.Service/Method
+  // and `body` the serialized protobuf message, sent over HTTP/2 without TLS.
+  bool grpc = false;
 };
 using MakeRequestFn = std::function<Request(int client, uint64_t seq)>;
 
@@ -406,19 +478,45 @@ class EventClients {
     bool busy = false;
     uint64_t seq = 0;
     Clock::time_point start, due;
+    // HTTP/2 (gRPC) connections only.
+    bool http2 = false;
+    uint32_t stream = 0, next_stream = 1;  // the call in flight; the next stream id
+    int64_t send_window = 65535;           // the connection's flow-control window for DATA
+    uint64_t unacked = 0;                  // DATA bytes received since our last WINDOW_UPDATE
+    bool got_message = false;              // the call in flight had a response message
   };
 
   void Start(size_t k, Clock::time_point now) {
     Conn& c = conns_[k];
+    if (c.http2 && c.fd >= 0 && c.send_window < 4096) {
+      // An HTTP/2 connection whose window the server has not opened again yet.
+      c.due = std::max(c.due, now + std::chrono::milliseconds(1));
+      return;
+    }
     Request r = make_(c.client, c.seq++);
     std::string host, path;
     int port = 0;
     if (!SplitUrl(r.url, &host, &port, &path)) return Fail(c, now);
     std::string target = host + ":" + std::to_string(port);
     if (c.fd >= 0 && c.target != target) Close(c);
-    if (c.fd < 0 && !Connect(c, k, host, port)) return Fail(c, now);
+    bool fresh = c.fd < 0;
+    if (fresh && !Connect(c, k, host, port)) return Fail(c, now);
     c.target = target;
-    c.out = PostRequest(host, port, path, r.body);
+    if (r.grpc) {
+      c.out.erase(0, c.sent);  // control frames not yet sent stay in front
+      if (fresh) {
+        c.http2 = true;
+        c.out = h2::Preface() + c.out;
+      }
+      size_t data_bytes = 0;
+      c.stream = c.next_stream;
+      c.next_stream += 2;
+      c.got_message = false;
+      c.out += h2::Call(c.stream, target, path, r.body, &data_bytes);
+      c.send_window -= static_cast<int64_t>(data_bytes);
+    } else {
+      c.out = PostRequest(host, port, path, r.body);
+    }
     c.sent = 0;
     c.busy = true;
     c.start = now;
@@ -451,7 +549,7 @@ class EventClients {
   }
 
   void Flush(Conn& c, Clock::time_point now) {
-    while (c.busy && c.sent < c.out.size()) {
+    while (c.fd >= 0 && c.sent < c.out.size()) {
       ssize_t n = ::send(c.fd, c.out.data() + c.sent, c.out.size() - c.sent, MSG_NOSIGNAL);
       if (n > 0) {
         c.sent += static_cast<size_t>(n);
@@ -478,6 +576,7 @@ class EventClients {
       if (!c.busy) return Close(c);  // an idle connection the server closed
       return Fail(c, now);           // closed by the server mid-request, or a socket error
     }
+    if (c.http2) return ReceiveFrames(c, now);
     int status = 0;
     bool keep = true;
     int r = TakeResponse(&c.in, &status, &keep);
@@ -485,6 +584,70 @@ class EventClients {
     if (r == 0) return;
     Finish(c, now, status == 200);
     if (!keep) Close(c);
+  }
+
+  // HTTP/2: handles every whole frame received; answers SETTINGS and PING, keeps the flow
+  // control windows open, and ends the call in flight when its stream ends.
+  void ReceiveFrames(Conn& c, Clock::time_point now) {
+    size_t pos = 0;
+    bool reply = false;
+    while (c.in.size() - pos >= 9) {
+      const auto* b = reinterpret_cast<const uint8_t*>(c.in.data() + pos);
+      size_t len = (size_t{b[0]} << 16) | (size_t{b[1]} << 8) | b[2];
+      if (c.in.size() - pos < 9 + len) break;
+      uint8_t type = b[3], flags = b[4];
+      uint32_t stream = ((uint32_t{b[5]} << 24) | (uint32_t{b[6]} << 16) | (uint32_t{b[7]} << 8) | b[8]) & 0x7fffffffu;
+      std::string payload = c.in.substr(pos + 9, len);
+      pos += 9 + len;
+      bool ours = c.stream != 0 && stream == c.stream;
+      switch (type) {
+        case h2::kData:
+          c.unacked += len;
+          if (ours && len > 5) c.got_message = true;  // a gRPC message: 5-byte prefix + body
+          if (ours && (flags & h2::kEndStream)) EndCall(c, now, c.got_message);
+          break;
+        case h2::kHeaders:  // response headers, or the trailers that end the call
+          if (ours && (flags & h2::kEndStream)) EndCall(c, now, c.got_message);
+          break;
+        case h2::kRstStream:
+          if (ours) EndCall(c, now, false);
+          break;
+        case h2::kSettings:
+          if (!(flags & h2::kAck)) {
+            h2::Frame(&c.out, h2::kSettings, h2::kAck, 0, "");
+            reply = true;
+          }
+          break;
+        case h2::kPing:
+          if (!(flags & h2::kAck)) {
+            h2::Frame(&c.out, h2::kPing, h2::kAck, 0, payload);
+            reply = true;
+          }
+          break;
+        case h2::kGoAway:
+          return Fail(c, now);
+        case h2::kWindowUpdate:
+          if (stream == 0 && payload.size() == 4) {
+            const auto* w = reinterpret_cast<const uint8_t*>(payload.data());
+            c.send_window += ((uint32_t{w[0]} << 24) | (uint32_t{w[1]} << 16) | (uint32_t{w[2]} << 8) | w[3]) & 0x7fffffffu;
+          }
+          break;
+        default:
+          break;
+      }
+    }
+    c.in.erase(0, pos);
+    if (c.unacked > (1u << 20)) {
+      h2::Frame(&c.out, h2::kWindowUpdate, 0, 0, h2::U32(static_cast<uint32_t>(c.unacked)));
+      c.unacked = 0;
+      reply = true;
+    }
+    if (reply) Flush(c, now);
+  }
+
+  void EndCall(Conn& c, Clock::time_point now, bool ok) {
+    c.stream = 0;
+    if (c.busy) Finish(c, now, ok);
   }
 
   void Finish(Conn& c, Clock::time_point now, bool ok) {
@@ -509,6 +672,13 @@ class EventClients {
     if (c.fd >= 0) ::close(c.fd);  // closing also takes it out of the epoll set
     c.fd = -1;
     c.in.clear();
+    c.out.clear();
+    c.sent = 0;
+    c.http2 = false;
+    c.stream = 0;
+    c.next_stream = 1;
+    c.send_window = 65535;
+    c.unacked = 0;
   }
 
   const MakeRequestFn& make_;
@@ -696,13 +866,23 @@ void Presign(Fedledger& f, size_t keys, size_t total) {
 struct Etcd {
   std::vector<pid_t> pids;
   std::vector<std::string> urls;
+  std::string value;  // a signed entry's bytes
   std::string value_b64;
 };
 
+// A PUT through etcd's HTTP/JSON gateway.
 Request EtcdRequest(Etcd& e, int c, uint64_t seq) {
   std::string key = "bench/" + std::to_string(c) + "/" + std::to_string(seq);
   json j = {{"key", Base64(key)}, {"value", e.value_b64}};
   return {e.urls[c % e.urls.size()] + "/v3/kv/put", j.dump()};
+}
+
+// The same PUT through etcd's native gRPC API (KV.Put; PutRequest: key = 1, value = 2), on
+// the same client port. Keys differ from the gateway's so that every put writes a new key.
+Request EtcdGrpcRequest(Etcd& e, int c, uint64_t seq) {
+  std::string key = "bench-grpc/" + std::to_string(c) + "/" + std::to_string(seq);
+  return {e.urls[c % e.urls.size()] + "/etcdserverpb.KV/Put",
+          ProtoBytes(1, key) + ProtoBytes(2, e.value), true};
 }
 
 pid_t SpawnEtcd(const std::string& etcd, const std::vector<std::string>& args, const std::string& log) {
@@ -800,6 +980,7 @@ int main(int argc, char** argv) {
   std::string etcd_bin = "/usr/bin/etcd";
   std::string fl_bin = FEDLEDGER_BINARY;
   bool with_etcd = true, with_fedledger = true, sig_limit = false, presign = false;
+  bool etcd_grpc = true;
   double paced_rate = 0;
   Transport transport;
   for (int i = 1; i < argc; ++i) {
@@ -817,6 +998,7 @@ int main(int argc, char** argv) {
     else if (a == "--etcd") etcd_bin = next();
     else if (a == "--fedledger") fl_bin = next();
     else if (a == "--no-etcd") with_etcd = false;
+    else if (a == "--no-etcd-grpc") etcd_grpc = false;
     else if (a == "--no-fedledger") with_fedledger = false;
     else if (a == "--new-connection") transport.new_connection = true;
     else if (a == "--thread-per-client") transport.event_threads = 0;
@@ -952,7 +1134,8 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "sample entry: %s\n", sample.status().ToString().c_str());
       return 4;
     }
-    e.value_b64 = Base64(std::string(sample->bytes().begin(), sample->bytes().end()));
+    e.value.assign(sample->bytes().begin(), sample->bytes().end());
+    e.value_b64 = Base64(e.value);
     // Below the ephemeral range (32768 and up by default): a port there could already be the
     // local end of one of the benchmark's own outgoing connections, and etcd would not start.
     int base = 20000 + 6 * (::getpid() % 2000);
@@ -986,18 +1169,33 @@ int main(int argc, char** argv) {
     if (!ready) {
       std::fprintf(stderr, "etcd cluster did not come up (logs in %s)\n", root.c_str());
     } else {
-      for (int c : levels) {
-        Measure r = Drive(transport, c, 0, warmup, seconds, [&](int cl, uint64_t s) { return EtcdRequest(e, cl, s); }, e.pids);
-        r.system = "etcd";
-        r.mode = "closed c=" + std::to_string(c);
-        Print(r);
+      // Through the gateway (HTTP/1.1 and JSON, as fedledger's clients talk), then, unless
+      // --no-etcd-grpc, through etcd's native gRPC API: etcd's peak is the better of the two.
+      std::vector<std::string> names = {"etcd"};
+      std::vector<MakeRequestFn> makes = {[&](int cl, uint64_t s) { return EtcdRequest(e, cl, s); }};
+      if (etcd_grpc && transport.event_threads > 0 && !transport.new_connection) {
+        names.push_back("etcd-grpc");
+        makes.push_back([&](int cl, uint64_t s) { return EtcdGrpcRequest(e, cl, s); });
+      } else if (etcd_grpc) {
+        std::printf("(etcd over gRPC needs the event-loop clients: not run with --thread-per-client "
+                    "or --new-connection)\n");
       }
-      if (paced_rate > 0) {
-        Measure r = Drive(transport, paced_clients, paced_rate / paced_clients, warmup, seconds,
-                          [&](int cl, uint64_t s) { return EtcdRequest(e, cl, s); }, e.pids);
-        r.system = "etcd";
-        r.mode = "paced " + std::to_string(static_cast<int>(paced_rate)) + "/s";
-        Print(r);
+      for (size_t m = 0; m < names.size(); ++m) {
+        const std::string& name = names[m];
+        const MakeRequestFn& make = makes[m];
+        for (int c : levels) {
+          Measure r = Drive(transport, c, 0, warmup, seconds, make, e.pids);
+          r.system = name;
+          r.mode = "closed c=" + std::to_string(c);
+          Print(r);
+        }
+        if (paced_rate > 0) {
+          Measure r = Drive(transport, paced_clients, paced_rate / paced_clients, warmup, seconds,
+                            make, e.pids);
+          r.system = name;
+          r.mode = "paced " + std::to_string(static_cast<int>(paced_rate)) + "/s";
+          Print(r);
+        }
       }
       std::printf("(load average after etcd: %s)\n", LoadAverage().c_str());
     }
