@@ -774,7 +774,8 @@ void PrintThreads(const Measure& r) {
   std::printf("(validators' CPU per entry by thread, us: %s)\n", line.c_str());
 }
 
-void Print(const Measure& r) {
+void Print(const Measure& r, std::vector<Measure>* table) {
+  table->push_back(r);
   std::printf("| %-9s | %-14s | %9.0f | %8.1f | %8.1f | %8llu | %10.0f | %10.0f |\n",
               r.system.c_str(), r.mode.c_str(), r.rate, r.p50, r.p99,
               static_cast<unsigned long long>(r.errors), r.server_cpu_us, r.client_cpu_us);
@@ -974,6 +975,49 @@ double SignatureLimit(const SecretKey& key, const std::string& chain_id) {
 
 }  // namespace
 
+// The run's verdict in two lines: each system's peak (its best closed-loop level) against
+// fedledger's, and the latencies of every system at the paced load (half fedledger's peak).
+void PrintSummary(const std::vector<Measure>& table) {
+  std::map<std::string, const Measure*> peak, paced;
+  std::vector<std::string> order;
+  for (const Measure& r : table) {
+    if (!peak.count(r.system) && !paced.count(r.system)) order.push_back(r.system);
+    if (r.mode.rfind("paced", 0) == 0) {
+      paced[r.system] = &r;
+    } else if (!peak.count(r.system) || r.rate > peak[r.system]->rate) {
+      peak[r.system] = &r;
+    }
+  }
+  if (!peak.count("fedledger") || peak.size() < 2) return;
+  const Measure& ours = *peak["fedledger"];
+  std::string line, best_name;
+  double best = 0;
+  for (const std::string& name : order) {
+    if (name == "fedledger" || !peak.count(name)) continue;
+    char buf[160];
+    std::snprintf(buf, sizeof buf, "%s%s %.0f/s (%s, %.2fx)", line.empty() ? "" : "; ",
+                  name.c_str(), peak[name]->rate, peak[name]->mode.c_str(),
+                  ours.rate / peak[name]->rate);
+    line += buf;
+    if (peak[name]->rate > best) {
+      best = peak[name]->rate;
+      best_name = name;
+    }
+  }
+  std::printf("\n(peaks: fedledger %.0f/s (%s); %s. fedledger / etcd's best (%s): %.2fx)\n",
+              ours.rate, ours.mode.c_str(), line.c_str(), best_name.c_str(), ours.rate / best);
+  if (!paced.count("fedledger")) return;
+  line.clear();
+  for (const std::string& name : order) {
+    if (!paced.count(name)) continue;
+    char buf[160];
+    std::snprintf(buf, sizeof buf, "%s%s p50 %.1f ms, p99 %.1f ms", line.empty() ? "" : "; ",
+                  name.c_str(), paced[name]->p50, paced[name]->p99);
+    line += buf;
+  }
+  std::printf("(at the same offered load, %s: %s)\n", paced["fedledger"]->mode.c_str(), line.c_str());
+}
+
 int main(int argc, char** argv) {
   std::vector<int> levels = {4, 16, 64};
   double seconds = 8, warmup = 2;
@@ -983,6 +1027,7 @@ int main(int argc, char** argv) {
   bool etcd_grpc = true;
   double paced_rate = 0;
   Transport transport;
+  std::vector<Measure> table;  // every row printed, for the summary
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto next = [&]() -> std::string {
@@ -1093,7 +1138,7 @@ int main(int argc, char** argv) {
       r.system = "fedledger";
       r.mode = "closed c=" + std::to_string(c);
       best = std::max(best, r.rate);
-      Print(r);
+      Print(r, &table);
       PrintWire(w0, ScrapeWire(f.urls[0]));
       PrintThreads(r);
     }
@@ -1109,7 +1154,7 @@ int main(int argc, char** argv) {
                        [&](int cl, uint64_t s) { return FedledgerRequest(f, cl, s); }, node_pids);
       r.system = "fedledger";
       r.mode = "paced " + std::to_string(static_cast<int>(half)) + "/s";
-      Print(r);
+      Print(r, &table);
       PrintWire(w0, ScrapeWire(f.urls[0]));
       PrintThreads(r);
     }
@@ -1187,14 +1232,14 @@ int main(int argc, char** argv) {
           Measure r = Drive(transport, c, 0, warmup, seconds, make, e.pids);
           r.system = name;
           r.mode = "closed c=" + std::to_string(c);
-          Print(r);
+          Print(r, &table);
         }
         if (paced_rate > 0) {
           Measure r = Drive(transport, paced_clients, paced_rate / paced_clients, warmup, seconds,
                             make, e.pids);
           r.system = name;
           r.mode = "paced " + std::to_string(static_cast<int>(paced_rate)) + "/s";
-          Print(r);
+          Print(r, &table);
         }
       }
       std::printf("(load average after etcd: %s)\n", LoadAverage().c_str());
@@ -1202,6 +1247,7 @@ int main(int argc, char** argv) {
     for (pid_t p : e.pids) ::kill(p, SIGTERM);
     for (pid_t p : e.pids) ::waitpid(p, nullptr, 0);
   }
+  PrintSummary(table);
   if (!::getenv("FEDLEDGER_KEEP_BENCH")) Run("rm -rf " + root);
   return 0;
 }
