@@ -1,9 +1,9 @@
 // consensus_bench: committed entries per second and commit latency (submit to committed, as
 // the client sees it) for a 4-validator fedledger testnet on loopback, under a closed-loop
 // load generator at several concurrencies; then the same client load against a 3-member etcd
-// cluster (default fsync) in the same run, through etcd's HTTP/JSON gateway and then through its
-// native gRPC API; then each at the same paced offered load (half of fedledger's best
-// closed-loop rate).
+// cluster (default fsync) in the same run, through etcd's HTTP/JSON gateway and through its
+// native gRPC API, the systems taking turns at each level; then each at the same paced offered
+// load (half of fedledger's best closed-loop rate).
 //
 // Each client does one request at a time: fedledger clients sign a DATASET_REGISTER entry with
 // their own key (inline, as the request is made; with --presign, before the level starts, on
@@ -1114,7 +1114,14 @@ int main(int argc, char** argv) {
                 std::thread::hardware_concurrency(), per_s, per_s / 4);
   }
 
+  // Both systems run side by side, level by level (fedledger, then etcd through its gateway,
+  // then over gRPC, at each concurrency): a shared machine's speed drifts over minutes, and
+  // measuring one system's levels after the other's put that drift into the ratios. The
+  // cluster not being measured sits idle (no requests: fedledger makes no empty blocks, etcd
+  // sends heartbeats); each row's CPU columns count its own system's processes only.
+
   // ---- fedledger: 4 validators ----
+  std::vector<pid_t> node_pids;
   if (with_fedledger) {
     // Commit lines at info level for every block would cost the nodes log I/O: warn only.
     Run("sed -i \"s/level = 'info'/level = 'warn'/\" " + f.dir + "/node*/node.toml");
@@ -1122,53 +1129,21 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "testnet up failed (see %s/up.log)\n", root.c_str());
       return 3;
     }
-    std::vector<pid_t> node_pids;
     for (int i = 0; i < 8; ++i) {
       std::ifstream pf(f.dir + "/node" + std::to_string(i) + "/node.pid");
       long pid = 0;
       if (pf >> pid && pid > 0) node_pids.push_back(static_cast<pid_t>(pid));
     }
     if (node_pids.size() != 4) std::fprintf(stderr, "warning: found %zu node pids\n", node_pids.size());
-    double best = 0;
-    for (int c : levels) {
-      // Enough for 12,000 entries/s, well above what this cluster commits on 2 cores.
-      if (presign) Presign(f, static_cast<size_t>(c), static_cast<size_t>(12000 * (warmup + seconds + 1)));
-      WireCounters w0 = ScrapeWire(f.urls[0]);
-      Measure r = Drive(transport, c, 0, warmup, seconds, [&](int cl, uint64_t s) { return FedledgerRequest(f, cl, s); }, node_pids);
-      r.system = "fedledger";
-      r.mode = "closed c=" + std::to_string(c);
-      best = std::max(best, r.rate);
-      Print(r, &table);
-      PrintWire(w0, ScrapeWire(f.urls[0]));
-      PrintThreads(r);
-    }
-    if (paced_rate <= 0) paced_rate = best / 2;
-    double half = paced_rate;
-    {
-      if (presign) {
-        Presign(f, static_cast<size_t>(paced_clients),
-                static_cast<size_t>(1.5 * half * (warmup + seconds + 1)));
-      }
-      WireCounters w0 = ScrapeWire(f.urls[0]);
-      Measure r = Drive(transport, paced_clients, half / paced_clients, warmup, seconds,
-                       [&](int cl, uint64_t s) { return FedledgerRequest(f, cl, s); }, node_pids);
-      r.system = "fedledger";
-      r.mode = "paced " + std::to_string(static_cast<int>(half)) + "/s";
-      Print(r, &table);
-      PrintWire(w0, ScrapeWire(f.urls[0]));
-      PrintThreads(r);
-    }
-    if (presign) {
-      std::printf("(entries signed before each level; %llu signed inline after a key ran out)\n",
-                  static_cast<unsigned long long>(f.signed_inline.load()));
-    }
-    std::printf("(load average after fedledger: %s)\n", LoadAverage().c_str());
-    Run(fl_bin + " testnet down --dir " + f.dir + " > " + root + "/down.log 2>&1");
   }
 
   // ---- etcd: 3 members ----
+  Etcd e;
+  // Through the gateway (HTTP/1.1 and JSON, as fedledger's clients talk), then, unless
+  // --no-etcd-grpc, through etcd's native gRPC API: etcd's peak is the better of the two.
+  std::vector<std::string> etcd_names;
+  std::vector<MakeRequestFn> etcd_makes;
   if (with_etcd) {
-    Etcd e;
     EntryBody body;
     body.chain_id = f.chain_id;
     body.nonce = 1;
@@ -1177,6 +1152,7 @@ int main(int argc, char** argv) {
     auto sample = Entry::Sign(body, f.keys[0]);
     if (!sample.ok()) {
       std::fprintf(stderr, "sample entry: %s\n", sample.status().ToString().c_str());
+      if (with_fedledger) Run(fl_bin + " testnet down --dir " + f.dir + " > /dev/null 2>&1");
       return 4;
     }
     e.value.assign(sample->bytes().begin(), sample->bytes().end());
@@ -1214,39 +1190,61 @@ int main(int argc, char** argv) {
     if (!ready) {
       std::fprintf(stderr, "etcd cluster did not come up (logs in %s)\n", root.c_str());
     } else {
-      // Through the gateway (HTTP/1.1 and JSON, as fedledger's clients talk), then, unless
-      // --no-etcd-grpc, through etcd's native gRPC API: etcd's peak is the better of the two.
-      std::vector<std::string> names = {"etcd"};
-      std::vector<MakeRequestFn> makes = {[&](int cl, uint64_t s) { return EtcdRequest(e, cl, s); }};
+      etcd_names.push_back("etcd");
+      etcd_makes.push_back([&](int cl, uint64_t s) { return EtcdRequest(e, cl, s); });
       if (etcd_grpc && transport.event_threads > 0 && !transport.new_connection) {
-        names.push_back("etcd-grpc");
-        makes.push_back([&](int cl, uint64_t s) { return EtcdGrpcRequest(e, cl, s); });
+        etcd_names.push_back("etcd-grpc");
+        etcd_makes.push_back([&](int cl, uint64_t s) { return EtcdGrpcRequest(e, cl, s); });
       } else if (etcd_grpc) {
         std::printf("(etcd over gRPC needs the event-loop clients: not run with --thread-per-client "
                     "or --new-connection)\n");
       }
-      for (size_t m = 0; m < names.size(); ++m) {
-        const std::string& name = names[m];
-        const MakeRequestFn& make = makes[m];
-        for (int c : levels) {
-          Measure r = Drive(transport, c, 0, warmup, seconds, make, e.pids);
-          r.system = name;
-          r.mode = "closed c=" + std::to_string(c);
-          Print(r, &table);
-        }
-        if (paced_rate > 0) {
-          Measure r = Drive(transport, paced_clients, paced_rate / paced_clients, warmup, seconds,
-                            make, e.pids);
-          r.system = name;
-          r.mode = "paced " + std::to_string(static_cast<int>(paced_rate)) + "/s";
-          Print(r, &table);
-        }
-      }
-      std::printf("(load average after etcd: %s)\n", LoadAverage().c_str());
     }
-    for (pid_t p : e.pids) ::kill(p, SIGTERM);
-    for (pid_t p : e.pids) ::waitpid(p, nullptr, 0);
   }
+
+  // One level of every system; `rate_per_client` 0 for a closed loop.
+  auto level = [&](int clients, double rate_per_client, const std::string& mode) {
+    if (with_fedledger) {
+      if (presign) {
+        // Closed loop: enough for 12,000 entries/s, well above what this cluster commits on
+        // 2 cores; paced: the offered rate with margin.
+        double per_s = rate_per_client > 0 ? 1.5 * rate_per_client * clients : 12000;
+        Presign(f, static_cast<size_t>(clients), static_cast<size_t>(per_s * (warmup + seconds + 1)));
+      }
+      WireCounters w0 = ScrapeWire(f.urls[0]);
+      Measure r = Drive(transport, clients, rate_per_client, warmup, seconds,
+                        [&](int cl, uint64_t s) { return FedledgerRequest(f, cl, s); }, node_pids);
+      r.system = "fedledger";
+      r.mode = mode;
+      Print(r, &table);
+      PrintWire(w0, ScrapeWire(f.urls[0]));
+      PrintThreads(r);
+    }
+    for (size_t m = 0; m < etcd_names.size(); ++m) {
+      Measure r = Drive(transport, clients, rate_per_client, warmup, seconds, etcd_makes[m], e.pids);
+      r.system = etcd_names[m];
+      r.mode = mode;
+      Print(r, &table);
+    }
+  };
+  for (int c : levels) level(c, 0, "closed c=" + std::to_string(c));
+  if (paced_rate <= 0) {
+    for (const Measure& r : table) {
+      if (r.system == "fedledger") paced_rate = std::max(paced_rate, r.rate / 2);
+    }
+  }
+  if (paced_rate > 0) {
+    level(paced_clients, paced_rate / paced_clients,
+          "paced " + std::to_string(static_cast<int>(paced_rate)) + "/s");
+  }
+  if (presign) {
+    std::printf("(entries signed before each level; %llu signed inline after a key ran out)\n",
+                static_cast<unsigned long long>(f.signed_inline.load()));
+  }
+  std::printf("(load average at the end: %s)\n", LoadAverage().c_str());
+  if (with_fedledger) Run(fl_bin + " testnet down --dir " + f.dir + " > " + root + "/down.log 2>&1");
+  for (pid_t p : e.pids) ::kill(p, SIGTERM);
+  for (pid_t p : e.pids) ::waitpid(p, nullptr, 0);
   PrintSummary(table);
   if (!::getenv("FEDLEDGER_KEEP_BENCH")) Run("rm -rf " + root);
   return 0;
