@@ -11,9 +11,9 @@
 // etcd's clients send prepared bytes) and POST it with wait=true (answered when
 // committed); etcd clients PUT a value of the same size (the entry's bytes) under a fresh key,
 // through the gateway (JSON, base64 value) or as a gRPC KV.Put over HTTP/2 (--no-etcd-grpc
-// skips that). One request per entry on both, over the same HTTP/1.1 client code, each client on its own
-// HTTP/1.1 keep-alive connection (reconnecting after an error), as a real client library
-// would. By default 2 event-loop threads (--client-threads N) drive all the clients'
+// skips that). One request per entry on both, over the same client code, each client on its
+// own keep-alive connection (HTTP/1.1, or HTTP/2 for gRPC; reconnecting after an error), as a
+// real client library would. By default 2 event-loop threads (--client-threads N) drive all the clients'
 // connections, as load generators do; --thread-per-client makes each client a blocking OS
 // thread instead (the earlier mode, whose 250 threads cost both systems kernel switches), and
 // --new-connection (implies it) opens a new TCP connection per request on both.
@@ -173,6 +173,9 @@ void Frame(std::string* out, uint8_t type, uint8_t flags, uint32_t stream, const
                         static_cast<char>(stream >> 8), static_cast<char>(stream)};
   out->append(head, 9);
   out->append(payload);
+}
+uint32_t ReadU32(const uint8_t* p) {
+  return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | p[3];
 }
 std::string U32(uint32_t v) {
   return {static_cast<char>(v >> 24), static_cast<char>(v >> 16), static_cast<char>(v >> 8),
@@ -596,7 +599,7 @@ class EventClients {
       size_t len = (size_t{b[0]} << 16) | (size_t{b[1]} << 8) | b[2];
       if (c.in.size() - pos < 9 + len) break;
       uint8_t type = b[3], flags = b[4];
-      uint32_t stream = ((uint32_t{b[5]} << 24) | (uint32_t{b[6]} << 16) | (uint32_t{b[7]} << 8) | b[8]) & 0x7fffffffu;
+      uint32_t stream = h2::ReadU32(b + 5) & 0x7fffffffu;
       std::string payload = c.in.substr(pos + 9, len);
       pos += 9 + len;
       bool ours = c.stream != 0 && stream == c.stream;
@@ -628,8 +631,7 @@ class EventClients {
           return Fail(c, now);
         case h2::kWindowUpdate:
           if (stream == 0 && payload.size() == 4) {
-            const auto* w = reinterpret_cast<const uint8_t*>(payload.data());
-            c.send_window += ((uint32_t{w[0]} << 24) | (uint32_t{w[1]} << 16) | (uint32_t{w[2]} << 8) | w[3]) & 0x7fffffffu;
+            c.send_window += h2::ReadU32(reinterpret_cast<const uint8_t*>(payload.data())) & 0x7fffffffu;
           }
           break;
         default:
@@ -973,8 +975,6 @@ double SignatureLimit(const SecretKey& key, const std::string& chain_id) {
   return static_cast<double>(total.load()) / 2.0;
 }
 
-}  // namespace
-
 // The run's verdict in two lines: each system's peak (its best closed-loop level) against
 // fedledger's, and the latencies of every system at the paced load (half fedledger's peak).
 void PrintSummary(const std::vector<Measure>& table) {
@@ -1017,6 +1017,8 @@ void PrintSummary(const std::vector<Measure>& table) {
   }
   std::printf("(at the same offered load, %s: %s)\n", paced["fedledger"]->mode.c_str(), line.c_str());
 }
+
+}  // namespace
 
 int main(int argc, char** argv) {
   std::vector<int> levels = {4, 16, 64};
