@@ -186,6 +186,14 @@ void RoundDriver::Wake() {
   cv_.notify_all();
 }
 
+bool RoundDriver::OnCommitted(const Block& block) {
+  bool tasks = std::any_of(block.entries.begin(), block.entries.end(),
+                           [](const Entry& e) { return e.kind() != EntryKind::kDatasetRegister; });
+  if (!tasks && Idle()) return false;
+  Wake();
+  return true;
+}
+
 void RoundDriver::Run() {
   while (!stop_) {
     {

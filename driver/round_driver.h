@@ -46,6 +46,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "ledger/block.h"
 #include "ledger/crypto.h"
 #include "ledger/entry.h"
 #include "ledger/status.h"
@@ -113,8 +114,12 @@ class RoundDriver {
   // artifact arrived); Run() steps again now instead of at the end of its poll interval.
   void Wake();
   // Thread-safe: the last Step() found no task this node has a role in. Only a block that
-  // carries a task entry can change that, so the caller need not Wake() it for other blocks.
+  // carries a task entry can change that.
   bool Idle() const { return idle_.load(std::memory_order_relaxed); }
+  // Thread-safe, for the node's commit listener: wakes the driver unless it is idle and the
+  // block holds no task entry (a ledger busy with dataset registrations would otherwise wake
+  // it at every commit). Returns whether it woke it.
+  bool OnCommitted(const Block& block);
 
   // The partner's report for a task (as written to report.json), or null.
   nlohmann::json Report(const std::string& task_id) const;

@@ -3,7 +3,6 @@
 #include <signal.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <climits>
 #include <cstdio>
 #include <mutex>
@@ -84,14 +83,7 @@ Registrar reg("40-node", [](CLI::App& app) {
       // Step as soon as what the driver waits for happens: a block (an update, an aggregate
       // committed) or an artifact (an update received), not at the end of a poll interval.
       driver::RoundDriver* r = rounds.get();
-      // A driver with no task of its own sleeps through blocks without task entries (a
-      // ledger busy with dataset registrations would otherwise wake it at every commit).
-      node->AddCommitListener([r](const Block& block) {
-        bool tasks = std::any_of(block.entries.begin(), block.entries.end(), [](const Entry& e) {
-          return e.kind() != EntryKind::kDatasetRegister;
-        });
-        if (tasks || !r->Idle()) r->Wake();
-      });
+      node->AddCommitListener([r](const Block& block) { r->OnCommitted(block); });
       node->artifacts().AddListener([r](const Hash32&) { r->Wake(); });
       rounds_thread = std::thread([&rounds] { rounds->Run(); });
       NameThread(rounds_thread, "fl-rounds");

@@ -292,10 +292,19 @@ TEST_CASE("driver: idle (no wake-up needed for non-task blocks) until a task nam
   for (auto& d : f.drivers) CHECK_FALSE(d->Idle());  // not stepped yet: it may have work
   for (auto& d : f.drivers) CHECK_FALSE(d->Step());
   for (auto& d : f.drivers) CHECK(d->Idle());
+  Block quiet;  // no task entry: an idle driver is not woken
+  for (auto& d : f.drivers) CHECK_FALSE(d->OnCommitted(quiet));
   TaskSpec spec = f.Spec("t-idle", 1);
   f.Propose(spec);  // approved: active, naming partners 0-2 and node 3 as aggregator
+  Block with_task;
+  for (const Entry& e : f.world->log) {
+    if (e.kind() == EntryKind::kTaskPropose) with_task.entries.push_back(e);
+  }
+  REQUIRE(with_task.entries.size() == 1);
+  for (auto& d : f.drivers) CHECK(d->OnCommitted(with_task));  // still idle, but a task entry
   for (auto& d : f.drivers) d->Step();
   for (auto& d : f.drivers) CHECK_FALSE(d->Idle());
+  for (auto& d : f.drivers) CHECK(d->OnCommitted(quiet));  // busy: every block may matter
 }
 
 TEST_CASE("driver: the data gate opens the file only after the round's DATA_ACCESS is committed") {
