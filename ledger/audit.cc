@@ -8,6 +8,7 @@
 #include <mutex>
 #include <thread>
 
+#include "ledger/private_copy.h"
 #include "ledger/store.h"
 
 namespace fedledger {
@@ -434,16 +435,35 @@ Result<AuditSummary> AuditStore(const std::string& path, const AuditOptions& opt
   leveldb::Options opts;
   opts.create_if_missing = false;
   opts.paranoid_checks = true;
-  if (options.env) opts.env = options.env;
+  // The store is evidence: read a private copy of it, never the directory itself, which
+  // LevelDB would rewrite on open (ledger/private_copy.h). A test's Env opens in place.
+  std::unique_ptr<PrivateCopy> view;
+  std::string db_path = path;
+  if (options.env) {
+    opts.env = options.env;
+  } else {
+    auto v = PrivateCopy::Make(path);
+    if (!v.ok()) {
+      if (v.status().code() == Status::Code::kNotFound) return Status::NotFound("no ledger store at " + path);
+      return v.status();
+    }
+    view = std::move(v).value();
+    db_path = view->path();
+  }
   leveldb::DB* raw = nullptr;
-  leveldb::Status s = leveldb::DB::Open(opts, path, &raw);
+  leveldb::Status s = leveldb::DB::Open(opts, db_path, &raw);
   if (!s.ok()) {
     if (s.IsInvalidArgument() || s.IsNotFound()) {
       return Status::NotFound("no ledger store at " + path);
     }
-    if (s.IsIOError()) return Status::IOError("cannot open store " + path + ": " + s.ToString());
-    return Status::Corruption("cannot open store " + path + ": " + s.ToString());
+    std::string why = s.ToString();
+    for (size_t at; db_path != path && (at = why.find(db_path)) != std::string::npos;) {
+      why.replace(at, db_path.size(), path);
+    }
+    if (s.IsIOError()) return Status::IOError("cannot open store " + path + ": " + why);
+    return Status::Corruption("cannot open store " + path + ": " + why);
   }
+  // Declared after `view`: the database closes before its copy is removed.
   std::unique_ptr<leveldb::DB> db(raw);
 
   std::string v;

@@ -141,6 +141,10 @@ Result<BlockRecord> DecodeBlockRecord(ByteView b) {
 leveldb::Options MakeOptions(const StoreOptions& o) {
   leveldb::Options opts;
   if (o.env) opts.env = o.env;
+  // A damaged write-ahead log or table is an error, not something to skip: without this,
+  // LevelDB drops the log records after a bad checksum on open (committed blocks) and
+  // deletes the log.
+  opts.paranoid_checks = true;
   opts.block_cache = leveldb::NewLRUCache(o.block_cache_bytes);
   opts.filter_policy = leveldb::NewBloomFilterPolicy(10);
   opts.write_buffer_size = 16 << 20;
@@ -188,6 +192,15 @@ void AddBlockToBatch(const Block& block, const std::optional<Certificate>& cert,
   batch.Put(keys::Meta("head"), ToSlice(hw.bytes()));
 }
 
+// Every read checks the checksums of the table blocks it touches: a damaged block is an
+// error for the reader (a proof, a block served over the API, the consensus thread), never
+// bytes handed on as if they were the ledger's.
+leveldb::ReadOptions Reads() {
+  leveldb::ReadOptions ro;
+  ro.verify_checksums = true;
+  return ro;
+}
+
 }  // namespace
 
 Result<Block> MakeGenesisBlock(const Entry& genesis_entry) {
@@ -208,10 +221,12 @@ Result<Block> MakeGenesisBlock(const Entry& genesis_entry) {
 }
 
 Store::~Store() {
-  // The DB must close before its cache and filter policy are freed.
+  // The DB must close before its cache and filter policy are freed, and before its private
+  // copy (OpenReadOnly) is removed.
   db_.reset();
   delete block_cache_;
   delete filter_policy_;
+  view_.reset();
 }
 
 Result<std::unique_ptr<Store>> Store::Create(const std::string& path, const Block& genesis,
@@ -265,19 +280,47 @@ Result<std::unique_ptr<Store>> Store::Create(const std::string& path, const Bloc
 }
 
 Result<std::unique_ptr<Store>> Store::Open(const std::string& path, const StoreOptions& options) {
+  return OpenAt(path, path, nullptr, options);
+}
+
+Result<std::unique_ptr<Store>> Store::OpenReadOnly(const std::string& path,
+                                                   const StoreOptions& options) {
+  if (options.env) return OpenAt(path, path, nullptr, options);
+  auto view = PrivateCopy::Make(path);
+  if (!view.ok()) {
+    if (view.status().code() == Status::Code::kNotFound) {
+      return Status::NotFound("no ledger store at " + path);
+    }
+    return view.status();
+  }
+  std::string db_path = (*view)->path();
+  auto store = OpenAt(path, db_path, std::move(view).value(), options);
+  if (!store.ok()) return store.status();
+  (*store)->read_only_ = true;
+  return store;
+}
+
+Result<std::unique_ptr<Store>> Store::OpenAt(const std::string& path, const std::string& db_path,
+                                             std::unique_ptr<PrivateCopy> view,
+                                             const StoreOptions& options) {
   std::unique_ptr<Store> store(new Store);
   store->options_ = options;
+  store->view_ = std::move(view);
   leveldb::Options opts = MakeOptions(options);
   store->block_cache_ = opts.block_cache;
   store->filter_policy_ = opts.filter_policy;
   opts.create_if_missing = false;
   leveldb::DB* db = nullptr;
-  leveldb::Status s = leveldb::DB::Open(opts, path, &db);
+  leveldb::Status s = leveldb::DB::Open(opts, db_path, &db);
   if (!s.ok()) {
-    if (s.IsInvalidArgument()) {
-      return Status::NotFound("no ledger store at " + path + " (" + s.ToString() + ")");
+    // LevelDB names the files it opened: name the caller's directory, not a private copy.
+    std::string why = s.ToString();
+    for (size_t at; db_path != path && (at = why.find(db_path)) != std::string::npos;) {
+      why.replace(at, db_path.size(), path);
     }
-    return FromLevelDB(s, "cannot open store at " + path);
+    if (s.IsInvalidArgument()) return Status::NotFound("no ledger store at " + path + " (" + why + ")");
+    if (s.IsCorruption()) return Status::Corruption("cannot open store at " + path + ": " + why);
+    return Status::IOError("cannot open store at " + path + ": " + why);
   }
   store->db_.reset(db);
   FL_TRY(store->LoadState().WithContext("store " + path));
@@ -286,7 +329,7 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& path, const StoreO
 
 Status Store::LoadState() {
   std::string v;
-  leveldb::ReadOptions ro;
+  leveldb::ReadOptions ro = Reads();
   leveldb::Status s = db_->Get(ro, keys::Meta("genesis"), &v);
   if (s.IsNotFound()) return Status::Corruption("no genesis record: not a fedledger store");
   FL_TRY(FromLevelDB(s, "reading genesis record"));
@@ -334,6 +377,17 @@ Status Store::LoadState() {
   if (log.Root() != head.header.log_root) {
     return Status::Corruption("stored Merkle nodes do not give the head block's log root");
   }
+  // The head is what this store vouches for when it serves proofs and signs on top of it:
+  // its certificate must still be a quorum of the validators' precommits for it (a few
+  // signature checks per open; `audit verify` checks every block).
+  if (head_height > 0) {
+    if (!head.cert) return Status::Corruption("head block " + std::to_string(head_height) + " has no certificate");
+    Status cs = head.cert->Verify(validators_, chain_id_, head_height, head.hash);
+    if (!cs.ok()) {
+      return Status::Corruption("the certificate of head block " + std::to_string(head_height) +
+                                " does not verify: " + cs.message());
+    }
+  }
 
   std::unique_lock lock(mu_);
   head_ = std::move(head);
@@ -374,7 +428,7 @@ Result<uint64_t> Store::LastNonceLocked(const PubKey& signer) const {
   uint64_t nonce = 0;
   std::string prefix = keys::BySigner(signer, 0);
   prefix.resize(prefix.size() - 8);
-  std::unique_ptr<leveldb::Iterator> ix(db_->NewIterator(leveldb::ReadOptions()));
+  std::unique_ptr<leveldb::Iterator> ix(db_->NewIterator(Reads()));
   ix->Seek(keys::BySigner(signer, UINT64_MAX));
   if (ix->Valid()) {
     ix->Prev();
@@ -476,6 +530,7 @@ Status Store::CheckBlock(const Block& block) const {
 }
 
 Status Store::Commit(const Block& block, const Certificate& cert) {
+  if (read_only_) return Status::FailedPrecondition("the store was opened read-only");
   std::lock_guard commit_lock(commit_mu_);
   FL_TRY(CheckBlock(block));
   Hash32 hash = block.header.Hash();
@@ -507,7 +562,7 @@ Status Store::Commit(const Block& block, const Certificate& cert) {
 
 Result<BlockRecord> Store::GetBlockRecord(uint64_t height) const {
   std::string v;
-  leveldb::Status s = db_->Get(leveldb::ReadOptions(), keys::Block(height), &v);
+  leveldb::Status s = db_->Get(Reads(), keys::Block(height), &v);
   if (s.IsNotFound()) return Status::NotFound("no block at height " + std::to_string(height));
   FL_TRY(FromLevelDB(s, "reading block " + std::to_string(height)));
   auto rec = DecodeBlockRecord(ToView(v));
@@ -523,7 +578,7 @@ Result<BlockRecord> Store::GetBlockRecord(uint64_t height) const {
 
 Result<Entry> Store::GetEntry(uint64_t index) const {
   std::string v;
-  leveldb::Status s = db_->Get(leveldb::ReadOptions(), keys::Entry(index), &v);
+  leveldb::Status s = db_->Get(Reads(), keys::Entry(index), &v);
   if (s.IsNotFound()) return Status::NotFound("no entry at index " + std::to_string(index));
   FL_TRY(FromLevelDB(s, "reading entry " + std::to_string(index)));
   auto e = Entry::Decode(ToView(v));
@@ -538,7 +593,7 @@ Result<Block> Store::GetBlock(uint64_t height) const {
   Block b;
   b.header = rec.header;
   b.entries.reserve(rec.header.entry_count);
-  std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(leveldb::ReadOptions()));
+  std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(Reads()));
   std::string first = keys::Entry(rec.first_entry_index);
   uint64_t index = rec.first_entry_index;
   it->Seek(first);
@@ -623,7 +678,7 @@ Status Store::QueryEntries(const EntryQuery& q,
   } else if (q.kind) {
     prefix = keys::ByKind(*q.kind, 0);
   }
-  std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(leveldb::ReadOptions()));
+  std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(Reads()));
   std::vector<uint64_t> indexes;
   if (!prefix.empty()) {
     // Keys in height order, so entries come out in log order.
@@ -665,14 +720,14 @@ Status Store::QueryEntries(const EntryQuery& q,
 Result<Hash32> Store::Node(NodeId id) const {
   std::string v;
   if (id.level == 0) {  // leaves are not stored twice: hash the entry
-    leveldb::Status s = db_->Get(leveldb::ReadOptions(), keys::Entry(id.index), &v);
+    leveldb::Status s = db_->Get(Reads(), keys::Entry(id.index), &v);
     if (s.IsNotFound()) {
       return Status::NotFound("Merkle leaf " + std::to_string(id.index) + ": no such entry");
     }
     FL_TRY(FromLevelDB(s, "reading entry " + std::to_string(id.index)));
     return MerkleLeafHash(ToView(v));
   }
-  leveldb::Status s = db_->Get(leveldb::ReadOptions(), keys::Node(id), &v);
+  leveldb::Status s = db_->Get(Reads(), keys::Node(id), &v);
   if (s.IsNotFound()) {
     return Status::NotFound("Merkle node (" + std::to_string(id.level) + ", " +
                             std::to_string(id.index) + ") is not stored");

@@ -35,6 +35,7 @@
 #include "ledger/block.h"
 #include "ledger/entry.h"
 #include "ledger/merkle.h"
+#include "ledger/private_copy.h"
 #include "ledger/status.h"
 
 namespace leveldb {
@@ -92,6 +93,12 @@ class Store : public MerkleNodeSource {
   // consistent; `audit verify` does the full re-derivation.
   static Result<std::unique_ptr<Store>> Open(const std::string& path,
                                              const StoreOptions& options = {});
+  // Opens an existing store for reading only and leaves its directory exactly as it was
+  // (ledger/private_copy.h): what auditors open, since the directory is their evidence.
+  // FailedPrecondition while a process (a running node) has the store open. Commit() is
+  // refused. With a custom `options.env` (tests) the directory is opened in place.
+  static Result<std::unique_ptr<Store>> OpenReadOnly(const std::string& path,
+                                                     const StoreOptions& options = {});
   ~Store() override;
 
   const std::string& chain_id() const { return chain_id_; }
@@ -146,6 +153,10 @@ class Store : public MerkleNodeSource {
 
  private:
   Store() = default;
+  // Opens the LevelDB at `db_path`; messages name `path`, the directory the caller asked for.
+  static Result<std::unique_ptr<Store>> OpenAt(const std::string& path, const std::string& db_path,
+                                               std::unique_ptr<PrivateCopy> view,
+                                               const StoreOptions& options);
   Status LoadState();
   // LastNonce with nonce_mu_ held: the remembered value, or the signer's last entry's nonce
   // read through the signer index (and remembered). The read and the insert happen under
@@ -155,6 +166,8 @@ class Store : public MerkleNodeSource {
   Result<uint64_t> LastNonceLocked(const PubKey& signer) const;
 
   StoreOptions options_;
+  std::unique_ptr<PrivateCopy> view_;  // OpenReadOnly's copy; removed after db_ closes
+  bool read_only_ = false;
   leveldb::Cache* block_cache_ = nullptr;              // owned; outlives db_
   const leveldb::FilterPolicy* filter_policy_ = nullptr;  // owned; outlives db_
   std::unique_ptr<leveldb::DB> db_;

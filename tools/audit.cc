@@ -73,7 +73,7 @@ void PrintSummary(const AuditSummary& s, const KeyNames& names, const char* what
 
 // Genesis names, read from block 0 of a store, for display only (AuditStore verifies it).
 KeyNames NamesFromStore(const std::string& data_dir) {
-  auto store = Store::Open(LedgerPath(data_dir));
+  auto store = Store::OpenReadOnly(LedgerPath(data_dir));
   if (!store.ok()) return KeyNames();
   return KeyNames((*store)->genesis());
 }

@@ -19,7 +19,8 @@ std::string LedgerPath(const std::string& data_dir) {
 
 std::unique_ptr<Store> OpenStore(const std::string& data_dir) {
   if (!Exists(data_dir)) throw Failure("data directory " + data_dir + " does not exist", 2);
-  return Unwrap(Store::Open(LedgerPath(data_dir)));
+  // Read-only: the directory is left exactly as it was (an auditor's evidence).
+  return Unwrap(Store::OpenReadOnly(LedgerPath(data_dir)));
 }
 
 Progress::Progress(std::string label)

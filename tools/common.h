@@ -17,6 +17,7 @@ namespace fedledger::cli {
 // other node state beside them. Auditors may also point --data-dir at a copied LevelDB
 // directory itself; both are accepted.
 std::string LedgerPath(const std::string& data_dir);
+// Opens the store read-only (Store::OpenReadOnly): the directory is left exactly as it was.
 std::unique_ptr<Store> OpenStore(const std::string& data_dir);
 
 // A progress bar on stderr, shown only when stderr is a terminal and the work has already
