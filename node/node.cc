@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <future>
@@ -105,6 +106,38 @@ bool Exists(const std::string& path) {
   return ::stat(path.c_str(), &st) == 0;
 }
 
+// The [partner] section, checked before anything starts: a node that would only find out at
+// its first task (or never: a key that is no partner takes part in nothing) is refused now.
+Status CheckPartnerConfig(const NodeConfig& config, const PubKey& node_key,
+                          const GenesisPayload& genesis) {
+  const PartnerConfig& p = config.partner;
+  if (p.key_file.empty()) return Status::Ok();
+  auto key = LoadSecretKey(p.key_file);
+  if (!key.ok()) return key.status().WithContext("[partner] key");
+  const PubKey& pub = key->pubkey();
+  if (pub == node_key) {
+    return Status::InvalidArgument("[partner] key " + p.key_file +
+                                   " is this node's validator key; it must be the key of a "
+                                   "partner in the genesis");
+  }
+  bool partner = std::any_of(genesis.partners.begin(), genesis.partners.end(),
+                             [&](const Member& m) { return m.key == pub; });
+  if (!partner) {
+    return Status::InvalidArgument("[partner] key " + p.key_file + " (public key " + pub.Hex() +
+                                   ") is not a partner in the genesis");
+  }
+  for (const auto& [id, file] : p.datasets) {
+    std::string where = "[partner] datasets." + id;
+    FL_TRY(ValidateIdentifier(where.c_str(), id));
+    struct stat st;
+    if (::stat(file.c_str(), &st) != 0) {
+      return Status::NotFound(where + ": cannot read " + file + ": " + std::strerror(errno));
+    }
+    if (!S_ISREG(st.st_mode)) return Status::InvalidArgument(where + ": " + file + " is not a file");
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 Node::Node(const NodeConfig& config, net::LogFn log, SecretKey key)
@@ -161,6 +194,7 @@ Result<std::unique_ptr<Node>> Node::Open(const NodeConfig& config, net::LogFn lo
     if (p.key == node->key_.pubkey()) return Status::InvalidArgument(where + " is this node's own key");
     if (vals.IndexOf(p.key) < 0) return Status::InvalidArgument(where + " is not a validator in the genesis");
   }
+  FL_TRY(CheckPartnerConfig(config, node->key_.pubkey(), node->store_->genesis()));
 
   FL_ASSIGN(node->signer_storage_,
             consensus::FileSignerStorage::Open(config.data_dir + "/signer.state"));

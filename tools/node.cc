@@ -47,6 +47,12 @@ Registrar reg("40-node", [](CLI::App& app) {
     mallopt(M_MMAP_MAX, 0);
     mallopt(M_TRIM_THRESHOLD, INT_MAX);
     node::NodeConfig config = Unwrap(node::LoadNodeConfig(*config_path));
+#ifndef FEDLEDGER_HAVE_DRIVER
+    if (!config.partner.key_file.empty()) {
+      throw Failure(*config_path + ": [partner] needs the round driver, and this fedledger was "
+                    "built without the trainer (-DFEDLEDGER_WITH_TRAINER=OFF)", 2);
+    }
+#endif
     // Every thread the node starts inherits this mask; this thread takes the signals with
     // sigwait, so shutdown runs in ordinary code rather than in a signal handler. SIGUSR1 is
     // our own "consensus failed" wake-up.
@@ -87,11 +93,6 @@ Registrar reg("40-node", [](CLI::App& app) {
       node->artifacts().AddListener([r](const Hash32&) { r->Wake(); });
       rounds_thread = std::thread([&rounds] { rounds->Run(); });
       NameThread(rounds_thread, "fl-rounds");
-    }
-#else
-    if (!config.partner.key_file.empty()) {
-      throw Failure(*config_path + ": [partner] needs the round driver, and this fedledger was "
-                    "built without the trainer (-DFEDLEDGER_WITH_TRAINER=OFF)", 2);
     }
 #endif
     int sig = 0;

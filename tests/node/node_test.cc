@@ -326,6 +326,48 @@ TEST_CASE("node: a store from another genesis and a non-validator key are refuse
   CHECK_THAT(m.status().message(), Catch::Contains("belongs to genesis"));
 }
 
+TEST_CASE("node: a bad [partner] section is refused at start naming what is wrong", "[config]") {
+  TempDir tmp;
+  SecretKey v = SecretKey::FromSeed("v"), alice = SecretKey::FromSeed("a"),
+            stranger = SecretKey::FromSeed("s");
+  REQUIRE(SaveSecretKey(tmp.path + "/node.key", v).ok());
+  REQUIRE(SaveSecretKey(tmp.path + "/alice.key", alice).ok());
+  REQUIRE(SaveSecretKey(tmp.path + "/stranger.key", stranger).ok());
+  REQUIRE(WriteGenesisFile(tmp.path + "/genesis.json", *MakeGenesisFile(GenesisEntry("c1", {v}, alice))).ok());
+  { std::ofstream(tmp.path + "/data.csv") << "smiles,label\nC,1\n"; }
+  auto c = ParseNodeConfig(kMinimal, tmp.path);
+  REQUIRE(c.ok());
+  c->log_level = net::LogLevel::kError;
+  PartnerConfig good;
+  good.key_file = tmp.path + "/alice.key";
+  good.datasets["ds1"] = tmp.path + "/data.csv";
+  auto open = [&](const PartnerConfig& p) {
+    NodeConfig with = *c;
+    with.partner = p;
+    return Node::Open(with, net::StderrLog);
+  };
+  { REQUIRE(open(good).ok()); }
+  auto refused = [&](const PartnerConfig& p, const std::string& why) {
+    auto n = open(p);
+    REQUIRE_FALSE(n.ok());
+    CHECK_THAT(n.status().message(), Catch::Contains(why));
+  };
+  PartnerConfig p = good;
+  p.key_file = tmp.path + "/nope.key";
+  refused(p, "[partner] key");
+  p.key_file = tmp.path + "/node.key";
+  refused(p, "this node's validator key");
+  p.key_file = tmp.path + "/stranger.key";
+  refused(p, "is not a partner in the genesis");
+  p = good;
+  p.datasets = {{"bad id!", tmp.path + "/data.csv"}};
+  refused(p, "[partner] datasets.bad id!");
+  p.datasets = {{"ds2", tmp.path + "/missing.csv"}};
+  refused(p, "missing.csv");
+  p.datasets = {{"ds3", tmp.path}};
+  refused(p, "is not a file");
+}
+
 TEST_CASE("node: a frame without a signature passes only the sender's own votes", "[peer]") {
   // Validator 0 runs as a node; the test holds validator 1's key and talks to it over its own
   // PeerNetwork, marking messages self-signed whatever they are (as a faulty or hostile peer
