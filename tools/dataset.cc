@@ -15,6 +15,7 @@
 
 #include "ledger/describe.h"
 #include "tools/common.h"
+#include "tools/flags.h"
 #include "tools/node_client.h"
 
 namespace fedledger::cli {
@@ -140,8 +141,9 @@ void AddRegister(CLI::App* dataset) {
   cmd->add_option("--node", a->node, "Validator API URL")->capture_default_str();
   cmd->add_option("--id", a->id, "Dataset id (default: the file name without .csv/.csv.gz)");
   cmd->add_option("--description", a->description, "Free text stored with the registration");
-  cmd->add_option("--timeout-ms", a->timeout_ms, "Give up waiting for the commit after this long")
-      ->capture_default_str()->check(CLI::Range(uint64_t{1}, uint64_t{120000}));
+  AddUnsignedOption(cmd, "--timeout-ms", &a->timeout_ms,
+                    "Give up waiting for the commit after this long", 1, 120000)
+      ->default_str(std::to_string(a->timeout_ms));
   cmd->callback([a] {
     SecretKey key = Unwrap(LoadSecretKey(a->key));
     std::string id = a->id.empty() ? DefaultId(a->file) : a->id;

@@ -12,6 +12,7 @@
 #include "ledger/describe.h"
 #include "net/http_client.h"
 #include "tools/common.h"
+#include "tools/flags.h"
 
 namespace fedledger::cli {
 namespace {
@@ -117,7 +118,8 @@ void AddSubmit(CLI::App& app) {
       "submit", "Sign an entry with a key file and submit it to a validator's HTTP API");
   struct Args {
     std::string node = "http://127.0.0.1:26657", key, kind, proof_out;
-    uint64_t nonce = 0, timeout_ms = 30000;
+    std::optional<uint64_t> nonce;  // not given: the signer's last committed nonce + 1
+    uint64_t timeout_ms = 30000;
     bool wait = false, json = false;
     Fields f;
   };
@@ -125,10 +127,12 @@ void AddSubmit(CLI::App& app) {
   cmd->add_option("--node", a->node, "Validator API URL")->capture_default_str();
   cmd->add_option("--key", a->key, "Signer's key file")->required();
   cmd->add_option("--kind", a->kind, "Entry kind (DATA_ACCESS, data-access, ...)")->required();
-  cmd->add_option("--nonce", a->nonce, "Nonce (default: the signer's last committed nonce + 1)");
+  AddUnsignedOption(cmd, "--nonce", &a->nonce,
+                    "Nonce, 1 or more (default: the signer's last committed nonce + 1)");
   cmd->add_flag("--wait", a->wait, "Wait until the entry is committed; print height and index");
-  cmd->add_option("--timeout-ms", a->timeout_ms, "With --wait: give up after this long")
-      ->capture_default_str()->check(CLI::Range(uint64_t{1}, uint64_t{120000}));
+  AddUnsignedOption(cmd, "--timeout-ms", &a->timeout_ms, "With --wait: give up after this long",
+                    1, 120000)
+      ->default_str(std::to_string(a->timeout_ms));
   cmd->add_option("--proof-out", a->proof_out,
                   "With --wait: write the entry's inclusion proof document to this file");
   cmd->add_flag("--json", a->json, "Print the node's JSON answer");
@@ -136,24 +140,24 @@ void AddSubmit(CLI::App& app) {
   Fields& f = a->f;
   opts["--dataset-id"] = cmd->add_option("--dataset-id", f.dataset_id, "Dataset id");
   opts["--content-hash"] = cmd->add_option("--content-hash", f.content_hash, "SHA-256 of the dataset file (hex)");
-  opts["--rows"] = cmd->add_option("--rows", f.rows, "Rows in the dataset");
+  opts["--rows"] = AddUnsignedOption(cmd, "--rows", &f.rows, "Rows in the dataset");
   opts["--schema"] = cmd->add_option("--schema", f.schema, "Column names, comma separated");
   opts["--description"] = cmd->add_option("--description", f.description, "Free text");
   opts["--task"] = cmd->add_option("--task", f.task, "Task id");
   opts["--spec-hash"] = cmd->add_option("--spec-hash", f.spec_hash, "Task spec hash (hex)");
   opts["--reason"] = cmd->add_option("--reason", f.reason, "Reason (text)");
-  opts["--rounds-completed"] = cmd->add_option("--rounds-completed", f.rounds_completed, "Rounds completed");
+  opts["--rounds-completed"] = AddUnsignedOption(cmd, "--rounds-completed", &f.rounds_completed, "Rounds completed");
   opts["--final-hash"] = cmd->add_option("--final-hash", f.final_hash, "Final trunk hash (hex)");
-  opts["--round"] = cmd->add_option("--round", f.round, "Round number");
+  opts["--round"] = AddUnsignedOption(cmd, "--round", &f.round, "Round number");
   opts["--dataset-hash"] = cmd->add_option("--dataset-hash", f.dataset_hash, "SHA-256 of the dataset read (hex)");
-  opts["--rows-read"] = cmd->add_option("--rows-read", f.rows_read, "Rows read");
+  opts["--rows-read"] = AddUnsignedOption(cmd, "--rows-read", &f.rows_read, "Rows read");
   opts["--update-hash"] = cmd->add_option("--update-hash", f.update_hash, "SHA-256 of the masked update (hex)");
-  opts["--samples"] = cmd->add_option("--samples", f.samples, "Training samples");
-  opts["--size-bytes"] = cmd->add_option("--size-bytes", f.size_bytes, "Update size in bytes");
+  opts["--samples"] = AddUnsignedOption(cmd, "--samples", &f.samples, "Training samples");
+  opts["--size-bytes"] = AddUnsignedOption(cmd, "--size-bytes", &f.size_bytes, "Update size in bytes");
   opts["--aggregate-hash"] = cmd->add_option("--aggregate-hash", f.aggregate_hash, "SHA-256 of the aggregate (hex)");
   opts["--contributor"] = cmd->add_option("--contributor", f.contributors, "Contributor (partner name or key); repeat");
-  opts["--total-samples"] = cmd->add_option("--total-samples", f.total_samples, "Total samples");
-  opts["--attempt"] = cmd->add_option("--attempt", f.attempt, "Restart attempt");
+  opts["--total-samples"] = AddUnsignedOption(cmd, "--total-samples", &f.total_samples, "Total samples");
+  opts["--attempt"] = AddUnsignedOption(cmd, "--attempt", &f.attempt, "Round attempt");
   opts["--dropped"] = cmd->add_option("--dropped", f.dropped, "Dropped participant (name or key); repeat");
   cmd->callback([a, opts] {
     EntryKind kind = Unwrap(ParseEntryKind(a->kind));
@@ -175,6 +179,16 @@ void AddSubmit(CLI::App& app) {
       }
     }
     if (!a->proof_out.empty() && !a->wait) throw Failure("--proof-out needs --wait", 2);
+    // Nonces start at 1 (docs/FORMAT.md 4.5), and a signer's next nonce must be above its
+    // last: a committed 2^64-1 would leave the key unable to sign anything, ever.
+    if (a->nonce == uint64_t{0}) {
+      throw Failure("--nonce 0: nonces start at 1 (leave --nonce out to use the signer's last "
+                    "committed nonce + 1)", 2);
+    }
+    if (a->nonce == UINT64_MAX) {
+      throw Failure("--nonce " + std::to_string(UINT64_MAX) + " is the largest nonce: the key "
+                    "would have no later nonce left and could never sign another entry", 2);
+    }
     SecretKey key = Unwrap(LoadSecretKey(a->key));
     std::string base = TrimSlash(a->node);
     json status = FetchJson(base + "/status");
@@ -185,10 +199,16 @@ void AddSubmit(CLI::App& app) {
     EntryBody body;
     body.chain_id = status["chain_id"].get<std::string>();
     body.payload = BuildPayload(kind, a->f, resolve);
-    body.nonce = a->nonce;
-    if (body.nonce == 0) {
+    if (a->nonce) {
+      body.nonce = *a->nonce;
+    } else {
       json n = FetchJson(base + "/nonces/" + key.pubkey().Hex());
-      body.nonce = n["last_nonce"].get<uint64_t>() + 1;
+      uint64_t last = n["last_nonce"].get<uint64_t>();
+      if (last == UINT64_MAX) {
+        throw Failure("key " + key.pubkey().Hex() + " has used the largest nonce: it cannot "
+                      "sign another entry", 2);
+      }
+      body.nonce = last + 1;
     }
     body.timestamp_ms = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
         std::chrono::system_clock::now().time_since_epoch()).count());

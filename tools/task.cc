@@ -11,6 +11,7 @@
 #include "ledger/describe.h"
 #include "orchestrator/spec_toml.h"
 #include "tools/common.h"
+#include "tools/flags.h"
 #include "tools/node_client.h"
 
 namespace fedledger::cli {
@@ -30,8 +31,9 @@ void AddNodeOption(CLI::App* cmd, Common* c) {
 void AddWriteOptions(CLI::App* cmd, Common* c) {
   AddNodeOption(cmd, c);
   cmd->add_option("--key", c->key, "The partner's key file")->required();
-  cmd->add_option("--timeout-ms", c->timeout_ms, "Give up waiting for the commit after this long")
-      ->capture_default_str()->check(CLI::Range(uint64_t{1}, uint64_t{120000}));
+  AddUnsignedOption(cmd, "--timeout-ms", &c->timeout_ms,
+                    "Give up waiting for the commit after this long", 1, 120000)
+      ->default_str(std::to_string(c->timeout_ms));
 }
 
 Hash32 SpecHashArg(const std::string& hex) {

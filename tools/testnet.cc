@@ -23,6 +23,7 @@
 #include "node/config.h"
 #include "node/genesis_file.h"
 #include "tools/common.h"
+#include "tools/flags.h"
 
 namespace fedledger::cli {
 namespace {
@@ -94,15 +95,22 @@ json ReadManifest(const std::string& dir) {
   return j;
 }
 
-std::vector<int> SelectNodes(const json& manifest, int only) {
+// Every node, or only the one --node names ("" when not given). Its range depends on the
+// testnet, so the flag is read as text and checked here.
+std::vector<int> SelectNodes(const json& manifest, const std::string& only) {
   int n = static_cast<int>(manifest["validators"].size());
-  if (only >= n) {
-    throw Failure("--node " + std::to_string(only) + ": the testnet has nodes 0.." + std::to_string(n - 1), 2);
-  }
   std::vector<int> out;
-  for (int i = 0; i < n; ++i) {
-    if (only < 0 || i == only) out.push_back(i);
+  if (only.empty()) {
+    for (int i = 0; i < n; ++i) out.push_back(i);
+    return out;
   }
+  const std::string range = "0.." + std::to_string(n - 1);
+  if (!ParseDecimal(only).ok()) {
+    throw Failure("--node: expected a node index " + range + ", got '" + only + "'", 2);
+  }
+  auto i = ParseDecimal(only, 0, static_cast<uint64_t>(n - 1));
+  if (!i.ok()) throw Failure("--node " + only + ": the testnet has nodes " + range, 2);
+  out.push_back(static_cast<int>(*i));
   return out;
 }
 
@@ -254,7 +262,7 @@ pid_t Spawn(const std::string& exe, const std::string& config, const std::string
   return pid;
 }
 
-void Up(const std::string& dir, int only, int wait_ms) {
+void Up(const std::string& dir, const std::string& only, int wait_ms) {
   json manifest = ReadManifest(dir);
   std::string exe = SelfExe();
   std::vector<std::pair<int, pid_t>> started;
@@ -296,7 +304,7 @@ void Up(const std::string& dir, int only, int wait_ms) {
   }
 }
 
-void Down(const std::string& dir, int only, int wait_ms) {
+void Down(const std::string& dir, const std::string& only, int wait_ms) {
   json manifest = ReadManifest(dir);
   for (int i : SelectNodes(manifest, only)) {
     std::string nd = manifest["validators"][i]["dir"].get<std::string>();
@@ -329,38 +337,41 @@ Registrar reg("45-testnet", [](CLI::App& app) {
   auto* tn = app.add_subcommand("testnet", "A local cluster of validators on loopback");
   tn->require_subcommand(1);
   struct Args {
-    std::string dir, chain_id = "fedledger-testnet";
-    int validators = 4, partners = 3, node = -1, base_port = 0, wait_ms = 15000;
+    std::string dir, chain_id = "fedledger-testnet", node;
+    int validators = 4, partners = 3, base_port = 0, wait_ms = 15000;
   };
   auto a = std::make_shared<Args>();
   auto* init = tn->add_subcommand(
       "init", "Write keys, a genesis and one config per validator under DIR (loopback ports)");
   init->add_option("--dir", a->dir, "Directory for the testnet")->required();
-  init->add_option("--validators", a->validators, "Validators")->capture_default_str()
-      ->check(CLI::Range(1, 64));
-  init->add_option("--partners", a->partners, "Partners (plus one operator, who signs the genesis)")
-      ->capture_default_str()->check(CLI::Range(0, 250));
+  AddUnsignedOption(init, "--validators", &a->validators, "Validators", 1, 64)
+      ->default_str(std::to_string(a->validators));
+  AddUnsignedOption(init, "--partners", &a->partners,
+                    "Partners (plus one operator, who signs the genesis)", 0, 250)
+      ->default_str(std::to_string(a->partners));
   init->add_option("--chain-id", a->chain_id, "Chain id")->capture_default_str();
-  init->add_option("--base-port", a->base_port,
-                   "Use ports BASE+2i (p2p) and BASE+2i+1 (HTTP); default: free ports below the ephemeral range")
-      ->check(CLI::Range(1024, 65400));
+  AddUnsignedOption(init, "--base-port", &a->base_port,
+                    "Use ports BASE+2i (p2p) and BASE+2i+1 (HTTP); default: free ports below the "
+                    "ephemeral range", 1024, 65400);
   init->callback([a] { Init(a->dir, a->validators, a->partners, a->chain_id, a->base_port); });
 
   auto* up = tn->add_subcommand(
       "up", "Start the testnet's validators (or one) in the background; each node's pid file,\n"
             "log and store are in DIR/nodeI");
   up->add_option("--dir", a->dir, "Testnet directory")->required();
-  up->add_option("--node", a->node, "Only this node (index)")->check(CLI::NonNegativeNumber);
-  up->add_option("--wait-ms", a->wait_ms, "How long to wait for each node's API")
-      ->capture_default_str();
+  up->add_option("--node", a->node, "Only this node (index 0..N-1)")->type_name("INDEX");
+  AddUnsignedOption(up, "--wait-ms", &a->wait_ms, "How long to wait for each node's API", 1,
+                    3600000)
+      ->default_str(std::to_string(a->wait_ms));
   up->callback([a] { Up(a->dir, a->node, a->wait_ms); });
 
   auto* down = tn->add_subcommand(
       "down", "Stop the testnet's validators (or one): SIGTERM, then SIGKILL after --wait-ms");
   down->add_option("--dir", a->dir, "Testnet directory")->required();
-  down->add_option("--node", a->node, "Only this node (index)")->check(CLI::NonNegativeNumber);
-  down->add_option("--wait-ms", a->wait_ms, "How long to wait for a clean stop")
-      ->capture_default_str();
+  down->add_option("--node", a->node, "Only this node (index 0..N-1)")->type_name("INDEX");
+  AddUnsignedOption(down, "--wait-ms", &a->wait_ms, "How long to wait for a clean stop", 1,
+                    3600000)
+      ->default_str(std::to_string(a->wait_ms));
   down->callback([a] { Down(a->dir, a->node, a->wait_ms); });
 });
 

@@ -77,6 +77,37 @@ TEST_CASE("node, submit and testnet: bad configs, flags and directories get a cl
   CHECK_FALSE(Exists(d.path + "/tn/node0/node.pid"));
 }
 
+// Integer flags take plain decimal digits in range (tools/flags.h): CLI11 alone would read
+// "-1" as 2^64-1 and sign it into an entry for good.
+TEST_CASE("integer flags: negative or hex or out-of-range values exit 2 naming the flag", "[cli]") {
+  Dir d;
+  const std::string submit =
+      "submit --node http://127.0.0.1:1 --key " + d.path + "/none.key --kind dataset-register "
+      "--dataset-id x --content-hash " + std::string(64, 'a') + " --schema a ";
+  ExpectUsageError(submit + "--rows -1", "--rows: expected a non-negative decimal integer, got '-1'");
+  ExpectUsageError(submit + "--rows 0x10", "--rows: expected a non-negative decimal integer, got '0x10'");
+  ExpectUsageError(submit + "--rows 99999999999999999999999",
+                   "--rows: expected a decimal integer in 0..18446744073709551615");
+  ExpectUsageError(submit + "--rows 1 --nonce -1", "--nonce: expected a non-negative decimal integer");
+  ExpectUsageError(submit + "--rows 1 --nonce 0", "--nonce 0: nonces start at 1");
+  ExpectUsageError(submit + "--rows 1 --nonce 18446744073709551615",
+                   "is the largest nonce: the key would have no later nonce left");
+  ExpectUsageError(submit + "--rows 1 --timeout-ms 0",
+                   "--timeout-ms: expected a decimal integer in 1..120000, got '0'");
+  ExpectUsageError("audit prove --data-dir " + d.path + " --entry -1",
+                   "--entry: expected a non-negative decimal integer, got '-1'");
+  ExpectUsageError("audit prove --data-dir " + d.path + " --entry 1 --tree-size 0",
+                   "--tree-size: expected a decimal integer in 1..18446744073709551615, got '0'");
+  ExpectUsageError("audit log --data-dir " + d.path + " --limit 0",
+                   "--limit: expected a decimal integer in 1..18446744073709551615, got '0'");
+  std::string out;
+  REQUIRE(RunCommand(Fl() + " testnet init --validators 2 --partners 0 --dir " + d.path + "/tn", &out) == 0);
+  ExpectUsageError("testnet up --dir " + d.path + "/tn --node -1", "--node: expected a node index 0..1, got '-1'");
+  ExpectUsageError("testnet down --dir " + d.path + "/tn --node 2", "--node 2: the testnet has nodes 0..1");
+  // A valid maximum is taken as it is (and then fails for want of the key file, not the flag).
+  ExpectUsageError(submit + "--rows 18446744073709551615", "cannot open key file");
+}
+
 TEST_CASE("fedledger leaves LibTorch to fedledger-ml and hands it node, train and data", "[cli]") {
   std::string ml = Fl().substr(0, Fl().rfind('/') + 1) + "fedledger-ml";
   if (!Exists(ml)) {
