@@ -165,7 +165,14 @@ void AddList(CLI::App* dataset) {
   cmd->add_option("--node", *node, "Validator API URL")->capture_default_str();
   cmd->add_flag("--json", *as_json, "Print the node's JSON answer");
   cmd->callback([node, as_json] {
-    json j = NodeClient(*node).Get("/datasets");
+    const json row = {{"owner", "string"},
+                      {"dataset_id", "string"},
+                      {"rows", "uint"},
+                      {"content_hash", "string"},
+                      {"schema", "string"}};
+    json j = NodeClient(*node).Get(
+        "/datasets", *as_json ? json{{"datasets", "array"}} : json{{"datasets", json::array({row})}},
+        "dataset list");
     if (*as_json) return PrintJson(j);
     std::printf("%-12s %-20s %-12s %-18s %s\n", "OWNER", "DATASET", "ROWS", "SHA256", "SCHEMA");
     for (const json& d : j["datasets"]) {

@@ -13,35 +13,12 @@
 #include "net/http_client.h"
 #include "tools/common.h"
 #include "tools/flags.h"
+#include "tools/node_client.h"
 
 namespace fedledger::cli {
 namespace {
 
 using nlohmann::json;
-
-std::string TrimSlash(std::string url) {
-  while (!url.empty() && url.back() == '/') url.pop_back();
-  return url;
-}
-
-int ExitCodeForHttp(int status) {
-  if (status == 400 || status == 404 || status == 409 || status == 412 || status == 413) return 2;
-  if (status == 429 || status == 503 || status == 504) return 3;
-  return 4;
-}
-
-json FetchJson(const std::string& url) {
-  auto r = net::HttpGet(url);
-  if (!r.ok()) throw Failure(url + ": " + r.status().message(), 3);
-  auto j = r->Json();
-  if (r->status != 200) {
-    std::string err = j.ok() && j->contains("error") ? (*j)["error"].get<std::string>() : r->body;
-    throw Failure(url + ": HTTP " + std::to_string(r->status) + ": " + err,
-                  ExitCodeForHttp(r->status));
-  }
-  if (!j.ok()) throw Failure(url + ": " + j.status().message(), 3);
-  return *j;
-}
 
 Hash32 HashArg(const std::string& flag, const std::string& hex) {
   auto h = Hash32::FromHex(hex);
@@ -190,28 +167,22 @@ void AddSubmit(CLI::App& app) {
                     "would have no later nonce left and could never sign another entry", 2);
     }
     SecretKey key = Unwrap(LoadSecretKey(a->key));
-    std::string base = TrimSlash(a->node);
-    json status = FetchJson(base + "/status");
-    auto resolve = [&](const std::string& name) {
-      json j = FetchJson(base + "/nonces/" + name);
-      return HashArg(name, j["signer"].get<std::string>());
-    };
+    NodeClient node(a->node);
     EntryBody body;
-    body.chain_id = status["chain_id"].get<std::string>();
-    body.payload = BuildPayload(kind, a->f, resolve);
+    body.chain_id = node.chain_id();
+    body.payload =
+        BuildPayload(kind, a->f, [&](const std::string& name) { return node.Resolve(name); });
     if (a->nonce) {
       body.nonce = *a->nonce;
     } else {
-      json n = FetchJson(base + "/nonces/" + key.pubkey().Hex());
-      uint64_t last = n["last_nonce"].get<uint64_t>();
+      uint64_t last = node.LastNonce(key.pubkey());
       if (last == UINT64_MAX) {
         throw Failure("key " + key.pubkey().Hex() + " has used the largest nonce: it cannot "
                       "sign another entry", 2);
       }
       body.nonce = last + 1;
     }
-    body.timestamp_ms = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-        std::chrono::system_clock::now().time_since_epoch()).count());
+    body.timestamp_ms = NowMs();
     Entry entry = Unwrap(Entry::Sign(std::move(body), key));
     json req = {{"entry", ToHex(entry.bytes())}};
     if (a->wait) {
@@ -221,18 +192,24 @@ void AddSubmit(CLI::App& app) {
     }
     net::HttpClientOptions ho;
     ho.timeout = std::chrono::milliseconds(a->timeout_ms + 5000);
-    auto r = net::HttpPostJson(base + "/entries", req, ho);
-    if (!r.ok()) throw Failure(base + "/entries: " + r.status().message(), 3);
+    const std::string url = node.url() + "/entries";
+    auto r = net::HttpPostJson(url, req, ho);
+    if (!r.ok()) throw Failure(url + ": " + r.status().message(), 3);
     auto j = r->Json();
-    if (!j.ok()) throw Failure(base + "/entries: HTTP " + std::to_string(r->status) + ": " + r->body, 4);
     if (r->status != 200 && r->status != 202) {
-      if (a->json) PrintJson(*j);
+      if (a->json && j.ok()) PrintJson(*j);
       throw Failure(std::string(EntryKindName(kind)) + " nonce " + std::to_string(entry.nonce()) +
-                        " not stored: HTTP " + std::to_string(r->status) + ": " +
-                        j->value("error", r->body),
+                        " not stored: HTTP " + std::to_string(r->status) + ": " + ErrorText(*r),
                     ExitCodeForHttp(r->status));
     }
-    if (!a->proof_out.empty() && j->contains("proof")) {
+    if (!j.ok()) throw Failure(url + ": not a fedledger node answer (" + j.status().message() + ")", 3);
+    json shape = json::object();
+    if (r->status == 200) {
+      shape = {{"height", "uint"}, {"index", "uint"}};
+      if (!a->proof_out.empty()) shape["proof"] = "object";
+    }
+    CheckAnswer(url, *j, shape, "submit answer");
+    if (!a->proof_out.empty() && r->status == 200) {
       std::ofstream out(a->proof_out);
       out << (*j)["proof"].dump(2) << '\n';
       if (!out) throw Failure("cannot write " + a->proof_out, 3);
@@ -261,11 +238,24 @@ void AddStatus(CLI::App& app) {
   cmd->add_option("--node", *node, "Validator API URL")->capture_default_str();
   cmd->add_flag("--json", *as_json, "Print the node's JSON answer");
   cmd->callback([node, as_json] {
-    json s = FetchJson(TrimSlash(*node) + "/status");
+    NodeClient client(*node);
     if (*as_json) {
-      PrintJson(s);
+      PrintJson(client.Get("/status", {{"chain_id", "string"}}, "status"));
       return;
     }
+    const json kShape = {
+        {"chain_id", "string"},
+        {"genesis_hash", "string"},
+        {"node", {{"name", "string"}, {"key", "string"}}},
+        {"height", "uint"},
+        {"head_time", "string"},
+        {"log_size", "uint"},
+        {"log_root", "string"},
+        {"consensus", {{"height", "uint"}, {"round", "u32"}, {"step", "string"}}},
+        {"mempool_entries", "uint"},
+        {"peers_connected", "uint"},
+        {"peers", json::array({{{"name", "string"}, {"connected", "bool"}}})}};
+    json s = client.Get("/status", kShape, "status");
     std::printf("node       %s (%s)\n", s["node"]["name"].get<std::string>().c_str(),
                 s["node"]["key"].get<std::string>().c_str());
     std::printf("chain      %s, genesis %s\n", s["chain_id"].get<std::string>().c_str(),

@@ -12,6 +12,7 @@
 #include "orchestrator/spec_toml.h"
 #include "tools/common.h"
 #include "tools/flags.h"
+#include "tools/json_shape.h"
 #include "tools/node_client.h"
 
 namespace fedledger::cli {
@@ -52,6 +53,53 @@ std::string ReadFile(const std::string& path) {
 
 std::string Utc(const json& t) { return t.is_null() ? "-" : t["utc"].get<std::string>(); }
 
+// What the commands below read of the node's task views (orchestrator/views.cc), checked
+// before they read it (tools/json_shape.h).
+const json& TaskSummaryShape() {
+  static const json shape = {{"task_id", "string"},
+                             {"title", "string"},
+                             {"status", "string"},
+                             {"approval_count", "uint"},
+                             {"participant_count", "uint"},
+                             {"rounds", "u32"},
+                             {"current_round", "u32?"},
+                             {"proposer", {{"name", "string"}}}};
+  return shape;
+}
+
+const json& TaskShape() {
+  static const json shape = [] {
+    const json time = OrNull({{"utc", "string"}});
+    json s = TaskSummaryShape();
+    s["spec_hash"] = "string";
+    s["proposed"] = time;
+    s["spec"] = {{"description", "string"},
+                 {"model", "string"},
+                 {"settings", {{"*", "string"}}},
+                 {"rounds", "u32"},
+                 {"round_timeout_ms", "uint"},
+                 {"expires_at_ms", "uint"}};
+    s["aggregator"] = {{"name", "string"}, {"key", "string"}};
+    s["participants"] = json::array({{{"name", "string"},
+                                      {"dataset_id", "string"},
+                                      {"approved", time},
+                                      {"revoked_from_round", "u32?"}}});
+    s["closed_by"] = OrNull({{"name", "string"}});
+    s["close_reason"] = "string";
+    s["activated"] = time;
+    s["completed"] = time;
+    s["final_trunk_hash"] = "string?";
+    s["round_progress"] = json::array({{{"round", "u32"},
+                                        {"attempt", "u32"},
+                                        {"members", "array"},
+                                        {"data_accesses", "array"},
+                                        {"updates", "array"},
+                                        {"aggregate", OrNull({{"aggregate_hash", "string"}})}}});
+    return s;
+  }();
+  return shape;
+}
+
 void PrintCommitted(const char* what, const std::string& task, const NodeClient::Committed& c) {
   std::printf("%s task %s: committed at height %llu (log index %llu)\n", what, task.c_str(),
               static_cast<unsigned long long>(c.height), static_cast<unsigned long long>(c.index));
@@ -91,7 +139,9 @@ void AddList(CLI::App* task) {
   AddNodeOption(cmd, c.get());
   cmd->add_flag("--json", *as_json, "Print the node's JSON answer");
   cmd->callback([c, as_json] {
-    json j = NodeClient(c->node).Get("/tasks");
+    json j = NodeClient(c->node).Get(
+        "/tasks", *as_json ? json{{"tasks", "array"}} : json{{"tasks", json::array({TaskSummaryShape()})}},
+        "task list");
     if (*as_json) return PrintJson(j);
     std::printf("%-20s %-10s %-10s %-9s %-12s %s\n", "TASK", "STATUS", "APPROVALS", "ROUND",
                 "PROPOSER", "TITLE");
@@ -175,7 +225,8 @@ void AddShow(CLI::App* task) {
   AddNodeOption(cmd, c.get());
   cmd->add_flag("--json", *as_json, "Print the node's JSON answer");
   cmd->callback([c, id, as_json] {
-    json t = NodeClient(c->node).Get("/tasks/" + *id);
+    json t = NodeClient(c->node).Get("/tasks/" + *id,
+                                     *as_json ? json{{"task_id", "string"}} : TaskShape(), "task");
     if (*as_json) return PrintJson(t);
     PrintTask(t);
   });
@@ -217,7 +268,7 @@ void AddDecision(CLI::App* task, const char* name, const char* help, EntryKind k
     std::string what = std::string(name) + (name[std::strlen(name) - 1] == 'e' ? "d" : "ed");
     PrintCommitted(what.c_str(), a->id, done);
     // The state after the commit, as every validator now holds it.
-    json t = node.Get("/tasks/" + a->id);
+    json t = node.Get("/tasks/" + a->id, TaskSummaryShape(), "task");
     std::printf("task %s is %s (%llu of %llu approvals)\n", a->id.c_str(),
                 t["status"].get<std::string>().c_str(),
                 static_cast<unsigned long long>(t["approval_count"].get<uint64_t>()),

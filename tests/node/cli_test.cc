@@ -1,9 +1,11 @@
 // The node-facing CLI commands refuse bad input with exit status 2 and a message naming what
-// is wrong, and write nothing (run against the real binary, no node needed).
+// is wrong, and write nothing (run against the real binary, no node needed; answers of the
+// wrong shape come from a fake server on loopback).
 #include <sys/stat.h>
 
 #include <catch2/catch.hpp>
 
+#include "net/http_server.h"
 #include "tests/node/cluster.h"
 
 namespace fedledger::testing {
@@ -106,6 +108,87 @@ TEST_CASE("integer flags: negative or hex or out-of-range values exit 2 naming t
   ExpectUsageError("testnet down --dir " + d.path + "/tn --node 2", "--node 2: the testnet has nodes 0..1");
   // A valid maximum is taken as it is (and then fails for want of the key file, not the flag).
   ExpectUsageError(submit + "--rows 18446744073709551615", "cannot open key file");
+}
+
+// Whatever listens on the URL given to --node answers every GET and POST with 200 and `body`
+// (loopback, an ephemeral port; stopped by the destructor).
+class FakeNode {
+ public:
+  explicit FakeNode(std::string body) : server_(Options()), body_(std::move(body)) {
+    auto answer = [this](net::HttpRequest&, net::Responder res) {
+      res.Send(net::HttpResponse::Text(200, body_, "application/json"));
+    };
+    server_.Get("/*", answer);
+    server_.Post("/*", answer);
+    REQUIRE(server_.Start().ok());
+  }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(server_.port()); }
+
+ private:
+  static net::HttpServerOptions Options() {
+    net::HttpServerOptions o;
+    o.address = "127.0.0.1";
+    o.log = [](net::LogLevel, const std::string&) {};
+    return o;
+  }
+  net::HttpServer server_;
+  std::string body_;
+};
+
+void ExpectExit(int code, const std::string& args, const std::string& expect) {
+  std::string out;
+  int rc = RunCommand(Fl() + " " + args, &out);
+  INFO(args << "\n" << out);
+  CHECK(rc == code);
+  CHECK_THAT(out, Catch::Contains(expect));
+  CHECK_THAT(out, !Catch::Contains("internal error"));
+}
+
+TEST_CASE("status and submit and task and dataset: a server that is not a fedledger node exits 3",
+          "[cli]") {
+  Dir d;
+  const std::string key = d.path + "/p.key";
+  REQUIRE(RunCommand(Fl() + " keygen --out " + key) == 0);
+  const std::string submit = " --key " + key + " --kind dataset-register --dataset-id x --content-hash " +
+                             std::string(64, 'a') + " --rows 1 --schema a --wait";
+  {
+    FakeNode fake("{}");
+    const std::string not_node = fake.url() + "/status: not a fedledger node answer";
+    ExpectExit(3, "status --node " + fake.url(), not_node + " (status has no string 'chain_id')");
+    ExpectExit(3, "status --json --node " + fake.url(), "status has no string 'chain_id'");
+    ExpectExit(3, "submit --node " + fake.url() + submit, not_node + " (status has no string 'chain_id')");
+    ExpectExit(3, "task list --node " + fake.url(), "(task list has no array 'tasks')");
+    ExpectExit(3, "task show t1 --node " + fake.url(), "(task has no object (or null) 'activated')");
+    ExpectExit(3, "dataset list --node " + fake.url(), "(dataset list has no array 'datasets')");
+  }
+  {
+    FakeNode fake("[]");
+    ExpectExit(3, "status --node " + fake.url(), "(status is not a JSON object (it is an array))");
+    ExpectExit(3, "submit --node " + fake.url() + submit, "(status is not a JSON object (it is an array))");
+  }
+  {
+    FakeNode fake(R"({"chain_id": 5})");
+    ExpectExit(3, "status --node " + fake.url(), "(status has no string 'chain_id' (it is 5))");
+  }
+  {
+    FakeNode fake(R"({"chain_id": "c", "genesis_hash": "x", "node": {"name": "n", "key": "k"},
+                      "height": 1, "head_time": "t", "log_size": 1, "log_root": "r",
+                      "consensus": {"height": 2, "round": 0, "step": "propose"},
+                      "mempool_entries": 0, "peers_connected": 1,
+                      "peers": [{"name": "a", "connected": "yes"}]})");
+    ExpectExit(3, "status --node " + fake.url(), "(status has no bool 'peers[0].connected' (it is a string))");
+    // The status passes; the nonce record (the same body) has no last nonce.
+    ExpectExit(3, "submit --node " + fake.url() + submit, "(nonce record has no non-negative integer 'last_nonce')");
+  }
+  {
+    FakeNode fake(R"({"chain_id": "c", "last_nonce": 1})");
+    ExpectExit(3, "submit --node " + fake.url() + submit,
+               fake.url() + "/entries: not a fedledger node answer (submit answer has no non-negative integer 'height')");
+  }
+  {
+    FakeNode fake("not json");
+    ExpectExit(3, "status --node " + fake.url(), "not a fedledger node answer (response is not valid JSON");
+  }
 }
 
 TEST_CASE("fedledger leaves LibTorch to fedledger-ml and hands it node, train and data", "[cli]") {
