@@ -14,6 +14,7 @@
 #include <memory>
 
 #include "ledger/describe.h"
+#include "ledger/encoding.h"
 #include "tools/common.h"
 #include "tools/flags.h"
 #include "tools/node_client.h"
@@ -147,6 +148,11 @@ void AddRegister(CLI::App* dataset) {
   cmd->callback([a] {
     SecretKey key = Unwrap(LoadSecretKey(a->key));
     std::string id = a->id.empty() ? DefaultId(a->file) : a->id;
+    // Dataset ids are identifiers (docs/FORMAT.md); refuse a bad one before reading the file.
+    Status valid = ValidateIdentifier("dataset id", id);
+    if (!valid.ok()) {
+      throw Failure(valid.message() + (a->id.empty() ? " (taken from the file name; pass --id)" : ""), 2);
+    }
     FileSummary f = Summarize(a->file);
     DatasetRegisterPayload p{id, f.sha256, f.rows, f.schema, a->description};
     NodeClient node(a->node);

@@ -4,6 +4,7 @@
 
 #include "ledger/bytes.h"
 #include "tools/json_shape.h"
+#include "tools/url.h"
 
 namespace fedledger::cli {
 
@@ -61,7 +62,7 @@ const std::string& NodeClient::chain_id() {
 }
 
 PubKey NodeClient::Resolve(const std::string& name_or_hex) const {
-  json j = Get("/nonces/" + name_or_hex, {{"signer", "string"}}, "nonce record");
+  json j = Get(UrlPath({"nonces", name_or_hex}), {{"signer", "string"}}, "nonce record");
   auto k = Hash32::FromHex(j["signer"].get<std::string>());
   if (!k.ok()) {
     throw Failure(url_ + ": not a fedledger node answer (nonce record: 'signer' is not a key: " +
@@ -72,7 +73,7 @@ PubKey NodeClient::Resolve(const std::string& name_or_hex) const {
 }
 
 uint64_t NodeClient::LastNonce(const PubKey& signer) const {
-  return Get("/nonces/" + signer.Hex(), {{"last_nonce", "uint"}}, "nonce record")["last_nonce"]
+  return Get(UrlPath({"nonces", signer.Hex()}), {{"last_nonce", "uint"}}, "nonce record")["last_nonce"]
       .get<uint64_t>();
 }
 

@@ -27,7 +27,7 @@ class NodeClient {
   explicit NodeClient(std::string url);
 
   const std::string& url() const { return url_; }
-  // GET `path` ("/tasks/t1"); the JSON of a 200 answer, which must have
+  // GET `path` (built with UrlPath: "/tasks/t1"); the JSON of a 200 answer, which must have
   // `shape` (tools/json_shape.h); `what` names the answer in messages ("task"). Other
   // answers throw with the node's error text: 404 and 400 are exit code 2, an unreachable
   // node or an answer of another shape 3.

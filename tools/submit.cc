@@ -10,6 +10,7 @@
 #include <set>
 
 #include "ledger/describe.h"
+#include "ledger/encoding.h"
 #include "net/http_client.h"
 #include "tools/common.h"
 #include "tools/flags.h"
@@ -156,6 +157,12 @@ void AddSubmit(CLI::App& app) {
       }
     }
     if (!a->proof_out.empty() && !a->wait) throw Failure("--proof-out needs --wait", 2);
+    for (const char* flag : {"--task", "--dataset-id"}) {
+      CLI::Option* opt = opts.at(flag);
+      if (opt->count() == 0) continue;
+      Status s = ValidateIdentifier(flag, opt->as<std::string>());
+      if (!s.ok()) throw Failure(s.message(), 2);
+    }
     // Nonces start at 1 (docs/FORMAT.md 4.5), and a signer's next nonce must be above its
     // last: a committed 2^64-1 would leave the key unable to sign anything, ever.
     if (a->nonce == uint64_t{0}) {

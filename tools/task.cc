@@ -9,11 +9,13 @@
 #include <sstream>
 
 #include "ledger/describe.h"
+#include "ledger/encoding.h"
 #include "orchestrator/spec_toml.h"
 #include "tools/common.h"
 #include "tools/flags.h"
 #include "tools/json_shape.h"
 #include "tools/node_client.h"
+#include "tools/url.h"
 
 namespace fedledger::cli {
 namespace {
@@ -35,6 +37,13 @@ void AddWriteOptions(CLI::App* cmd, Common* c) {
   AddUnsignedOption(cmd, "--timeout-ms", &c->timeout_ms,
                     "Give up waiting for the commit after this long", 1, 120000)
       ->default_str(std::to_string(c->timeout_ms));
+}
+
+// Task ids are identifiers (docs/FORMAT.md): say so here rather than send the node a path
+// it cannot route or an id no task can have.
+void CheckTaskId(const std::string& id) {
+  Status s = ValidateIdentifier("task id", id);
+  if (!s.ok()) throw Failure(s.message(), 2);
 }
 
 Hash32 SpecHashArg(const std::string& hex) {
@@ -225,7 +234,8 @@ void AddShow(CLI::App* task) {
   AddNodeOption(cmd, c.get());
   cmd->add_flag("--json", *as_json, "Print the node's JSON answer");
   cmd->callback([c, id, as_json] {
-    json t = NodeClient(c->node).Get("/tasks/" + *id,
+    CheckTaskId(*id);
+    json t = NodeClient(c->node).Get(UrlPath({"tasks", *id}),
                                      *as_json ? json{{"task_id", "string"}} : TaskShape(), "task");
     if (*as_json) return PrintJson(t);
     PrintTask(t);
@@ -250,6 +260,7 @@ void AddDecision(CLI::App* task, const char* name, const char* help, EntryKind k
   }
   AddWriteOptions(cmd, c.get());
   cmd->callback([c, a, kind, name] {
+    CheckTaskId(a->id);
     SecretKey key = Unwrap(LoadSecretKey(c->key));
     Payload p;
     switch (kind) {
@@ -268,7 +279,7 @@ void AddDecision(CLI::App* task, const char* name, const char* help, EntryKind k
     std::string what = std::string(name) + (name[std::strlen(name) - 1] == 'e' ? "d" : "ed");
     PrintCommitted(what.c_str(), a->id, done);
     // The state after the commit, as every validator now holds it.
-    json t = node.Get("/tasks/" + a->id, TaskSummaryShape(), "task");
+    json t = node.Get(UrlPath({"tasks", a->id}), TaskSummaryShape(), "task");
     std::printf("task %s is %s (%llu of %llu approvals)\n", a->id.c_str(),
                 t["status"].get<std::string>().c_str(),
                 static_cast<unsigned long long>(t["approval_count"].get<uint64_t>()),

@@ -3,7 +3,9 @@
 // wrong shape come from a fake server on loopback).
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
+#include <mutex>
 
 #include "net/http_server.h"
 #include "tests/node/cluster.h"
@@ -111,11 +113,15 @@ TEST_CASE("integer flags: negative or hex or out-of-range values exit 2 naming t
 }
 
 // Whatever listens on the URL given to --node answers every GET and POST with 200 and `body`
-// (loopback, an ephemeral port; stopped by the destructor).
+// and keeps the request targets (loopback, an ephemeral port; stopped by the destructor).
 class FakeNode {
  public:
   explicit FakeNode(std::string body) : server_(Options()), body_(std::move(body)) {
-    auto answer = [this](net::HttpRequest&, net::Responder res) {
+    auto answer = [this](net::HttpRequest& req, net::Responder res) {
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        targets_.push_back(req.target);
+      }
       res.Send(net::HttpResponse::Text(200, body_, "application/json"));
     };
     server_.Get("/*", answer);
@@ -123,6 +129,10 @@ class FakeNode {
     REQUIRE(server_.Start().ok());
   }
   std::string url() const { return "http://127.0.0.1:" + std::to_string(server_.port()); }
+  std::vector<std::string> targets() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return targets_;
+  }
 
  private:
   static net::HttpServerOptions Options() {
@@ -133,6 +143,8 @@ class FakeNode {
   }
   net::HttpServer server_;
   std::string body_;
+  mutable std::mutex mu_;
+  std::vector<std::string> targets_;
 };
 
 void ExpectExit(int code, const std::string& args, const std::string& expect) {
@@ -189,6 +201,37 @@ TEST_CASE("status and submit and task and dataset: a server that is not a fedled
     FakeNode fake("not json");
     ExpectExit(3, "status --node " + fake.url(), "not a fedledger node answer (response is not valid JSON");
   }
+}
+
+// Ids go into URLs as data: task and dataset ids are checked locally (they are identifiers),
+// and any other name is percent-encoded, so it cannot add a query or a path segment.
+TEST_CASE("task and dataset and submit: ids are checked locally and names percent-encoded", "[cli]") {
+  Dir d;
+  const std::string key = d.path + "/p.key";
+  REQUIRE(RunCommand(Fl() + " keygen --out " + key) == 0);
+  const char* kMayContain = "may contain only letters, digits and . _ - :";
+  ExpectUsageError("task show 'x?y=1' --node http://127.0.0.1:1", "task id: 'x?y=1' " + std::string(kMayContain));
+  ExpectUsageError("task show 'bad id!' --node http://127.0.0.1:1", "task id: 'bad id!' " + std::string(kMayContain));
+  ExpectUsageError("task approve a/b --spec-hash " + std::string(64, 'a') + " --key " + key +
+                       " --node http://127.0.0.1:1",
+                   "task id: 'a/b' " + std::string(kMayContain));
+  REQUIRE(RunCommand("printf 'h\\n1\\n' > '" + d.path + "/bad name.csv'") == 0);
+  ExpectUsageError("dataset register --file '" + d.path + "/bad name.csv' --key " + key +
+                       " --node http://127.0.0.1:1",
+                   "dataset id: 'bad name' " + std::string(kMayContain) +
+                       " and must start with a letter or digit (taken from the file name; pass --id)");
+  ExpectUsageError("submit --node http://127.0.0.1:1 --key " + key + " --kind task-revoke --task 'x?y'",
+                   "--task: 'x?y' " + std::string(kMayContain));
+
+  FakeNode fake(R"({"chain_id": "c"})");
+  std::string out;
+  RunCommand(Fl() + " submit --node " + fake.url() + " --key " + key +
+                 " --kind round-aggregate --task t --round 1 --aggregate-hash " + std::string(64, 'a') +
+                 " --total-samples 1 --contributor 'x?y=1/..'",
+             &out);
+  INFO(out);
+  std::vector<std::string> targets = fake.targets();
+  CHECK(std::find(targets.begin(), targets.end(), "/nonces/x%3Fy%3D1%2F..") != targets.end());
 }
 
 TEST_CASE("fedledger leaves LibTorch to fedledger-ml and hands it node, train and data", "[cli]") {
