@@ -15,10 +15,12 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <sstream>
 #include <thread>
 
 #include "ledger/describe.h"
+#include "ledger/encoding.h"
 #include "net/http_client.h"
 #include "node/config.h"
 #include "node/genesis_file.h"
@@ -29,12 +31,6 @@ namespace fedledger::cli {
 namespace {
 
 using nlohmann::json;
-
-void MakeDir(const std::string& path, mode_t mode) {
-  if (::mkdir(path.c_str(), mode) != 0 && errno != EEXIST) {
-    throw Failure("cannot create " + path + ": " + std::strerror(errno), 3);
-  }
-}
 
 bool Exists(const std::string& p) {
   struct stat st;
@@ -143,17 +139,72 @@ std::string LogTail(const std::string& path, size_t lines) {
   return out;
 }
 
+// What one `testnet init` created, removed again unless Keep() is called: a failed init
+// leaves the directory as it found it, so the corrected command can run. Only paths this
+// invocation created are recorded (never a file or directory that was already there).
+class CreatedPaths {
+ public:
+  CreatedPaths() = default;
+  CreatedPaths(const CreatedPaths&) = delete;
+  CreatedPaths& operator=(const CreatedPaths&) = delete;
+  ~CreatedPaths() {
+    if (keep_) return;
+    for (auto it = paths_.rbegin(); it != paths_.rend(); ++it) {
+      if (it->second) {
+        ::rmdir(it->first.c_str());  // fails, harmlessly, if something else was put there
+      } else {
+        ::unlink(it->first.c_str());
+      }
+    }
+  }
+  void Dir(const std::string& path, mode_t mode) {
+    if (::mkdir(path.c_str(), mode) == 0) {
+      paths_.emplace_back(path, true);
+    } else if (errno != EEXIST) {
+      throw Failure("cannot create " + path + ": " + std::strerror(errno), 3);
+    }
+  }
+  // Records `path` after `write` created it; `write` fails if the file exists.
+  void File(const std::string& path, const std::function<Status()>& write) {
+    Check(write());
+    paths_.emplace_back(path, false);
+  }
+  void Keep() { keep_ = true; }
+
+ private:
+  std::vector<std::pair<std::string, bool>> paths_;  // (path, is a directory), in creation order
+  bool keep_ = false;
+};
+
+Status WriteNewFile(const std::string& path, const std::string& text) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    if (errno == EEXIST) return Status::AlreadyExists(path + " already exists");
+    return Status::IOError("cannot create " + path + ": " + std::strerror(errno));
+  }
+  bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+  ok = ::close(fd) == 0 && ok;
+  if (!ok) {
+    ::unlink(path.c_str());
+    return Status::IOError("cannot write " + path);
+  }
+  return Status::Ok();
+}
+
+// Everything is decided and checked first (arguments, keys, the signed genesis, ports,
+// configs); only then is anything written, and a failure while writing removes what was
+// written.
 void Init(const std::string& dir, int validators, int partners, const std::string& chain_id,
           int base_port) {
+  Status chain_ok = ValidateIdentifier("--chain-id", chain_id);
+  if (!chain_ok.ok()) throw Failure(chain_ok.message(), 2);
   if (Exists(dir + "/testnet.json")) throw Failure(dir + " already holds a testnet", 2);
-  MakeDir(dir, 0755);
-  std::string keys = dir + "/keys";
-  MakeDir(keys, 0700);
+  const std::string keys = dir + "/keys";
 
   GenesisPayload g;
   g.genesis_time_ms = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
       std::chrono::system_clock::now().time_since_epoch()).count());
-  std::vector<SecretKey> node_keys;
+  std::vector<SecretKey> node_keys, partner_keys;
   json manifest = {{"chain_id", chain_id}, {"validators", json::array()}, {"partners", json::array()}};
   for (int i = 0; i < validators; ++i) {
     node_keys.push_back(SecretKey::Generate());
@@ -161,22 +212,20 @@ void Init(const std::string& dir, int validators, int partners, const std::strin
   }
   for (int i = 0; i <= partners; ++i) {
     std::string name = i < partners ? "partner-" + std::to_string(i) : "operator";
-    SecretKey k = SecretKey::Generate();
-    std::string path = keys + "/" + name + ".key";
-    Check(SaveSecretKey(path, k));
-    g.partners.push_back({name, k.pubkey()});
-    manifest["partners"].push_back({{"name", name}, {"key", k.pubkey().Hex()}, {"key_file", path}});
+    partner_keys.push_back(SecretKey::Generate());
+    g.partners.push_back({name, partner_keys.back().pubkey()});
+    manifest["partners"].push_back({{"name", name},
+                                    {"key", partner_keys.back().pubkey().Hex()},
+                                    {"key_file", keys + "/" + name + ".key"}});
   }
-  // The operator creates the genesis.
-  SecretKey creator = Unwrap(LoadSecretKey(keys + "/operator.key"));
+  // The operator (the last partner) creates the genesis.
   EntryBody body;
   body.chain_id = chain_id;
   body.nonce = 1;
   body.timestamp_ms = g.genesis_time_ms;
   body.payload = g;
-  Entry entry = Unwrap(Entry::Sign(std::move(body), creator));
+  Entry entry = Unwrap(Entry::Sign(std::move(body), partner_keys.back()));
   node::GenesisFile genesis = Unwrap(node::MakeGenesisFile(entry));
-  Check(node::WriteGenesisFile(dir + "/genesis.json", genesis));
   manifest["genesis_hash"] = genesis.hash.Hex();
 
   std::vector<net::HostPort> p2p, http;
@@ -187,10 +236,8 @@ void Init(const std::string& dir, int validators, int partners, const std::strin
     p2p.push_back({"127.0.0.1", pp});
     http.push_back({"127.0.0.1", hp});
   }
+  std::vector<std::string> configs;
   for (int i = 0; i < validators; ++i) {
-    std::string nd = NodeDir(dir, i);
-    MakeDir(nd, 0700);
-    Check(SaveSecretKey(nd + "/node.key", node_keys[i]));
     node::NodeConfig c;
     c.data_dir = ".";
     c.node_key_file = "node.key";
@@ -213,18 +260,34 @@ void Init(const std::string& dir, int validators, int partners, const std::strin
     to.precommit_ms = 300;
     to.precommit_delta_ms = 150;
     to.max_ms = 10000;
-    std::ofstream f(nd + "/node.toml");
-    f << node::RenderNodeConfig(c);
-    if (!f) throw Failure("cannot write " + nd + "/node.toml", 3);
+    configs.push_back(node::RenderNodeConfig(c));
     manifest["validators"].push_back({{"name", g.validators[i].name},
                                       {"key", node_keys[i].pubkey().Hex()},
-                                      {"dir", nd},
+                                      {"dir", NodeDir(dir, i)},
                                       {"p2p", p2p[i].ToString()},
                                       {"http", "http://" + http[i].ToString()}});
   }
-  std::ofstream mf(dir + "/testnet.json");
-  mf << manifest.dump(2) << "\n";
-  if (!mf) throw Failure("cannot write " + dir + "/testnet.json", 3);
+
+  CreatedPaths created;
+  created.Dir(dir, 0755);
+  created.Dir(keys, 0700);
+  for (size_t i = 0; i < partner_keys.size(); ++i) {
+    std::string path = manifest["partners"][i]["key_file"].get<std::string>();
+    created.File(path, [&] { return SaveSecretKey(path, partner_keys[i]); });
+  }
+  created.File(dir + "/genesis.json",
+               [&] { return node::WriteGenesisFile(dir + "/genesis.json", genesis); });
+  for (int i = 0; i < validators; ++i) {
+    std::string nd = NodeDir(dir, i);
+    created.Dir(nd, 0700);
+    created.File(nd + "/node.key", [&] { return SaveSecretKey(nd + "/node.key", node_keys[i]); });
+    created.File(nd + "/node.toml", [&] { return WriteNewFile(nd + "/node.toml", configs[i]); });
+  }
+  // Last: testnet.json is what says the directory holds a testnet.
+  created.File(dir + "/testnet.json",
+               [&] { return WriteNewFile(dir + "/testnet.json", manifest.dump(2) + "\n"); });
+  created.Keep();
+
   std::printf("testnet %s in %s: %d validators, %d partners + operator\ngenesis hash %s\n",
               chain_id.c_str(), dir.c_str(), validators, partners, genesis.hash.Hex().c_str());
   for (int i = 0; i < validators; ++i) {

@@ -234,6 +234,33 @@ TEST_CASE("task and dataset and submit: ids are checked locally and names percen
   CHECK(std::find(targets.begin(), targets.end(), "/nonces/x%3Fy%3D1%2F..") != targets.end());
 }
 
+// A refused or failed `testnet init` leaves nothing of its own behind, so the corrected
+// command runs (it used to write the partner keys first, and the retry then failed on them).
+TEST_CASE("testnet init: a bad argument writes nothing and a failure midway removes what it wrote",
+          "[cli]") {
+  Dir d;
+  const std::string tn = d.path + "/tn";
+  ExpectUsageError("testnet init --dir " + tn + " --chain-id 'bad chain!'",
+                   "--chain-id: 'bad chain!' may contain only");
+  CHECK_FALSE(Exists(tn));
+  std::string out;
+  REQUIRE(RunCommand(Fl() + " testnet init --validators 1 --partners 0 --dir " + tn, &out) == 0);
+  CHECK(Exists(tn + "/testnet.json"));
+
+  // node1's key file is in the way: init fails after writing keys, the genesis and node0.
+  const std::string tn2 = d.path + "/tn2";
+  REQUIRE(RunCommand("mkdir -p " + tn2 + "/node1 && touch " + tn2 + "/node1/node.key") == 0);
+  ExpectUsageError("testnet init --validators 2 --partners 1 --dir " + tn2, "node1/node.key already exists");
+  for (const char* p : {"/keys", "/genesis.json", "/node0", "/testnet.json"}) {
+    INFO(p);
+    CHECK_FALSE(Exists(tn2 + p));
+  }
+  CHECK(Exists(tn2 + "/node1/node.key"));  // not ours: left alone
+  REQUIRE(RunCommand("rm " + tn2 + "/node1/node.key") == 0);
+  REQUIRE(RunCommand(Fl() + " testnet init --validators 2 --partners 1 --dir " + tn2, &out) == 0);
+  CHECK(Exists(tn2 + "/node1/node.toml"));
+}
+
 TEST_CASE("fedledger leaves LibTorch to fedledger-ml and hands it node, train and data", "[cli]") {
   std::string ml = Fl().substr(0, Fl().rfind('/') + 1) + "fedledger-ml";
   if (!Exists(ml)) {
