@@ -45,7 +45,7 @@ const std::map<EntryKind, std::vector<std::string>>& KindFlags() {
       {EntryKind::kTaskRevoke, {"--task", "?--reason"}},
       {EntryKind::kTaskComplete, {"--task", "--rounds-completed", "--final-hash"}},
       {EntryKind::kDataAccess, {"--task", "--round", "--dataset-id", "--dataset-hash", "--rows-read"}},
-      {EntryKind::kModelUpdate, {"--task", "--round", "--update-hash", "--samples", "--size-bytes"}},
+      {EntryKind::kModelUpdate, {"--task", "--round", "--update-hash", "--samples", "--size-bytes", "?--attempt"}},
       {EntryKind::kRoundAggregate, {"--task", "--round", "--aggregate-hash", "--contributor", "--total-samples"}},
       {EntryKind::kRoundRestart, {"--task", "--round", "--attempt", "--dropped", "?--reason"}},
   };
@@ -77,7 +77,7 @@ Payload BuildPayload(EntryKind kind, const Fields& f,
                                f.rows_read};
     case EntryKind::kModelUpdate:
       return ModelUpdatePayload{f.task, f.round, HashArg("--update-hash", f.update_hash), f.samples,
-                                f.size_bytes};
+                                f.size_bytes, f.attempt};
     case EntryKind::kRoundAggregate:
       return RoundAggregatePayload{f.task, f.round, HashArg("--aggregate-hash", f.aggregate_hash),
                                    keys(f.contributors), f.total_samples};
@@ -135,7 +135,9 @@ void AddSubmit(CLI::App& app) {
   opts["--aggregate-hash"] = cmd->add_option("--aggregate-hash", f.aggregate_hash, "SHA-256 of the aggregate (hex)");
   opts["--contributor"] = cmd->add_option("--contributor", f.contributors, "Contributor (partner name or key); repeat");
   opts["--total-samples"] = AddUnsignedOption(cmd, "--total-samples", &f.total_samples, "Total samples");
-  opts["--attempt"] = AddUnsignedOption(cmd, "--attempt", &f.attempt, "Round attempt");
+  opts["--attempt"] = AddUnsignedOption(cmd, "--attempt", &f.attempt,
+                                        "Round attempt (MODEL_UPDATE: the one the update was masked "
+                                        "for, default 0)");
   opts["--dropped"] = cmd->add_option("--dropped", f.dropped, "Dropped participant (name or key); repeat");
   cmd->callback([a, opts] {
     EntryKind kind = Unwrap(ParseEntryKind(a->kind));

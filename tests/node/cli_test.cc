@@ -7,6 +7,8 @@
 #include <catch2/catch.hpp>
 #include <mutex>
 
+#include "ledger/bytes.h"
+#include "ledger/entry.h"
 #include "net/http_server.h"
 #include "tests/node/cluster.h"
 
@@ -121,6 +123,7 @@ class FakeNode {
       {
         std::lock_guard<std::mutex> lock(mu_);
         targets_.push_back(req.target);
+        bodies_.push_back(req.body);
       }
       res.Send(net::HttpResponse::Text(200, body_, "application/json"));
     };
@@ -133,6 +136,10 @@ class FakeNode {
     std::lock_guard<std::mutex> lock(mu_);
     return targets_;
   }
+  std::vector<std::string> bodies() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return bodies_;
+  }
 
  private:
   static net::HttpServerOptions Options() {
@@ -144,7 +151,7 @@ class FakeNode {
   net::HttpServer server_;
   std::string body_;
   mutable std::mutex mu_;
-  std::vector<std::string> targets_;
+  std::vector<std::string> targets_, bodies_;
 };
 
 void ExpectExit(int code, const std::string& args, const std::string& expect) {
@@ -259,6 +266,33 @@ TEST_CASE("testnet init: a bad argument writes nothing and a failure midway remo
   REQUIRE(RunCommand("rm " + tn2 + "/node1/node.key") == 0);
   REQUIRE(RunCommand(Fl() + " testnet init --validators 2 --partners 1 --dir " + tn2, &out) == 0);
   CHECK(Exists(tn2 + "/node1/node.toml"));
+}
+
+// MODEL_UPDATE has an attempt field (docs/FORMAT.md 4.3): submit signs what --attempt says.
+TEST_CASE("submit: MODEL_UPDATE takes --attempt", "[cli]") {
+  Dir d;
+  const std::string key = d.path + "/p.key";
+  REQUIRE(RunCommand(Fl() + " keygen --out " + key) == 0);
+  FakeNode fake(R"({"chain_id": "c", "last_nonce": 4, "height": 9, "index": 17})");
+  std::string out;
+  int rc = RunCommand(Fl() + " submit --node " + fake.url() + " --key " + key +
+                          " --kind model-update --task t --round 2 --update-hash " + std::string(64, 'b') +
+                          " --samples 10 --size-bytes 100 --attempt 3 --wait",
+                      &out);
+  INFO(out);
+  REQUIRE(rc == 0);
+  CHECK_THAT(out, Catch::Contains("committed MODEL_UPDATE nonce 5 at height 9, log index 17"));
+  std::vector<std::string> bodies = fake.bodies();
+  REQUIRE_FALSE(bodies.empty());
+  auto hex = FromHex(nlohmann::json::parse(bodies.back())["entry"].get<std::string>());
+  REQUIRE(hex.ok());
+  auto entry = Entry::Decode(*hex);
+  REQUIRE(entry.ok());
+  const ModelUpdatePayload* p = entry->As<ModelUpdatePayload>();
+  REQUIRE(p != nullptr);
+  CHECK(p->attempt == 3);
+  CHECK(p->round == 2);
+  CHECK(entry->nonce() == 5);
 }
 
 TEST_CASE("fedledger leaves LibTorch to fedledger-ml and hands it node, train and data", "[cli]") {
