@@ -238,9 +238,7 @@ void AddProofs(CLI::App* audit) {
   check->add_option("--genesis-hash", *anchor, "Require this genesis hash (the trust anchor)");
   check->add_flag("--json", *as_json, "Machine-readable output");
   check->callback([file, anchor, as_json] {
-    std::ifstream f(*file);
-    if (!f) throw Failure("cannot open " + *file, 2);
-    json doc = json::parse(f, nullptr, false);
+    json doc = json::parse(ReadInputFile(*file, "a proof file"), nullptr, false);
     if (doc.is_discarded()) throw Failure(*file + " is not valid JSON", 2);
     auto r = CheckProofDoc(doc, ParseAnchor(*anchor));
     if (!r.ok()) Fail(r.status(), *as_json);
@@ -304,6 +302,7 @@ void AddExport(CLI::App* audit) {
                     "Signature-checking threads (default: all cores)", 0, 1024);
   ver->add_flag("--json", *as_json, "Machine-readable output");
   ver->callback([file, anchor, as_json, threads] {
+    RefuseDirectory(*file, "an export file");
     std::ifstream f(*file);
     if (!f) throw Failure("cannot open " + *file, 2);
     AuditOptions o;

@@ -65,6 +65,7 @@ FileSummary Summarize(const std::string& path) {
   if (!EndsWith(path, ".csv") && !EndsWith(path, ".csv.gz")) {
     throw Failure("--file " + path + ": expected a .csv or .csv.gz file", 2);
   }
+  RefuseDirectory(path, "a data file");
   FileSummary s;
   auto sha = Sha256File(path);
   if (!sha.ok()) {

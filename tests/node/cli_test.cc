@@ -268,6 +268,20 @@ TEST_CASE("testnet init: a bad argument writes nothing and a failure midway remo
   CHECK(Exists(tn2 + "/node1/node.toml"));
 }
 
+TEST_CASE("a directory where a file is expected exits 2 saying so", "[cli]") {
+  Dir d;
+  const std::string dir = d.path + "/dir.csv";
+  REQUIRE(RunCommand("mkdir -m 0755 " + dir) == 0);
+  const std::string key = d.path + "/p.key";
+  REQUIRE(RunCommand(Fl() + " keygen --out " + key) == 0);
+  ExpectUsageError("pubkey --key " + dir, "key file " + dir + " is a directory");
+  ExpectUsageError("audit check-proof " + dir, dir + " is a directory, not a proof file");
+  ExpectUsageError("audit verify-export " + dir, dir + " is a directory, not an export file");
+  ExpectUsageError("node --config " + dir, dir + " is a directory, not a config file");
+  ExpectUsageError("dataset register --file " + dir + " --key " + key + " --node http://127.0.0.1:1",
+                   dir + " is a directory, not a data file");
+}
+
 // MODEL_UPDATE has an attempt field (docs/FORMAT.md 4.3): submit signs what --attempt says.
 TEST_CASE("submit: MODEL_UPDATE takes --attempt", "[cli]") {
   Dir d;
