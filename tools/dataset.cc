@@ -75,6 +75,10 @@ FileSummary Summarize(const std::string& path) {
   // gzread reads plain files as they are, so one reader serves both.
   std::unique_ptr<gzFile_s, int (*)(gzFile)> gz(gzopen(path.c_str(), "rb"), gzclose);
   if (!gz) throw Failure("cannot open " + path, 2);
+  // gzread would read a plain file named .csv.gz as it is; say what it really is instead.
+  if (EndsWith(path, ".gz") && gzdirect(gz.get()) == 1) {
+    throw Failure(path + ": not a gzip file (name a plain CSV file .csv)", 2);
+  }
   std::string pending;
   std::vector<char> buf(1 << 20);
   size_t header_fields = 0;

@@ -282,6 +282,22 @@ TEST_CASE("a directory where a file is expected exits 2 saying so", "[cli]") {
                    dir + " is a directory, not a data file");
 }
 
+TEST_CASE("dataset register: a .csv.gz file that is not gzip is named as such", "[cli]") {
+  Dir d;
+  const std::string key = d.path + "/p.key";
+  REQUIRE(RunCommand(Fl() + " keygen --out " + key) == 0);
+  REQUIRE(RunCommand("printf 'a,b\\n1,2\\n' > " + d.path + "/fake.csv.gz") == 0);
+  ExpectUsageError("dataset register --file " + d.path + "/fake.csv.gz --key " + key +
+                       " --node http://127.0.0.1:1",
+                   d.path + "/fake.csv.gz: not a gzip file");
+  // A real one gets past the file checks (to the node, which is not there: exit 3).
+  REQUIRE(RunCommand("printf 'a,b\\n1,2\\n' | gzip > " + d.path + "/real.csv.gz") == 0);
+  std::string out;
+  CHECK(RunCommand(Fl() + " dataset register --file " + d.path + "/real.csv.gz --key " + key +
+                       " --node http://127.0.0.1:1", &out) == 3);
+  CHECK_THAT(out, Catch::Contains("127.0.0.1:1"));
+}
+
 // MODEL_UPDATE has an attempt field (docs/FORMAT.md 4.3): submit signs what --attempt says.
 TEST_CASE("submit: MODEL_UPDATE takes --attempt", "[cli]") {
   Dir d;
