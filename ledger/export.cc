@@ -52,7 +52,8 @@ Result<std::vector<Hash32>> HashList(const json& j, const char* field) {
   }
   std::vector<Hash32> out;
   for (const json& h : j[field]) {
-    const std::string name = "field '" + std::string(field) + "[" + std::to_string(out.size()) + "]'";
+    const std::string name =
+        "field '" + std::string(field) + "[" + std::to_string(out.size()) + "]'";
     if (!h.is_string()) return Status::InvalidArgument(name + " is not a hex string");
     auto x = Hash32::FromHex(h.get<std::string>());
     if (!x.ok()) return x.status().WithContext(name);

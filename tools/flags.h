@@ -43,9 +43,9 @@ CLI::Option* AddDecimalOption(CLI::App* cmd, const std::string& name,
 // the flag is not given; add ->default_str(...) to show it in the help).
 // REQUIRES: min <= max, and both fit T.
 template <typename T>
-CLI::Option* AddUnsignedOption(CLI::App* cmd, const std::string& name, T* target,
-                               const std::string& help, uint64_t min = 0,
-                               uint64_t max = static_cast<uint64_t>(std::numeric_limits<T>::max())) {
+CLI::Option* AddUnsignedOption(
+    CLI::App* cmd, const std::string& name, T* target, const std::string& help, uint64_t min = 0,
+    uint64_t max = static_cast<uint64_t>(std::numeric_limits<T>::max())) {
   static_assert(std::is_integral_v<T> && !std::is_same_v<T, bool>);
   return detail::AddDecimalOption(
       cmd, name, [target](uint64_t v) { *target = static_cast<T>(v); }, help, min, max);
@@ -54,9 +54,9 @@ CLI::Option* AddUnsignedOption(CLI::App* cmd, const std::string& name, T* target
 // The same for a flag whose absence means something ("not given" is std::nullopt, never a
 // value such as 0 that a user could also type).
 template <typename T>
-CLI::Option* AddUnsignedOption(CLI::App* cmd, const std::string& name, std::optional<T>* target,
-                               const std::string& help, uint64_t min = 0,
-                               uint64_t max = static_cast<uint64_t>(std::numeric_limits<T>::max())) {
+CLI::Option* AddUnsignedOption(
+    CLI::App* cmd, const std::string& name, std::optional<T>* target, const std::string& help,
+    uint64_t min = 0, uint64_t max = static_cast<uint64_t>(std::numeric_limits<T>::max())) {
   static_assert(std::is_integral_v<T> && !std::is_same_v<T, bool>);
   return detail::AddDecimalOption(
       cmd, name, [target](uint64_t v) { *target = static_cast<T>(v); }, help, min, max);

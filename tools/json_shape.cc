@@ -26,7 +26,7 @@ std::string Expected(const json& shape) {
   } else {
     std::string t = shape.get<std::string>();
     if (!t.empty() && t.back() == '?') t.pop_back();
-    name = t == "uint" ? "non-negative integer"
+    name = t == "uint"  ? "non-negative integer"
            : t == "u32" ? "32-bit non-negative integer"
            : t == "any" ? "value"
                         : t;
@@ -63,13 +63,15 @@ std::string Join(const std::string& path, const std::string& member) {
 Status Check(const json& j, const json& shape, const std::string& what, const std::string& path) {
   auto mismatch = [&] {
     if (path.empty()) {
-      return Status::InvalidArgument(what + " is not a JSON " + Expected(shape) + " (" +
-                                     Actual(j) + ")");
+      return Status::InvalidArgument(what + " is not a JSON " + Expected(shape) + " (" + Actual(j) +
+                                     ")");
     }
     return Status::InvalidArgument(what + " has no " + Expected(shape) + " '" + path + "' (" +
                                    Actual(j) + ")");
   };
-  if (shape.is_string()) return ScalarMatches(j, shape.get<std::string>()) ? Status::Ok() : mismatch();
+  if (shape.is_string()) {
+    return ScalarMatches(j, shape.get<std::string>()) ? Status::Ok() : mismatch();
+  }
   if (j.is_null() && Nullable(shape)) return Status::Ok();
   if (shape.is_array()) {
     if (!j.is_array()) return mismatch();
@@ -87,8 +89,8 @@ Status Check(const json& j, const json& shape, const std::string& what, const st
     }
     auto it = j.find(member);
     if (it == j.end()) {
-      return Status::InvalidArgument(what + " has no " + Expected(sub) + " '" +
-                                     Join(path, member) + "'");
+      return Status::InvalidArgument(what + " has no " + Expected(sub) + " '" + Join(path, member) +
+                                     "'");
     }
     FL_TRY(Check(*it, sub, what, Join(path, member)));
   }

@@ -16,9 +16,8 @@
 //   [shape]             an array whose every element has `shape`.
 #pragma once
 
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "ledger/status.h"
 

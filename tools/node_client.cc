@@ -10,6 +10,14 @@ namespace fedledger::cli {
 
 using nlohmann::json;
 
+namespace {
+
+[[noreturn]] void NotNodeAnswer(const std::string& url, const std::string& why) {
+  throw Failure(url + ": not a fedledger node answer (" + why + ")", 3);
+}
+
+}  // namespace
+
 int ExitCodeForHttp(int status) {
   if (status == 400 || status == 404 || status == 409 || status == 412 || status == 413) return 2;
   if (status == 429 || status == 503 || status == 504) return 3;
@@ -37,7 +45,7 @@ NodeClient::NodeClient(std::string url) : url_(std::move(url)) {
 void CheckAnswer(const std::string& url, const json& j, const json& shape,
                  const std::string& what) {
   Status s = CheckShape(j, shape, what);
-  if (!s.ok()) throw Failure(url + ": not a fedledger node answer (" + s.message() + ")", 3);
+  if (!s.ok()) NotNodeAnswer(url, s.message());
 }
 
 json NodeClient::Get(const std::string& path, const json& shape, const std::string& what) const {
@@ -49,7 +57,7 @@ json NodeClient::Get(const std::string& path, const json& shape, const std::stri
                   ExitCodeForHttp(r->status));
   }
   auto j = r->Json();
-  if (!j.ok()) throw Failure(url + ": not a fedledger node answer (" + j.status().message() + ")", 3);
+  if (!j.ok()) NotNodeAnswer(url, j.status().message());
   CheckAnswer(url, *j, shape, what);
   return *j;
 }
@@ -65,16 +73,14 @@ PubKey NodeClient::Resolve(const std::string& name_or_hex) const {
   json j = Get(UrlPath({"nonces", name_or_hex}), {{"signer", "string"}}, "nonce record");
   auto k = Hash32::FromHex(j["signer"].get<std::string>());
   if (!k.ok()) {
-    throw Failure(url_ + ": not a fedledger node answer (nonce record: 'signer' is not a key: " +
-                      k.status().message() + ")",
-                  3);
+    NotNodeAnswer(url_, "nonce record: 'signer' is not a key: " + k.status().message());
   }
   return *k;
 }
 
 uint64_t NodeClient::LastNonce(const PubKey& signer) const {
-  return Get(UrlPath({"nonces", signer.Hex()}), {{"last_nonce", "uint"}}, "nonce record")["last_nonce"]
-      .get<uint64_t>();
+  json j = Get(UrlPath({"nonces", signer.Hex()}), {{"last_nonce", "uint"}}, "nonce record");
+  return j["last_nonce"].get<uint64_t>();
 }
 
 NodeClient::Committed NodeClient::SubmitAndWait(const SecretKey& key, Payload payload,
@@ -101,7 +107,7 @@ NodeClient::Committed NodeClient::SubmitAndWait(const SecretKey& key, Payload pa
   if (!r.ok()) throw Failure(url + ": " + r.status().message(), 3);
   if (r->status == 200) {
     auto j = r->Json();
-    if (!j.ok()) throw Failure(url + ": not a fedledger node answer (" + j.status().message() + ")", 3);
+    if (!j.ok()) NotNodeAnswer(url, j.status().message());
     CheckAnswer(url, *j, {{"height", "uint"}, {"index", "uint"}}, "commit answer");
     return Committed{(*j)["height"].get<uint64_t>(), (*j)["index"].get<uint64_t>(),
                      entry.leaf_hash()};

@@ -1,8 +1,8 @@
 // ParseTimeMs serves `genesis --time`, `audit log --since/--until`, the API's ?since= and task
 // specs' expires_at: a time that is not on the calendar is refused, never carried over.
-#include <catch2/catch.hpp>
-
 #include "ledger/describe.h"
+
+#include <catch2/catch.hpp>
 
 namespace fedledger {
 namespace {
@@ -38,7 +38,8 @@ TEST_CASE("ParseTimeMs: impossible dates are refused instead of rolled over") {
   CHECK(Error("2026-02-30") == "invalid date in time '2026-02-30': 2026-02 has 28 days");
   CHECK(Error("2026-02-29") == "invalid date in time '2026-02-29': 2026-02 has 28 days");
   CHECK(Error("2100-02-29") == "invalid date in time '2100-02-29': 2100-02 has 28 days");
-  CHECK(Error("2026-04-31T00:00:00Z") == "invalid date in time '2026-04-31T00:00:00Z': 2026-04 has 30 days");
+  CHECK(Error("2026-04-31T00:00:00Z") ==
+        "invalid date in time '2026-04-31T00:00:00Z': 2026-04 has 30 days");
   CHECK(Error("2026-01-00") == "invalid date in time '2026-01-00': 2026-01 has 31 days");
   CHECK(Error("2026-13-01") == "invalid date in time '2026-13-01': there is no month 13");
   CHECK(Error("2026-00-10") == "invalid date in time '2026-00-10': there is no month 0");
@@ -47,11 +48,11 @@ TEST_CASE("ParseTimeMs: impossible dates are refused instead of rolled over") {
 }
 
 TEST_CASE("ParseTimeMs: other spellings are refused") {
-  for (const char* bad : {"yesterday", "", "2026-1-01", "2026-01-1", " 2026-01-01", "+2026-01-01",
-                          "2026-01-01 ", "2026-01-01T00:00:00", "2026-01-01T00:00:00z",
-                          "2026-01-01T00:00:00.Z", "2026-01-01T0:00:00Z", "2026-01-01T-1:00:00Z",
-                          "2026-01-01T00:00:00+01:00", "2026/01/01", "20260101T000000Z",
-                          "12345678901234567890", "1969-12-31"}) {
+  for (const char* bad :
+       {"yesterday", "", "2026-1-01", "2026-01-1", " 2026-01-01", "+2026-01-01", "2026-01-01 ",
+        "2026-01-01T00:00:00", "2026-01-01T00:00:00z", "2026-01-01T00:00:00.Z",
+        "2026-01-01T0:00:00Z", "2026-01-01T-1:00:00Z", "2026-01-01T00:00:00+01:00", "2026/01/01",
+        "20260101T000000Z", "12345678901234567890", "1969-12-31"}) {
     auto r = ParseTimeMs(bad);
     INFO("'" << bad << "'");
     CHECK_FALSE(r.ok());

@@ -1,10 +1,9 @@
 // Integer flags take plain decimal digits in range and nothing else (tools/flags.h).
-#include <catch2/catch.hpp>
+#include "tools/flags.h"
 
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <optional>
-
-#include "tools/flags.h"
 
 namespace fedledger::cli {
 namespace {
@@ -85,16 +84,21 @@ TEST_CASE("flags: AddUnsignedOption stores valid values and names the flag on ba
   CHECK(none.rows == 5);
   CHECK_FALSE(none.nonce.has_value());
 
-  CHECK(Parse({"--rows", "-1"}).error == "--rows: expected a non-negative decimal integer, got '-1'");
-  CHECK(Parse({"--rows=0x10"}).error == "--rows: expected a non-negative decimal integer, got '0x10'");
-  CHECK(Parse({"--rows", " 7"}).error == "--rows: expected a non-negative decimal integer, got ' 7'");
+  CHECK(Parse({"--rows", "-1"}).error ==
+        "--rows: expected a non-negative decimal integer, got '-1'");
+  CHECK(Parse({"--rows=0x10"}).error ==
+        "--rows: expected a non-negative decimal integer, got '0x10'");
+  CHECK(Parse({"--rows", " 7"}).error ==
+        "--rows: expected a non-negative decimal integer, got ' 7'");
   CHECK(Parse({"--rows", "99999999999999999999999"}).error ==
-        "--rows: expected a decimal integer in 0..18446744073709551615, got '99999999999999999999999'");
+        "--rows: expected a decimal integer in 0..18446744073709551615, got "
+        "'99999999999999999999999'");
   CHECK(Parse({"--round", "-4294967295"}).error ==
         "--round: expected a decimal integer in 0..4294967295, got '-4294967295'");
   CHECK(Parse({"--round", "4294967296"}).error ==
         "--round: expected a decimal integer in 0..4294967295, got '4294967296'");
-  CHECK(Parse({"--nonce", "0"}).error == "--nonce: expected a decimal integer in 1..18446744073709551615, got '0'");
+  CHECK(Parse({"--nonce", "0"}).error ==
+        "--nonce: expected a decimal integer in 1..18446744073709551615, got '0'");
 }
 
 }  // namespace

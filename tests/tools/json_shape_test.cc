@@ -1,7 +1,7 @@
 // Answers of the wrong shape are named before anything reads them (tools/json_shape.h).
-#include <catch2/catch.hpp>
-
 #include "tools/json_shape.h"
+
+#include <catch2/catch.hpp>
 
 namespace fedledger::cli {
 namespace {
@@ -68,7 +68,8 @@ TEST_CASE("json shape: the first wrong or missing field is named") {
   CHECK(Error(j, kShape) == "status has no object (or null) 'closed_by' (it is a string)");
   j = Good();
   j["current_round"] = "1";
-  CHECK(Error(j, kShape) == "status has no 32-bit non-negative integer (or null) 'current_round' (it is a string)");
+  CHECK(Error(j, kShape) ==
+        "status has no 32-bit non-negative integer (or null) 'current_round' (it is a string)");
   j = Good();
   j["settings"]["lr"] = 0.1;
   CHECK(Error(j, kShape) == "status has no string 'settings.lr' (it is 0.1)");

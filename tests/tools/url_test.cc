@@ -1,7 +1,7 @@
 // Request targets built by the CLI carry user-given ids as data, never as URL syntax.
-#include <catch2/catch.hpp>
-
 #include "tools/url.h"
+
+#include <catch2/catch.hpp>
 
 namespace fedledger::cli {
 namespace {
