@@ -269,6 +269,10 @@ Result<SecretKey> LoadSecretKey(const std::string& path) {
     ::close(fd);
     return Status::IOError("cannot stat key file " + path);
   }
+  if (S_ISDIR(st.st_mode)) {
+    ::close(fd);
+    return Status::InvalidArgument("key file " + path + " is a directory");
+  }
   if (st.st_mode & 077) {
     ::close(fd);
     char mode[8];

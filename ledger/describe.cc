@@ -197,31 +197,77 @@ std::string FormatTimeMs(uint64_t ms) {
   return buf;
 }
 
+namespace {
+
+// The `n` digits at text[pos..pos+n) as a number, or -1 if any of them is not a digit.
+// REQUIRES: pos + n <= text.size().
+int Digits(const std::string& text, size_t pos, size_t n) {
+  int v = 0;
+  for (size_t i = pos; i < pos + n; ++i) {
+    if (text[i] < '0' || text[i] > '9') return -1;
+    v = v * 10 + (text[i] - '0');
+  }
+  return v;
+}
+
+int DaysInMonth(int year, int month) {
+  static constexpr int kDays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+  return month == 2 && leap ? 29 : kDays[month - 1];
+}
+
+}  // namespace
+
 Result<uint64_t> ParseTimeMs(const std::string& text) {
   if (!text.empty() && text.find_first_not_of("0123456789") == std::string::npos) {
     if (text.size() > 19) return Status::InvalidArgument("time '" + text + "' is out of range");
     return std::stoull(text);
   }
-  int y, mo, d, h = 0, mi = 0, s = 0;
-  char tail[32] = {0};
-  int n = std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%31s", &y, &mo, &d, &h, &mi, &s, tail);
-  bool date_only = n == 3 && text.size() == 10;
-  std::string rest = tail;
-  uint64_t frac_ms = 0;
-  if (n == 7 && !rest.empty() && rest[0] == '.') {
-    size_t i = 1;
-    uint64_t scale = 100;
-    while (i < rest.size() && std::isdigit(static_cast<unsigned char>(rest[i]))) {
-      frac_ms += scale * static_cast<uint64_t>(rest[i] - '0');
-      scale /= 10;
-      ++i;
-    }
-    rest = rest.substr(i);
-  }
-  bool full = (n == 7 && rest == "Z");
-  if (!(date_only || full) || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 60) {
+  auto unreadable = [&] {
     return Status::InvalidArgument("cannot read time '" + text +
                                    "': use 2026-11-23, 2026-11-23T16:04:05Z or epoch milliseconds");
+  };
+  // YYYY-MM-DD, optionally followed by THH:MM:SS[.fraction]Z; every field exactly its digits
+  // (no signs or spaces, which sscanf would take).
+  if (text.size() < 10 || text[4] != '-' || text[7] != '-') return unreadable();
+  const int y = Digits(text, 0, 4), mo = Digits(text, 5, 2), d = Digits(text, 8, 2);
+  if (y < 0 || mo < 0 || d < 0) return unreadable();
+  int h = 0, mi = 0, s = 0;
+  uint64_t frac_ms = 0;
+  if (text.size() > 10) {
+    if (text.size() < 20 || text[10] != 'T' || text[13] != ':' || text[16] != ':') {
+      return unreadable();
+    }
+    h = Digits(text, 11, 2);
+    mi = Digits(text, 14, 2);
+    s = Digits(text, 17, 2);
+    if (h < 0 || mi < 0 || s < 0) return unreadable();
+    size_t i = 19;
+    if (text[i] == '.') {
+      const size_t first = ++i;
+      uint64_t scale = 100;
+      while (i < text.size() && text[i] >= '0' && text[i] <= '9') {
+        frac_ms += scale * static_cast<uint64_t>(text[i] - '0');
+        scale /= 10;
+        ++i;
+      }
+      if (i == first) return unreadable();
+    }
+    if (i + 1 != text.size() || text[i] != 'Z') return unreadable();
+  }
+  // timegm would quietly carry an impossible date into the next month (2026-02-30 ->
+  // 2026-03-02), so every field is checked against the calendar first.
+  if (mo < 1 || mo > 12) {
+    return Status::InvalidArgument("invalid date in time '" + text + "': there is no month " +
+                                   std::to_string(mo));
+  }
+  if (d < 1 || d > DaysInMonth(y, mo)) {
+    return Status::InvalidArgument("invalid date in time '" + text + "': " + text.substr(0, 7) +
+                                   " has " + std::to_string(DaysInMonth(y, mo)) + " days");
+  }
+  if (h > 23 || mi > 59 || s > 60) {  // 60: a leap second
+    return Status::InvalidArgument("invalid time of day in time '" + text +
+                                   "': use 00:00:00 to 23:59:59");
   }
   std::tm tm{};
   tm.tm_year = y - 1900;

@@ -52,9 +52,12 @@ Result<std::vector<Hash32>> HashList(const json& j, const char* field) {
   }
   std::vector<Hash32> out;
   for (const json& h : j[field]) {
-    if (!h.is_string()) return Status::InvalidArgument(std::string(field) + ": not a hex string");
-    FL_ASSIGN(Hash32 x, Hash32::FromHex(h.get<std::string>()));
-    out.push_back(x);
+    const std::string name =
+        "field '" + std::string(field) + "[" + std::to_string(out.size()) + "]'";
+    if (!h.is_string()) return Status::InvalidArgument(name + " is not a hex string");
+    auto x = Hash32::FromHex(h.get<std::string>());
+    if (!x.ok()) return x.status().WithContext(name);
+    out.push_back(*x);
   }
   return out;
 }

@@ -10,6 +10,7 @@
 #include "ledger/describe.h"
 #include "ledger/export.h"
 #include "tools/common.h"
+#include "tools/flags.h"
 
 namespace fedledger::cli {
 namespace {
@@ -99,7 +100,8 @@ void AddVerify(CLI::App* audit) {
   auto a = std::make_shared<Args>();
   cmd->add_option("--data-dir", a->dir, "Node data directory or a LevelDB store")->required();
   cmd->add_option("--genesis-hash", a->anchor, "Require this genesis hash (the trust anchor)");
-  cmd->add_option("--threads", a->threads, "Signature-checking threads (default: all cores)");
+  AddUnsignedOption(cmd, "--threads", &a->threads,
+                    "Signature-checking threads (default: all cores)", 0, 1024);
   cmd->add_flag("--json", a->json, "Machine-readable output");
   cmd->callback([a] {
     AuditOptions o;
@@ -133,7 +135,7 @@ void AddLog(CLI::App* audit) {
   cmd->add_option("--task", a->task, "Only entries of this task");
   cmd->add_option("--since", a->since, "From this time (2026-11-23, 2026-11-23T16:00:00Z, or ms)");
   cmd->add_option("--until", a->until, "Up to this time, inclusive");
-  cmd->add_option("--limit", a->limit, "At most this many rows");
+  AddUnsignedOption(cmd, "--limit", &a->limit, "At most this many rows (default: all)", 1);
   cmd->add_flag("--json", a->json, "Machine-readable output (a JSON array)");
   cmd->callback([a] {
     auto store = OpenStore(a->dir);
@@ -190,13 +192,14 @@ void AddProofs(CLI::App* audit) {
                "checked against (JSON)");
   struct Args {
     std::string dir, out;
-    uint64_t entry = 0, tree_size = 0, from = 0, to = 0;
+    uint64_t entry = 0, from = 0, to = 0;
+    std::optional<uint64_t> tree_size;  // not given: the head
   };
   auto a = std::make_shared<Args>();
   prove->add_option("--data-dir", a->dir, "Node data directory or a LevelDB store")->required();
-  prove->add_option("--entry", a->entry, "Global log index of the entry")->required();
-  prove->add_option("--tree-size", a->tree_size,
-                    "Prove against this log size (a block boundary; default: the head)");
+  AddUnsignedOption(prove, "--entry", &a->entry, "Global log index of the entry")->required();
+  AddUnsignedOption(prove, "--tree-size", &a->tree_size,
+                    "Prove against this log size (a block boundary; default: the head)", 1);
   prove->add_option("--out", a->out, "Write the proof to this file instead of stdout");
   auto emit = [](const json& doc, const std::string& out) {
     if (out.empty()) {
@@ -209,15 +212,16 @@ void AddProofs(CLI::App* audit) {
   };
   prove->callback([a, emit] {
     auto store = OpenStore(a->dir);
-    emit(Unwrap(MakeInclusionProofDoc(*store, a->entry, a->tree_size)), a->out);
+    // MakeInclusionProofDoc takes 0 for the head; --tree-size 0 is refused above.
+    emit(Unwrap(MakeInclusionProofDoc(*store, a->entry, a->tree_size.value_or(0))), a->out);
   });
 
   auto* cons = audit->add_subcommand(
       "consistency", "RFC 9162 consistency proof between two log sizes (block boundaries), with\n"
                      "both signed block headers (JSON)");
   cons->add_option("--data-dir", a->dir, "Node data directory or a LevelDB store")->required();
-  cons->add_option("--from", a->from, "Older log size")->required();
-  cons->add_option("--to", a->to, "Newer log size")->required();
+  AddUnsignedOption(cons, "--from", &a->from, "Older log size")->required();
+  AddUnsignedOption(cons, "--to", &a->to, "Newer log size")->required();
   cons->add_option("--out", a->out, "Write the proof to this file instead of stdout");
   cons->callback([a, emit] {
     auto store = OpenStore(a->dir);
@@ -234,9 +238,7 @@ void AddProofs(CLI::App* audit) {
   check->add_option("--genesis-hash", *anchor, "Require this genesis hash (the trust anchor)");
   check->add_flag("--json", *as_json, "Machine-readable output");
   check->callback([file, anchor, as_json] {
-    std::ifstream f(*file);
-    if (!f) throw Failure("cannot open " + *file, 2);
-    json doc = json::parse(f, nullptr, false);
+    json doc = json::parse(ReadInputFile(*file, "a proof file"), nullptr, false);
     if (doc.is_discarded()) throw Failure(*file + " is not valid JSON", 2);
     auto r = CheckProofDoc(doc, ParseAnchor(*anchor));
     if (!r.ok()) Fail(r.status(), *as_json);
@@ -296,9 +298,11 @@ void AddExport(CLI::App* audit) {
   auto threads = std::make_shared<unsigned>(0);
   ver->add_option("FILE", *file, "Export file")->required();
   ver->add_option("--genesis-hash", *anchor, "Require this genesis hash (the trust anchor)");
-  ver->add_option("--threads", *threads, "Signature-checking threads (default: all cores)");
+  AddUnsignedOption(ver, "--threads", threads.get(),
+                    "Signature-checking threads (default: all cores)", 0, 1024);
   ver->add_flag("--json", *as_json, "Machine-readable output");
   ver->callback([file, anchor, as_json, threads] {
+    RefuseDirectory(*file, "an export file");
     std::ifstream f(*file);
     if (!f) throw Failure("cannot open " + *file, 2);
     AuditOptions o;

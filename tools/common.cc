@@ -3,6 +3,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
 namespace fedledger::cli {
 
 namespace {
@@ -64,6 +69,23 @@ void Progress::Done() {
 }
 
 void PrintJson(const nlohmann::json& j) { std::printf("%s\n", j.dump(2).c_str()); }
+
+void RefuseDirectory(const std::string& path, const std::string& what) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
+    throw Failure(path + " is a directory, not " + what, 2);
+  }
+}
+
+std::string ReadInputFile(const std::string& path, const std::string& what) {
+  RefuseDirectory(path, what);
+  std::ifstream f(path, std::ios::binary);
+  if (!f) throw Failure("cannot open " + path + ": " + std::strerror(errno), 2);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  if (f.bad()) throw Failure("cannot read " + path, 3);
+  return ss.str();
+}
 
 std::string SelfExe() {
   char buf[4096];

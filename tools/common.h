@@ -38,6 +38,13 @@ class Progress {
 
 void PrintJson(const nlohmann::json& j);
 
+// Throws Failure(2) "PATH is a directory, not WHAT" if `path` is a directory (an ifstream
+// opens one without complaint and fails on the first read). WHAT: "a proof file".
+void RefuseDirectory(const std::string& path, const std::string& what);
+// The whole of a file the user named; Failure(2) if it is missing or a directory, (3) if it
+// cannot be read.
+std::string ReadInputFile(const std::string& path, const std::string& what);
+
 // The path of the running fedledger binary (/proc/self/exe).
 std::string SelfExe();
 

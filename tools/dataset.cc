@@ -14,7 +14,9 @@
 #include <memory>
 
 #include "ledger/describe.h"
+#include "ledger/encoding.h"
 #include "tools/common.h"
+#include "tools/flags.h"
 #include "tools/node_client.h"
 
 namespace fedledger::cli {
@@ -63,6 +65,7 @@ FileSummary Summarize(const std::string& path) {
   if (!EndsWith(path, ".csv") && !EndsWith(path, ".csv.gz")) {
     throw Failure("--file " + path + ": expected a .csv or .csv.gz file", 2);
   }
+  RefuseDirectory(path, "a data file");
   FileSummary s;
   auto sha = Sha256File(path);
   if (!sha.ok()) {
@@ -72,6 +75,10 @@ FileSummary Summarize(const std::string& path) {
   // gzread reads plain files as they are, so one reader serves both.
   std::unique_ptr<gzFile_s, int (*)(gzFile)> gz(gzopen(path.c_str(), "rb"), gzclose);
   if (!gz) throw Failure("cannot open " + path, 2);
+  // gzread would read a plain file named .csv.gz as it is; say what it really is instead.
+  if (EndsWith(path, ".gz") && gzdirect(gz.get()) == 1) {
+    throw Failure(path + ": not a gzip file (name a plain CSV file .csv)", 2);
+  }
   std::string pending;
   std::vector<char> buf(1 << 20);
   size_t header_fields = 0;
@@ -140,11 +147,17 @@ void AddRegister(CLI::App* dataset) {
   cmd->add_option("--node", a->node, "Validator API URL")->capture_default_str();
   cmd->add_option("--id", a->id, "Dataset id (default: the file name without .csv/.csv.gz)");
   cmd->add_option("--description", a->description, "Free text stored with the registration");
-  cmd->add_option("--timeout-ms", a->timeout_ms, "Give up waiting for the commit after this long")
-      ->capture_default_str()->check(CLI::Range(uint64_t{1}, uint64_t{120000}));
+  AddUnsignedOption(cmd, "--timeout-ms", &a->timeout_ms,
+                    "Give up waiting for the commit after this long", 1, 120000)
+      ->default_str(std::to_string(a->timeout_ms));
   cmd->callback([a] {
     SecretKey key = Unwrap(LoadSecretKey(a->key));
     std::string id = a->id.empty() ? DefaultId(a->file) : a->id;
+    // Dataset ids are identifiers (docs/FORMAT.md); refuse a bad one before reading the file.
+    Status valid = ValidateIdentifier("dataset id", id);
+    if (!valid.ok()) {
+      throw Failure(valid.message() + (a->id.empty() ? " (taken from the file name; pass --id)" : ""), 2);
+    }
     FileSummary f = Summarize(a->file);
     DatasetRegisterPayload p{id, f.sha256, f.rows, f.schema, a->description};
     NodeClient node(a->node);
@@ -163,7 +176,14 @@ void AddList(CLI::App* dataset) {
   cmd->add_option("--node", *node, "Validator API URL")->capture_default_str();
   cmd->add_flag("--json", *as_json, "Print the node's JSON answer");
   cmd->callback([node, as_json] {
-    json j = NodeClient(*node).Get("/datasets");
+    const json row = {{"owner", "string"},
+                      {"dataset_id", "string"},
+                      {"rows", "uint"},
+                      {"content_hash", "string"},
+                      {"schema", "string"}};
+    json j = NodeClient(*node).Get(
+        "/datasets", *as_json ? json{{"datasets", "array"}} : json{{"datasets", json::array({row})}},
+        "dataset list");
     if (*as_json) return PrintJson(j);
     std::printf("%-12s %-20s %-12s %-18s %s\n", "OWNER", "DATASET", "ROWS", "SHA256", "SCHEMA");
     for (const json& d : j["datasets"]) {

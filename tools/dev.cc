@@ -4,6 +4,7 @@
 #include "ledger/describe.h"
 #include "ledger/devchain.h"
 #include "tools/common.h"
+#include "tools/flags.h"
 
 namespace fedledger::cli {
 namespace {
@@ -19,14 +20,14 @@ Registrar reg("90-dev", [](CLI::App& app) {
   auto o = std::make_shared<DevChainOptions>();
   seed->add_option("--data-dir", *dir, "Directory to create (the store goes in DIR/ledger)")
       ->required();
-  seed->add_option("--entries", o->entries, "Entries after the genesis")->required()
-      ->check(CLI::Range(uint64_t{0}, uint64_t{100000000}));
-  seed->add_option("--validators", o->validators, "Validators in the genesis")
-      ->capture_default_str()->check(CLI::Range(1, 64));
-  seed->add_option("--partners", o->partners, "Partners (plus one neutral operator)")
-      ->capture_default_str()->check(CLI::Range(1, 64));
-  seed->add_option("--block-entries", o->block_entries, "Entries per block")
-      ->capture_default_str()->check(CLI::Range(1u, 100000u));
+  AddUnsignedOption(seed, "--entries", &o->entries, "Entries after the genesis", 0, 100000000)
+      ->required();
+  AddUnsignedOption(seed, "--validators", &o->validators, "Validators in the genesis", 1, 64)
+      ->default_str(std::to_string(o->validators));
+  AddUnsignedOption(seed, "--partners", &o->partners, "Partners (plus one neutral operator)", 1, 64)
+      ->default_str(std::to_string(o->partners));
+  AddUnsignedOption(seed, "--block-entries", &o->block_entries, "Entries per block", 1, 100000)
+      ->default_str(std::to_string(o->block_entries));
   seed->add_option("--chain-id", o->chain_id, "Chain id")->capture_default_str();
   seed->add_option("--seed", o->seed, "Seed for the deterministic dev keys")->capture_default_str();
   seed->callback([dir, o] {

@@ -12,6 +12,7 @@
 #include "ledger/thread_name.h"
 #include "node/node.h"
 #include "tools/command.h"
+#include "tools/common.h"
 
 #ifdef FEDLEDGER_HAVE_DRIVER
 #include "driver/node_host.h"
@@ -46,6 +47,7 @@ Registrar reg("40-node", [](CLI::App& app) {
     // instead of 1.80-1.81 s (bench/RESULTS.md). The price: a node keeps its peak heap.
     mallopt(M_MMAP_MAX, 0);
     mallopt(M_TRIM_THRESHOLD, INT_MAX);
+    RefuseDirectory(*config_path, "a config file");
     node::NodeConfig config = Unwrap(node::LoadNodeConfig(*config_path));
 #ifndef FEDLEDGER_HAVE_DRIVER
     if (!config.partner.key_file.empty()) {

@@ -3,13 +3,20 @@
 #include <chrono>
 
 #include "ledger/bytes.h"
-#include "net/http_client.h"
+#include "tools/json_shape.h"
+#include "tools/url.h"
 
 namespace fedledger::cli {
 
 using nlohmann::json;
 
 namespace {
+
+[[noreturn]] void NotNodeAnswer(const std::string& url, const std::string& why) {
+  throw Failure(url + ": not a fedledger node answer (" + why + ")", 3);
+}
+
+}  // namespace
 
 int ExitCodeForHttp(int status) {
   if (status == 400 || status == 404 || status == 409 || status == 412 || status == 413) return 2;
@@ -25,8 +32,6 @@ std::string ErrorText(const net::HttpClientResponse& r) {
   return r.body;
 }
 
-}  // namespace
-
 uint64_t NowMs() {
   return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
                                    std::chrono::system_clock::now().time_since_epoch())
@@ -37,7 +42,13 @@ NodeClient::NodeClient(std::string url) : url_(std::move(url)) {
   while (!url_.empty() && url_.back() == '/') url_.pop_back();
 }
 
-json NodeClient::Get(const std::string& path) const {
+void CheckAnswer(const std::string& url, const json& j, const json& shape,
+                 const std::string& what) {
+  Status s = CheckShape(j, shape, what);
+  if (!s.ok()) NotNodeAnswer(url, s.message());
+}
+
+json NodeClient::Get(const std::string& path, const json& shape, const std::string& what) const {
   const std::string url = url_ + path;
   auto r = net::HttpGet(url);
   if (!r.ok()) throw Failure(url + ": " + r.status().message(), 3);
@@ -46,20 +57,30 @@ json NodeClient::Get(const std::string& path) const {
                   ExitCodeForHttp(r->status));
   }
   auto j = r->Json();
-  if (!j.ok()) throw Failure(url + ": " + j.status().message(), 3);
+  if (!j.ok()) NotNodeAnswer(url, j.status().message());
+  CheckAnswer(url, *j, shape, what);
   return *j;
 }
 
 const std::string& NodeClient::chain_id() {
-  if (chain_id_.empty()) chain_id_ = Get("/status")["chain_id"].get<std::string>();
+  if (chain_id_.empty()) {
+    chain_id_ = Get("/status", {{"chain_id", "string"}}, "status")["chain_id"].get<std::string>();
+  }
   return chain_id_;
 }
 
 PubKey NodeClient::Resolve(const std::string& name_or_hex) const {
-  json j = Get("/nonces/" + name_or_hex);
+  json j = Get(UrlPath({"nonces", name_or_hex}), {{"signer", "string"}}, "nonce record");
   auto k = Hash32::FromHex(j["signer"].get<std::string>());
-  if (!k.ok()) throw Failure(url_ + ": bad key for '" + name_or_hex + "'", 4);
+  if (!k.ok()) {
+    NotNodeAnswer(url_, "nonce record: 'signer' is not a key: " + k.status().message());
+  }
   return *k;
+}
+
+uint64_t NodeClient::LastNonce(const PubKey& signer) const {
+  json j = Get(UrlPath({"nonces", signer.Hex()}), {{"last_nonce", "uint"}}, "nonce record");
+  return j["last_nonce"].get<uint64_t>();
 }
 
 NodeClient::Committed NodeClient::SubmitAndWait(const SecretKey& key, Payload payload,
@@ -67,7 +88,13 @@ NodeClient::Committed NodeClient::SubmitAndWait(const SecretKey& key, Payload pa
   EntryBody body;
   body.chain_id = chain_id();
   body.signer = key.pubkey();
-  body.nonce = Get("/nonces/" + key.pubkey().Hex())["last_nonce"].get<uint64_t>() + 1;
+  uint64_t last = LastNonce(key.pubkey());
+  if (last == UINT64_MAX) {
+    throw Failure("key " + key.pubkey().Hex() + " has used the largest nonce: it cannot sign " +
+                      "another entry",
+                  2);
+  }
+  body.nonce = last + 1;
   body.timestamp_ms = NowMs();
   body.payload = std::move(payload);
   Entry entry = Unwrap(Entry::Sign(std::move(body), key));
@@ -75,11 +102,13 @@ NodeClient::Committed NodeClient::SubmitAndWait(const SecretKey& key, Payload pa
   json req = {{"entry", ToHex(entry.bytes())}, {"wait", true}, {"timeout_ms", timeout_ms}};
   net::HttpClientOptions ho;
   ho.timeout = std::chrono::milliseconds(timeout_ms + 5000);
-  auto r = net::HttpPostJson(url_ + "/entries", req, ho);
-  if (!r.ok()) throw Failure(url_ + "/entries: " + r.status().message(), 3);
+  const std::string url = url_ + "/entries";
+  auto r = net::HttpPostJson(url, req, ho);
+  if (!r.ok()) throw Failure(url + ": " + r.status().message(), 3);
   if (r->status == 200) {
     auto j = r->Json();
-    if (!j.ok()) throw Failure(url_ + "/entries: " + j.status().message(), 4);
+    if (!j.ok()) NotNodeAnswer(url, j.status().message());
+    CheckAnswer(url, *j, {{"height", "uint"}, {"index", "uint"}}, "commit answer");
     return Committed{(*j)["height"].get<uint64_t>(), (*j)["index"].get<uint64_t>(),
                      entry.leaf_hash()};
   }
@@ -92,7 +121,7 @@ NodeClient::Committed NodeClient::SubmitAndWait(const SecretKey& key, Payload pa
                       " ms: " + ErrorText(*r),
                   3);
   }
-  throw Failure(url_ + "/entries: HTTP " + std::to_string(r->status) + ": " + ErrorText(*r),
+  throw Failure(url + ": HTTP " + std::to_string(r->status) + ": " + ErrorText(*r),
                 ExitCodeForHttp(r->status));
 }
 

@@ -10,37 +10,16 @@
 #include <set>
 
 #include "ledger/describe.h"
+#include "ledger/encoding.h"
 #include "net/http_client.h"
 #include "tools/common.h"
+#include "tools/flags.h"
+#include "tools/node_client.h"
 
 namespace fedledger::cli {
 namespace {
 
 using nlohmann::json;
-
-std::string TrimSlash(std::string url) {
-  while (!url.empty() && url.back() == '/') url.pop_back();
-  return url;
-}
-
-int ExitCodeForHttp(int status) {
-  if (status == 400 || status == 404 || status == 409 || status == 412 || status == 413) return 2;
-  if (status == 429 || status == 503 || status == 504) return 3;
-  return 4;
-}
-
-json FetchJson(const std::string& url) {
-  auto r = net::HttpGet(url);
-  if (!r.ok()) throw Failure(url + ": " + r.status().message(), 3);
-  auto j = r->Json();
-  if (r->status != 200) {
-    std::string err = j.ok() && j->contains("error") ? (*j)["error"].get<std::string>() : r->body;
-    throw Failure(url + ": HTTP " + std::to_string(r->status) + ": " + err,
-                  ExitCodeForHttp(r->status));
-  }
-  if (!j.ok()) throw Failure(url + ": " + j.status().message(), 3);
-  return *j;
-}
 
 Hash32 HashArg(const std::string& flag, const std::string& hex) {
   auto h = Hash32::FromHex(hex);
@@ -66,7 +45,7 @@ const std::map<EntryKind, std::vector<std::string>>& KindFlags() {
       {EntryKind::kTaskRevoke, {"--task", "?--reason"}},
       {EntryKind::kTaskComplete, {"--task", "--rounds-completed", "--final-hash"}},
       {EntryKind::kDataAccess, {"--task", "--round", "--dataset-id", "--dataset-hash", "--rows-read"}},
-      {EntryKind::kModelUpdate, {"--task", "--round", "--update-hash", "--samples", "--size-bytes"}},
+      {EntryKind::kModelUpdate, {"--task", "--round", "--update-hash", "--samples", "--size-bytes", "?--attempt"}},
       {EntryKind::kRoundAggregate, {"--task", "--round", "--aggregate-hash", "--contributor", "--total-samples"}},
       {EntryKind::kRoundRestart, {"--task", "--round", "--attempt", "--dropped", "?--reason"}},
   };
@@ -98,7 +77,7 @@ Payload BuildPayload(EntryKind kind, const Fields& f,
                                f.rows_read};
     case EntryKind::kModelUpdate:
       return ModelUpdatePayload{f.task, f.round, HashArg("--update-hash", f.update_hash), f.samples,
-                                f.size_bytes};
+                                f.size_bytes, f.attempt};
     case EntryKind::kRoundAggregate:
       return RoundAggregatePayload{f.task, f.round, HashArg("--aggregate-hash", f.aggregate_hash),
                                    keys(f.contributors), f.total_samples};
@@ -117,7 +96,8 @@ void AddSubmit(CLI::App& app) {
       "submit", "Sign an entry with a key file and submit it to a validator's HTTP API");
   struct Args {
     std::string node = "http://127.0.0.1:26657", key, kind, proof_out;
-    uint64_t nonce = 0, timeout_ms = 30000;
+    std::optional<uint64_t> nonce;  // not given: the signer's last committed nonce + 1
+    uint64_t timeout_ms = 30000;
     bool wait = false, json = false;
     Fields f;
   };
@@ -125,10 +105,12 @@ void AddSubmit(CLI::App& app) {
   cmd->add_option("--node", a->node, "Validator API URL")->capture_default_str();
   cmd->add_option("--key", a->key, "Signer's key file")->required();
   cmd->add_option("--kind", a->kind, "Entry kind (DATA_ACCESS, data-access, ...)")->required();
-  cmd->add_option("--nonce", a->nonce, "Nonce (default: the signer's last committed nonce + 1)");
+  AddUnsignedOption(cmd, "--nonce", &a->nonce,
+                    "Nonce, 1 or more (default: the signer's last committed nonce + 1)");
   cmd->add_flag("--wait", a->wait, "Wait until the entry is committed; print height and index");
-  cmd->add_option("--timeout-ms", a->timeout_ms, "With --wait: give up after this long")
-      ->capture_default_str()->check(CLI::Range(uint64_t{1}, uint64_t{120000}));
+  AddUnsignedOption(cmd, "--timeout-ms", &a->timeout_ms, "With --wait: give up after this long",
+                    1, 120000)
+      ->default_str(std::to_string(a->timeout_ms));
   cmd->add_option("--proof-out", a->proof_out,
                   "With --wait: write the entry's inclusion proof document to this file");
   cmd->add_flag("--json", a->json, "Print the node's JSON answer");
@@ -136,24 +118,26 @@ void AddSubmit(CLI::App& app) {
   Fields& f = a->f;
   opts["--dataset-id"] = cmd->add_option("--dataset-id", f.dataset_id, "Dataset id");
   opts["--content-hash"] = cmd->add_option("--content-hash", f.content_hash, "SHA-256 of the dataset file (hex)");
-  opts["--rows"] = cmd->add_option("--rows", f.rows, "Rows in the dataset");
+  opts["--rows"] = AddUnsignedOption(cmd, "--rows", &f.rows, "Rows in the dataset");
   opts["--schema"] = cmd->add_option("--schema", f.schema, "Column names, comma separated");
   opts["--description"] = cmd->add_option("--description", f.description, "Free text");
   opts["--task"] = cmd->add_option("--task", f.task, "Task id");
   opts["--spec-hash"] = cmd->add_option("--spec-hash", f.spec_hash, "Task spec hash (hex)");
   opts["--reason"] = cmd->add_option("--reason", f.reason, "Reason (text)");
-  opts["--rounds-completed"] = cmd->add_option("--rounds-completed", f.rounds_completed, "Rounds completed");
+  opts["--rounds-completed"] = AddUnsignedOption(cmd, "--rounds-completed", &f.rounds_completed, "Rounds completed");
   opts["--final-hash"] = cmd->add_option("--final-hash", f.final_hash, "Final trunk hash (hex)");
-  opts["--round"] = cmd->add_option("--round", f.round, "Round number");
+  opts["--round"] = AddUnsignedOption(cmd, "--round", &f.round, "Round number");
   opts["--dataset-hash"] = cmd->add_option("--dataset-hash", f.dataset_hash, "SHA-256 of the dataset read (hex)");
-  opts["--rows-read"] = cmd->add_option("--rows-read", f.rows_read, "Rows read");
+  opts["--rows-read"] = AddUnsignedOption(cmd, "--rows-read", &f.rows_read, "Rows read");
   opts["--update-hash"] = cmd->add_option("--update-hash", f.update_hash, "SHA-256 of the masked update (hex)");
-  opts["--samples"] = cmd->add_option("--samples", f.samples, "Training samples");
-  opts["--size-bytes"] = cmd->add_option("--size-bytes", f.size_bytes, "Update size in bytes");
+  opts["--samples"] = AddUnsignedOption(cmd, "--samples", &f.samples, "Training samples");
+  opts["--size-bytes"] = AddUnsignedOption(cmd, "--size-bytes", &f.size_bytes, "Update size in bytes");
   opts["--aggregate-hash"] = cmd->add_option("--aggregate-hash", f.aggregate_hash, "SHA-256 of the aggregate (hex)");
   opts["--contributor"] = cmd->add_option("--contributor", f.contributors, "Contributor (partner name or key); repeat");
-  opts["--total-samples"] = cmd->add_option("--total-samples", f.total_samples, "Total samples");
-  opts["--attempt"] = cmd->add_option("--attempt", f.attempt, "Restart attempt");
+  opts["--total-samples"] = AddUnsignedOption(cmd, "--total-samples", &f.total_samples, "Total samples");
+  opts["--attempt"] = AddUnsignedOption(cmd, "--attempt", &f.attempt,
+                                        "Round attempt (MODEL_UPDATE: the one the update was masked "
+                                        "for, default 0)");
   opts["--dropped"] = cmd->add_option("--dropped", f.dropped, "Dropped participant (name or key); repeat");
   cmd->callback([a, opts] {
     EntryKind kind = Unwrap(ParseEntryKind(a->kind));
@@ -175,23 +159,39 @@ void AddSubmit(CLI::App& app) {
       }
     }
     if (!a->proof_out.empty() && !a->wait) throw Failure("--proof-out needs --wait", 2);
-    SecretKey key = Unwrap(LoadSecretKey(a->key));
-    std::string base = TrimSlash(a->node);
-    json status = FetchJson(base + "/status");
-    auto resolve = [&](const std::string& name) {
-      json j = FetchJson(base + "/nonces/" + name);
-      return HashArg(name, j["signer"].get<std::string>());
-    };
-    EntryBody body;
-    body.chain_id = status["chain_id"].get<std::string>();
-    body.payload = BuildPayload(kind, a->f, resolve);
-    body.nonce = a->nonce;
-    if (body.nonce == 0) {
-      json n = FetchJson(base + "/nonces/" + key.pubkey().Hex());
-      body.nonce = n["last_nonce"].get<uint64_t>() + 1;
+    for (const char* flag : {"--task", "--dataset-id"}) {
+      CLI::Option* opt = opts.at(flag);
+      if (opt->count() == 0) continue;
+      Status s = ValidateIdentifier(flag, opt->as<std::string>());
+      if (!s.ok()) throw Failure(s.message(), 2);
     }
-    body.timestamp_ms = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-        std::chrono::system_clock::now().time_since_epoch()).count());
+    // Nonces start at 1 (docs/FORMAT.md 4.5), and a signer's next nonce must be above its
+    // last: a committed 2^64-1 would leave the key unable to sign anything, ever.
+    if (a->nonce == uint64_t{0}) {
+      throw Failure("--nonce 0: nonces start at 1 (leave --nonce out to use the signer's last "
+                    "committed nonce + 1)", 2);
+    }
+    if (a->nonce == UINT64_MAX) {
+      throw Failure("--nonce " + std::to_string(UINT64_MAX) + " is the largest nonce: the key "
+                    "would have no later nonce left and could never sign another entry", 2);
+    }
+    SecretKey key = Unwrap(LoadSecretKey(a->key));
+    NodeClient node(a->node);
+    EntryBody body;
+    body.chain_id = node.chain_id();
+    body.payload =
+        BuildPayload(kind, a->f, [&](const std::string& name) { return node.Resolve(name); });
+    if (a->nonce) {
+      body.nonce = *a->nonce;
+    } else {
+      uint64_t last = node.LastNonce(key.pubkey());
+      if (last == UINT64_MAX) {
+        throw Failure("key " + key.pubkey().Hex() + " has used the largest nonce: it cannot "
+                      "sign another entry", 2);
+      }
+      body.nonce = last + 1;
+    }
+    body.timestamp_ms = NowMs();
     Entry entry = Unwrap(Entry::Sign(std::move(body), key));
     json req = {{"entry", ToHex(entry.bytes())}};
     if (a->wait) {
@@ -201,18 +201,24 @@ void AddSubmit(CLI::App& app) {
     }
     net::HttpClientOptions ho;
     ho.timeout = std::chrono::milliseconds(a->timeout_ms + 5000);
-    auto r = net::HttpPostJson(base + "/entries", req, ho);
-    if (!r.ok()) throw Failure(base + "/entries: " + r.status().message(), 3);
+    const std::string url = node.url() + "/entries";
+    auto r = net::HttpPostJson(url, req, ho);
+    if (!r.ok()) throw Failure(url + ": " + r.status().message(), 3);
     auto j = r->Json();
-    if (!j.ok()) throw Failure(base + "/entries: HTTP " + std::to_string(r->status) + ": " + r->body, 4);
     if (r->status != 200 && r->status != 202) {
-      if (a->json) PrintJson(*j);
+      if (a->json && j.ok()) PrintJson(*j);
       throw Failure(std::string(EntryKindName(kind)) + " nonce " + std::to_string(entry.nonce()) +
-                        " not stored: HTTP " + std::to_string(r->status) + ": " +
-                        j->value("error", r->body),
+                        " not stored: HTTP " + std::to_string(r->status) + ": " + ErrorText(*r),
                     ExitCodeForHttp(r->status));
     }
-    if (!a->proof_out.empty() && j->contains("proof")) {
+    if (!j.ok()) throw Failure(url + ": not a fedledger node answer (" + j.status().message() + ")", 3);
+    json shape = json::object();
+    if (r->status == 200) {
+      shape = {{"height", "uint"}, {"index", "uint"}};
+      if (!a->proof_out.empty()) shape["proof"] = "object";
+    }
+    CheckAnswer(url, *j, shape, "submit answer");
+    if (!a->proof_out.empty() && r->status == 200) {
       std::ofstream out(a->proof_out);
       out << (*j)["proof"].dump(2) << '\n';
       if (!out) throw Failure("cannot write " + a->proof_out, 3);
@@ -241,11 +247,24 @@ void AddStatus(CLI::App& app) {
   cmd->add_option("--node", *node, "Validator API URL")->capture_default_str();
   cmd->add_flag("--json", *as_json, "Print the node's JSON answer");
   cmd->callback([node, as_json] {
-    json s = FetchJson(TrimSlash(*node) + "/status");
+    NodeClient client(*node);
     if (*as_json) {
-      PrintJson(s);
+      PrintJson(client.Get("/status", {{"chain_id", "string"}}, "status"));
       return;
     }
+    const json kShape = {
+        {"chain_id", "string"},
+        {"genesis_hash", "string"},
+        {"node", {{"name", "string"}, {"key", "string"}}},
+        {"height", "uint"},
+        {"head_time", "string"},
+        {"log_size", "uint"},
+        {"log_root", "string"},
+        {"consensus", {{"height", "uint"}, {"round", "u32"}, {"step", "string"}}},
+        {"mempool_entries", "uint"},
+        {"peers_connected", "uint"},
+        {"peers", json::array({{{"name", "string"}, {"connected", "bool"}}})}};
+    json s = client.Get("/status", kShape, "status");
     std::printf("node       %s (%s)\n", s["node"]["name"].get<std::string>().c_str(),
                 s["node"]["key"].get<std::string>().c_str());
     std::printf("chain      %s, genesis %s\n", s["chain_id"].get<std::string>().c_str(),

@@ -9,9 +9,13 @@
 #include <sstream>
 
 #include "ledger/describe.h"
+#include "ledger/encoding.h"
 #include "orchestrator/spec_toml.h"
 #include "tools/common.h"
+#include "tools/flags.h"
+#include "tools/json_shape.h"
 #include "tools/node_client.h"
+#include "tools/url.h"
 
 namespace fedledger::cli {
 namespace {
@@ -30,8 +34,16 @@ void AddNodeOption(CLI::App* cmd, Common* c) {
 void AddWriteOptions(CLI::App* cmd, Common* c) {
   AddNodeOption(cmd, c);
   cmd->add_option("--key", c->key, "The partner's key file")->required();
-  cmd->add_option("--timeout-ms", c->timeout_ms, "Give up waiting for the commit after this long")
-      ->capture_default_str()->check(CLI::Range(uint64_t{1}, uint64_t{120000}));
+  AddUnsignedOption(cmd, "--timeout-ms", &c->timeout_ms,
+                    "Give up waiting for the commit after this long", 1, 120000)
+      ->default_str(std::to_string(c->timeout_ms));
+}
+
+// Task ids are identifiers (docs/FORMAT.md): say so here rather than send the node a path
+// it cannot route or an id no task can have.
+void CheckTaskId(const std::string& id) {
+  Status s = ValidateIdentifier("task id", id);
+  if (!s.ok()) throw Failure(s.message(), 2);
 }
 
 Hash32 SpecHashArg(const std::string& hex) {
@@ -49,6 +61,53 @@ std::string ReadFile(const std::string& path) {
 }
 
 std::string Utc(const json& t) { return t.is_null() ? "-" : t["utc"].get<std::string>(); }
+
+// What the commands below read of the node's task views (orchestrator/views.cc), checked
+// before they read it (tools/json_shape.h).
+const json& TaskSummaryShape() {
+  static const json shape = {{"task_id", "string"},
+                             {"title", "string"},
+                             {"status", "string"},
+                             {"approval_count", "uint"},
+                             {"participant_count", "uint"},
+                             {"rounds", "u32"},
+                             {"current_round", "u32?"},
+                             {"proposer", {{"name", "string"}}}};
+  return shape;
+}
+
+const json& TaskShape() {
+  static const json shape = [] {
+    const json time = OrNull({{"utc", "string"}});
+    json s = TaskSummaryShape();
+    s["spec_hash"] = "string";
+    s["proposed"] = time;
+    s["spec"] = {{"description", "string"},
+                 {"model", "string"},
+                 {"settings", {{"*", "string"}}},
+                 {"rounds", "u32"},
+                 {"round_timeout_ms", "uint"},
+                 {"expires_at_ms", "uint"}};
+    s["aggregator"] = {{"name", "string"}, {"key", "string"}};
+    s["participants"] = json::array({{{"name", "string"},
+                                      {"dataset_id", "string"},
+                                      {"approved", time},
+                                      {"revoked_from_round", "u32?"}}});
+    s["closed_by"] = OrNull({{"name", "string"}});
+    s["close_reason"] = "string";
+    s["activated"] = time;
+    s["completed"] = time;
+    s["final_trunk_hash"] = "string?";
+    s["round_progress"] = json::array({{{"round", "u32"},
+                                        {"attempt", "u32"},
+                                        {"members", "array"},
+                                        {"data_accesses", "array"},
+                                        {"updates", "array"},
+                                        {"aggregate", OrNull({{"aggregate_hash", "string"}})}}});
+    return s;
+  }();
+  return shape;
+}
 
 void PrintCommitted(const char* what, const std::string& task, const NodeClient::Committed& c) {
   std::printf("%s task %s: committed at height %llu (log index %llu)\n", what, task.c_str(),
@@ -89,7 +148,9 @@ void AddList(CLI::App* task) {
   AddNodeOption(cmd, c.get());
   cmd->add_flag("--json", *as_json, "Print the node's JSON answer");
   cmd->callback([c, as_json] {
-    json j = NodeClient(c->node).Get("/tasks");
+    json j = NodeClient(c->node).Get(
+        "/tasks", *as_json ? json{{"tasks", "array"}} : json{{"tasks", json::array({TaskSummaryShape()})}},
+        "task list");
     if (*as_json) return PrintJson(j);
     std::printf("%-20s %-10s %-10s %-9s %-12s %s\n", "TASK", "STATUS", "APPROVALS", "ROUND",
                 "PROPOSER", "TITLE");
@@ -173,7 +234,9 @@ void AddShow(CLI::App* task) {
   AddNodeOption(cmd, c.get());
   cmd->add_flag("--json", *as_json, "Print the node's JSON answer");
   cmd->callback([c, id, as_json] {
-    json t = NodeClient(c->node).Get("/tasks/" + *id);
+    CheckTaskId(*id);
+    json t = NodeClient(c->node).Get(UrlPath({"tasks", *id}),
+                                     *as_json ? json{{"task_id", "string"}} : TaskShape(), "task");
     if (*as_json) return PrintJson(t);
     PrintTask(t);
   });
@@ -197,6 +260,7 @@ void AddDecision(CLI::App* task, const char* name, const char* help, EntryKind k
   }
   AddWriteOptions(cmd, c.get());
   cmd->callback([c, a, kind, name] {
+    CheckTaskId(a->id);
     SecretKey key = Unwrap(LoadSecretKey(c->key));
     Payload p;
     switch (kind) {
@@ -215,7 +279,7 @@ void AddDecision(CLI::App* task, const char* name, const char* help, EntryKind k
     std::string what = std::string(name) + (name[std::strlen(name) - 1] == 'e' ? "d" : "ed");
     PrintCommitted(what.c_str(), a->id, done);
     // The state after the commit, as every validator now holds it.
-    json t = node.Get("/tasks/" + a->id);
+    json t = node.Get(UrlPath({"tasks", a->id}), TaskSummaryShape(), "task");
     std::printf("task %s is %s (%llu of %llu approvals)\n", a->id.c_str(),
                 t["status"].get<std::string>().c_str(),
                 static_cast<unsigned long long>(t["approval_count"].get<uint64_t>()),

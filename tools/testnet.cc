@@ -15,25 +15,22 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <sstream>
 #include <thread>
 
 #include "ledger/describe.h"
+#include "ledger/encoding.h"
 #include "net/http_client.h"
 #include "node/config.h"
 #include "node/genesis_file.h"
 #include "tools/common.h"
+#include "tools/flags.h"
 
 namespace fedledger::cli {
 namespace {
 
 using nlohmann::json;
-
-void MakeDir(const std::string& path, mode_t mode) {
-  if (::mkdir(path.c_str(), mode) != 0 && errno != EEXIST) {
-    throw Failure("cannot create " + path + ": " + std::strerror(errno), 3);
-  }
-}
 
 bool Exists(const std::string& p) {
   struct stat st;
@@ -94,15 +91,22 @@ json ReadManifest(const std::string& dir) {
   return j;
 }
 
-std::vector<int> SelectNodes(const json& manifest, int only) {
+// Every node, or only the one --node names ("" when not given). Its range depends on the
+// testnet, so the flag is read as text and checked here.
+std::vector<int> SelectNodes(const json& manifest, const std::string& only) {
   int n = static_cast<int>(manifest["validators"].size());
-  if (only >= n) {
-    throw Failure("--node " + std::to_string(only) + ": the testnet has nodes 0.." + std::to_string(n - 1), 2);
-  }
   std::vector<int> out;
-  for (int i = 0; i < n; ++i) {
-    if (only < 0 || i == only) out.push_back(i);
+  if (only.empty()) {
+    for (int i = 0; i < n; ++i) out.push_back(i);
+    return out;
   }
+  const std::string range = "0.." + std::to_string(n - 1);
+  if (!ParseDecimal(only).ok()) {
+    throw Failure("--node: expected a node index " + range + ", got '" + only + "'", 2);
+  }
+  auto i = ParseDecimal(only, 0, static_cast<uint64_t>(n - 1));
+  if (!i.ok()) throw Failure("--node " + only + ": the testnet has nodes " + range, 2);
+  out.push_back(static_cast<int>(*i));
   return out;
 }
 
@@ -135,17 +139,72 @@ std::string LogTail(const std::string& path, size_t lines) {
   return out;
 }
 
+// What one `testnet init` created, removed again unless Keep() is called: a failed init
+// leaves the directory as it found it, so the corrected command can run. Only paths this
+// invocation created are recorded (never a file or directory that was already there).
+class CreatedPaths {
+ public:
+  CreatedPaths() = default;
+  CreatedPaths(const CreatedPaths&) = delete;
+  CreatedPaths& operator=(const CreatedPaths&) = delete;
+  ~CreatedPaths() {
+    if (keep_) return;
+    for (auto it = paths_.rbegin(); it != paths_.rend(); ++it) {
+      if (it->second) {
+        ::rmdir(it->first.c_str());  // fails, harmlessly, if something else was put there
+      } else {
+        ::unlink(it->first.c_str());
+      }
+    }
+  }
+  void Dir(const std::string& path, mode_t mode) {
+    if (::mkdir(path.c_str(), mode) == 0) {
+      paths_.emplace_back(path, true);
+    } else if (errno != EEXIST) {
+      throw Failure("cannot create " + path + ": " + std::strerror(errno), 3);
+    }
+  }
+  // Records `path` after `write` created it; `write` fails if the file exists.
+  void File(const std::string& path, const std::function<Status()>& write) {
+    Check(write());
+    paths_.emplace_back(path, false);
+  }
+  void Keep() { keep_ = true; }
+
+ private:
+  std::vector<std::pair<std::string, bool>> paths_;  // (path, is a directory), in creation order
+  bool keep_ = false;
+};
+
+Status WriteNewFile(const std::string& path, const std::string& text) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    if (errno == EEXIST) return Status::AlreadyExists(path + " already exists");
+    return Status::IOError("cannot create " + path + ": " + std::strerror(errno));
+  }
+  bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+  ok = ::close(fd) == 0 && ok;
+  if (!ok) {
+    ::unlink(path.c_str());
+    return Status::IOError("cannot write " + path);
+  }
+  return Status::Ok();
+}
+
+// Everything is decided and checked first (arguments, keys, the signed genesis, ports,
+// configs); only then is anything written, and a failure while writing removes what was
+// written.
 void Init(const std::string& dir, int validators, int partners, const std::string& chain_id,
           int base_port) {
+  Status chain_ok = ValidateIdentifier("--chain-id", chain_id);
+  if (!chain_ok.ok()) throw Failure(chain_ok.message(), 2);
   if (Exists(dir + "/testnet.json")) throw Failure(dir + " already holds a testnet", 2);
-  MakeDir(dir, 0755);
-  std::string keys = dir + "/keys";
-  MakeDir(keys, 0700);
+  const std::string keys = dir + "/keys";
 
   GenesisPayload g;
   g.genesis_time_ms = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
       std::chrono::system_clock::now().time_since_epoch()).count());
-  std::vector<SecretKey> node_keys;
+  std::vector<SecretKey> node_keys, partner_keys;
   json manifest = {{"chain_id", chain_id}, {"validators", json::array()}, {"partners", json::array()}};
   for (int i = 0; i < validators; ++i) {
     node_keys.push_back(SecretKey::Generate());
@@ -153,22 +212,20 @@ void Init(const std::string& dir, int validators, int partners, const std::strin
   }
   for (int i = 0; i <= partners; ++i) {
     std::string name = i < partners ? "partner-" + std::to_string(i) : "operator";
-    SecretKey k = SecretKey::Generate();
-    std::string path = keys + "/" + name + ".key";
-    Check(SaveSecretKey(path, k));
-    g.partners.push_back({name, k.pubkey()});
-    manifest["partners"].push_back({{"name", name}, {"key", k.pubkey().Hex()}, {"key_file", path}});
+    partner_keys.push_back(SecretKey::Generate());
+    g.partners.push_back({name, partner_keys.back().pubkey()});
+    manifest["partners"].push_back({{"name", name},
+                                    {"key", partner_keys.back().pubkey().Hex()},
+                                    {"key_file", keys + "/" + name + ".key"}});
   }
-  // The operator creates the genesis.
-  SecretKey creator = Unwrap(LoadSecretKey(keys + "/operator.key"));
+  // The operator (the last partner) creates the genesis.
   EntryBody body;
   body.chain_id = chain_id;
   body.nonce = 1;
   body.timestamp_ms = g.genesis_time_ms;
   body.payload = g;
-  Entry entry = Unwrap(Entry::Sign(std::move(body), creator));
+  Entry entry = Unwrap(Entry::Sign(std::move(body), partner_keys.back()));
   node::GenesisFile genesis = Unwrap(node::MakeGenesisFile(entry));
-  Check(node::WriteGenesisFile(dir + "/genesis.json", genesis));
   manifest["genesis_hash"] = genesis.hash.Hex();
 
   std::vector<net::HostPort> p2p, http;
@@ -179,10 +236,8 @@ void Init(const std::string& dir, int validators, int partners, const std::strin
     p2p.push_back({"127.0.0.1", pp});
     http.push_back({"127.0.0.1", hp});
   }
+  std::vector<std::string> configs;
   for (int i = 0; i < validators; ++i) {
-    std::string nd = NodeDir(dir, i);
-    MakeDir(nd, 0700);
-    Check(SaveSecretKey(nd + "/node.key", node_keys[i]));
     node::NodeConfig c;
     c.data_dir = ".";
     c.node_key_file = "node.key";
@@ -205,18 +260,34 @@ void Init(const std::string& dir, int validators, int partners, const std::strin
     to.precommit_ms = 300;
     to.precommit_delta_ms = 150;
     to.max_ms = 10000;
-    std::ofstream f(nd + "/node.toml");
-    f << node::RenderNodeConfig(c);
-    if (!f) throw Failure("cannot write " + nd + "/node.toml", 3);
+    configs.push_back(node::RenderNodeConfig(c));
     manifest["validators"].push_back({{"name", g.validators[i].name},
                                       {"key", node_keys[i].pubkey().Hex()},
-                                      {"dir", nd},
+                                      {"dir", NodeDir(dir, i)},
                                       {"p2p", p2p[i].ToString()},
                                       {"http", "http://" + http[i].ToString()}});
   }
-  std::ofstream mf(dir + "/testnet.json");
-  mf << manifest.dump(2) << "\n";
-  if (!mf) throw Failure("cannot write " + dir + "/testnet.json", 3);
+
+  CreatedPaths created;
+  created.Dir(dir, 0755);
+  created.Dir(keys, 0700);
+  for (size_t i = 0; i < partner_keys.size(); ++i) {
+    std::string path = manifest["partners"][i]["key_file"].get<std::string>();
+    created.File(path, [&] { return SaveSecretKey(path, partner_keys[i]); });
+  }
+  created.File(dir + "/genesis.json",
+               [&] { return node::WriteGenesisFile(dir + "/genesis.json", genesis); });
+  for (int i = 0; i < validators; ++i) {
+    std::string nd = NodeDir(dir, i);
+    created.Dir(nd, 0700);
+    created.File(nd + "/node.key", [&] { return SaveSecretKey(nd + "/node.key", node_keys[i]); });
+    created.File(nd + "/node.toml", [&] { return WriteNewFile(nd + "/node.toml", configs[i]); });
+  }
+  // Last: testnet.json is what says the directory holds a testnet.
+  created.File(dir + "/testnet.json",
+               [&] { return WriteNewFile(dir + "/testnet.json", manifest.dump(2) + "\n"); });
+  created.Keep();
+
   std::printf("testnet %s in %s: %d validators, %d partners + operator\ngenesis hash %s\n",
               chain_id.c_str(), dir.c_str(), validators, partners, genesis.hash.Hex().c_str());
   for (int i = 0; i < validators; ++i) {
@@ -254,7 +325,7 @@ pid_t Spawn(const std::string& exe, const std::string& config, const std::string
   return pid;
 }
 
-void Up(const std::string& dir, int only, int wait_ms) {
+void Up(const std::string& dir, const std::string& only, int wait_ms) {
   json manifest = ReadManifest(dir);
   std::string exe = SelfExe();
   std::vector<std::pair<int, pid_t>> started;
@@ -296,7 +367,7 @@ void Up(const std::string& dir, int only, int wait_ms) {
   }
 }
 
-void Down(const std::string& dir, int only, int wait_ms) {
+void Down(const std::string& dir, const std::string& only, int wait_ms) {
   json manifest = ReadManifest(dir);
   for (int i : SelectNodes(manifest, only)) {
     std::string nd = manifest["validators"][i]["dir"].get<std::string>();
@@ -329,38 +400,41 @@ Registrar reg("45-testnet", [](CLI::App& app) {
   auto* tn = app.add_subcommand("testnet", "A local cluster of validators on loopback");
   tn->require_subcommand(1);
   struct Args {
-    std::string dir, chain_id = "fedledger-testnet";
-    int validators = 4, partners = 3, node = -1, base_port = 0, wait_ms = 15000;
+    std::string dir, chain_id = "fedledger-testnet", node;
+    int validators = 4, partners = 3, base_port = 0, wait_ms = 15000;
   };
   auto a = std::make_shared<Args>();
   auto* init = tn->add_subcommand(
       "init", "Write keys, a genesis and one config per validator under DIR (loopback ports)");
   init->add_option("--dir", a->dir, "Directory for the testnet")->required();
-  init->add_option("--validators", a->validators, "Validators")->capture_default_str()
-      ->check(CLI::Range(1, 64));
-  init->add_option("--partners", a->partners, "Partners (plus one operator, who signs the genesis)")
-      ->capture_default_str()->check(CLI::Range(0, 250));
+  AddUnsignedOption(init, "--validators", &a->validators, "Validators", 1, 64)
+      ->default_str(std::to_string(a->validators));
+  AddUnsignedOption(init, "--partners", &a->partners,
+                    "Partners (plus one operator, who signs the genesis)", 0, 250)
+      ->default_str(std::to_string(a->partners));
   init->add_option("--chain-id", a->chain_id, "Chain id")->capture_default_str();
-  init->add_option("--base-port", a->base_port,
-                   "Use ports BASE+2i (p2p) and BASE+2i+1 (HTTP); default: free ports below the ephemeral range")
-      ->check(CLI::Range(1024, 65400));
+  AddUnsignedOption(init, "--base-port", &a->base_port,
+                    "Use ports BASE+2i (p2p) and BASE+2i+1 (HTTP); default: free ports below the "
+                    "ephemeral range", 1024, 65400);
   init->callback([a] { Init(a->dir, a->validators, a->partners, a->chain_id, a->base_port); });
 
   auto* up = tn->add_subcommand(
       "up", "Start the testnet's validators (or one) in the background; each node's pid file,\n"
             "log and store are in DIR/nodeI");
   up->add_option("--dir", a->dir, "Testnet directory")->required();
-  up->add_option("--node", a->node, "Only this node (index)")->check(CLI::NonNegativeNumber);
-  up->add_option("--wait-ms", a->wait_ms, "How long to wait for each node's API")
-      ->capture_default_str();
+  up->add_option("--node", a->node, "Only this node (index 0..N-1)")->type_name("INDEX");
+  AddUnsignedOption(up, "--wait-ms", &a->wait_ms, "How long to wait for each node's API", 1,
+                    3600000)
+      ->default_str(std::to_string(a->wait_ms));
   up->callback([a] { Up(a->dir, a->node, a->wait_ms); });
 
   auto* down = tn->add_subcommand(
       "down", "Stop the testnet's validators (or one): SIGTERM, then SIGKILL after --wait-ms");
   down->add_option("--dir", a->dir, "Testnet directory")->required();
-  down->add_option("--node", a->node, "Only this node (index)")->check(CLI::NonNegativeNumber);
-  down->add_option("--wait-ms", a->wait_ms, "How long to wait for a clean stop")
-      ->capture_default_str();
+  down->add_option("--node", a->node, "Only this node (index 0..N-1)")->type_name("INDEX");
+  AddUnsignedOption(down, "--wait-ms", &a->wait_ms, "How long to wait for a clean stop", 1,
+                    3600000)
+      ->default_str(std::to_string(a->wait_ms));
   down->callback([a] { Down(a->dir, a->node, a->wait_ms); });
 });
 

@@ -1,9 +1,15 @@
 // The node-facing CLI commands refuse bad input with exit status 2 and a message naming what
-// is wrong, and write nothing (run against the real binary, no node needed).
+// is wrong, and write nothing (run against the real binary, no node needed; answers of the
+// wrong shape come from a fake server on loopback).
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
+#include <mutex>
 
+#include "ledger/bytes.h"
+#include "ledger/entry.h"
+#include "net/http_server.h"
 #include "tests/node/cluster.h"
 
 namespace fedledger::testing {
@@ -75,6 +81,248 @@ TEST_CASE("node, submit and testnet: bad configs, flags and directories get a cl
   ExpectUsageError("testnet init --validators 4 --dir " + d.path + "/tn", "already holds a testnet");
   // Nothing was started by the refused commands.
   CHECK_FALSE(Exists(d.path + "/tn/node0/node.pid"));
+}
+
+// Integer flags take plain decimal digits in range (tools/flags.h): CLI11 alone would read
+// "-1" as 2^64-1 and sign it into an entry for good.
+TEST_CASE("integer flags: negative or hex or out-of-range values exit 2 naming the flag", "[cli]") {
+  Dir d;
+  const std::string submit =
+      "submit --node http://127.0.0.1:1 --key " + d.path + "/none.key --kind dataset-register "
+      "--dataset-id x --content-hash " + std::string(64, 'a') + " --schema a ";
+  ExpectUsageError(submit + "--rows -1", "--rows: expected a non-negative decimal integer, got '-1'");
+  ExpectUsageError(submit + "--rows 0x10", "--rows: expected a non-negative decimal integer, got '0x10'");
+  ExpectUsageError(submit + "--rows 99999999999999999999999",
+                   "--rows: expected a decimal integer in 0..18446744073709551615");
+  ExpectUsageError(submit + "--rows 1 --nonce -1", "--nonce: expected a non-negative decimal integer");
+  ExpectUsageError(submit + "--rows 1 --nonce 0", "--nonce 0: nonces start at 1");
+  ExpectUsageError(submit + "--rows 1 --nonce 18446744073709551615",
+                   "is the largest nonce: the key would have no later nonce left");
+  ExpectUsageError(submit + "--rows 1 --timeout-ms 0",
+                   "--timeout-ms: expected a decimal integer in 1..120000, got '0'");
+  ExpectUsageError("audit prove --data-dir " + d.path + " --entry -1",
+                   "--entry: expected a non-negative decimal integer, got '-1'");
+  ExpectUsageError("audit prove --data-dir " + d.path + " --entry 1 --tree-size 0",
+                   "--tree-size: expected a decimal integer in 1..18446744073709551615, got '0'");
+  ExpectUsageError("audit log --data-dir " + d.path + " --limit 0",
+                   "--limit: expected a decimal integer in 1..18446744073709551615, got '0'");
+  std::string out;
+  REQUIRE(RunCommand(Fl() + " testnet init --validators 2 --partners 0 --dir " + d.path + "/tn", &out) == 0);
+  ExpectUsageError("testnet up --dir " + d.path + "/tn --node -1", "--node: expected a node index 0..1, got '-1'");
+  ExpectUsageError("testnet down --dir " + d.path + "/tn --node 2", "--node 2: the testnet has nodes 0..1");
+  // A valid maximum is taken as it is (and then fails for want of the key file, not the flag).
+  ExpectUsageError(submit + "--rows 18446744073709551615", "cannot open key file");
+}
+
+// Whatever listens on the URL given to --node answers every GET and POST with 200 and `body`
+// and keeps the request targets (loopback, an ephemeral port; stopped by the destructor).
+class FakeNode {
+ public:
+  explicit FakeNode(std::string body) : server_(Options()), body_(std::move(body)) {
+    auto answer = [this](net::HttpRequest& req, net::Responder res) {
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        targets_.push_back(req.target);
+        bodies_.push_back(req.body);
+      }
+      res.Send(net::HttpResponse::Text(200, body_, "application/json"));
+    };
+    server_.Get("/*", answer);
+    server_.Post("/*", answer);
+    REQUIRE(server_.Start().ok());
+  }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(server_.port()); }
+  std::vector<std::string> targets() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return targets_;
+  }
+  std::vector<std::string> bodies() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return bodies_;
+  }
+
+ private:
+  static net::HttpServerOptions Options() {
+    net::HttpServerOptions o;
+    o.address = "127.0.0.1";
+    o.log = [](net::LogLevel, const std::string&) {};
+    return o;
+  }
+  net::HttpServer server_;
+  std::string body_;
+  mutable std::mutex mu_;
+  std::vector<std::string> targets_, bodies_;
+};
+
+void ExpectExit(int code, const std::string& args, const std::string& expect) {
+  std::string out;
+  int rc = RunCommand(Fl() + " " + args, &out);
+  INFO(args << "\n" << out);
+  CHECK(rc == code);
+  CHECK_THAT(out, Catch::Contains(expect));
+  CHECK_THAT(out, !Catch::Contains("internal error"));
+}
+
+TEST_CASE("status and submit and task and dataset: a server that is not a fedledger node exits 3",
+          "[cli]") {
+  Dir d;
+  const std::string key = d.path + "/p.key";
+  REQUIRE(RunCommand(Fl() + " keygen --out " + key) == 0);
+  const std::string submit = " --key " + key + " --kind dataset-register --dataset-id x --content-hash " +
+                             std::string(64, 'a') + " --rows 1 --schema a --wait";
+  {
+    FakeNode fake("{}");
+    const std::string not_node = fake.url() + "/status: not a fedledger node answer";
+    ExpectExit(3, "status --node " + fake.url(), not_node + " (status has no string 'chain_id')");
+    ExpectExit(3, "status --json --node " + fake.url(), "status has no string 'chain_id'");
+    ExpectExit(3, "submit --node " + fake.url() + submit, not_node + " (status has no string 'chain_id')");
+    ExpectExit(3, "task list --node " + fake.url(), "(task list has no array 'tasks')");
+    ExpectExit(3, "task show t1 --node " + fake.url(), "(task has no object (or null) 'activated')");
+    ExpectExit(3, "dataset list --node " + fake.url(), "(dataset list has no array 'datasets')");
+  }
+  {
+    FakeNode fake("[]");
+    ExpectExit(3, "status --node " + fake.url(), "(status is not a JSON object (it is an array))");
+    ExpectExit(3, "submit --node " + fake.url() + submit, "(status is not a JSON object (it is an array))");
+  }
+  {
+    FakeNode fake(R"({"chain_id": 5})");
+    ExpectExit(3, "status --node " + fake.url(), "(status has no string 'chain_id' (it is 5))");
+  }
+  {
+    FakeNode fake(R"({"chain_id": "c", "genesis_hash": "x", "node": {"name": "n", "key": "k"},
+                      "height": 1, "head_time": "t", "log_size": 1, "log_root": "r",
+                      "consensus": {"height": 2, "round": 0, "step": "propose"},
+                      "mempool_entries": 0, "peers_connected": 1,
+                      "peers": [{"name": "a", "connected": "yes"}]})");
+    ExpectExit(3, "status --node " + fake.url(), "(status has no bool 'peers[0].connected' (it is a string))");
+    // The status passes; the nonce record (the same body) has no last nonce.
+    ExpectExit(3, "submit --node " + fake.url() + submit, "(nonce record has no non-negative integer 'last_nonce')");
+  }
+  {
+    FakeNode fake(R"({"chain_id": "c", "last_nonce": 1})");
+    ExpectExit(3, "submit --node " + fake.url() + submit,
+               fake.url() + "/entries: not a fedledger node answer (submit answer has no non-negative integer 'height')");
+  }
+  {
+    FakeNode fake("not json");
+    ExpectExit(3, "status --node " + fake.url(), "not a fedledger node answer (response is not valid JSON");
+  }
+}
+
+// Ids go into URLs as data: task and dataset ids are checked locally (they are identifiers),
+// and any other name is percent-encoded, so it cannot add a query or a path segment.
+TEST_CASE("task and dataset and submit: ids are checked locally and names percent-encoded", "[cli]") {
+  Dir d;
+  const std::string key = d.path + "/p.key";
+  REQUIRE(RunCommand(Fl() + " keygen --out " + key) == 0);
+  const char* kMayContain = "may contain only letters, digits and . _ - :";
+  ExpectUsageError("task show 'x?y=1' --node http://127.0.0.1:1", "task id: 'x?y=1' " + std::string(kMayContain));
+  ExpectUsageError("task show 'bad id!' --node http://127.0.0.1:1", "task id: 'bad id!' " + std::string(kMayContain));
+  ExpectUsageError("task approve a/b --spec-hash " + std::string(64, 'a') + " --key " + key +
+                       " --node http://127.0.0.1:1",
+                   "task id: 'a/b' " + std::string(kMayContain));
+  REQUIRE(RunCommand("printf 'h\\n1\\n' > '" + d.path + "/bad name.csv'") == 0);
+  ExpectUsageError("dataset register --file '" + d.path + "/bad name.csv' --key " + key +
+                       " --node http://127.0.0.1:1",
+                   "dataset id: 'bad name' " + std::string(kMayContain) +
+                       " and must start with a letter or digit (taken from the file name; pass --id)");
+  ExpectUsageError("submit --node http://127.0.0.1:1 --key " + key + " --kind task-revoke --task 'x?y'",
+                   "--task: 'x?y' " + std::string(kMayContain));
+
+  FakeNode fake(R"({"chain_id": "c"})");
+  std::string out;
+  RunCommand(Fl() + " submit --node " + fake.url() + " --key " + key +
+                 " --kind round-aggregate --task t --round 1 --aggregate-hash " + std::string(64, 'a') +
+                 " --total-samples 1 --contributor 'x?y=1/..'",
+             &out);
+  INFO(out);
+  std::vector<std::string> targets = fake.targets();
+  CHECK(std::find(targets.begin(), targets.end(), "/nonces/x%3Fy%3D1%2F..") != targets.end());
+}
+
+// A refused or failed `testnet init` leaves nothing of its own behind, so the corrected
+// command runs (it used to write the partner keys first, and the retry then failed on them).
+TEST_CASE("testnet init: a bad argument writes nothing and a failure midway removes what it wrote",
+          "[cli]") {
+  Dir d;
+  const std::string tn = d.path + "/tn";
+  ExpectUsageError("testnet init --dir " + tn + " --chain-id 'bad chain!'",
+                   "--chain-id: 'bad chain!' may contain only");
+  CHECK_FALSE(Exists(tn));
+  std::string out;
+  REQUIRE(RunCommand(Fl() + " testnet init --validators 1 --partners 0 --dir " + tn, &out) == 0);
+  CHECK(Exists(tn + "/testnet.json"));
+
+  // node1's key file is in the way: init fails after writing keys, the genesis and node0.
+  const std::string tn2 = d.path + "/tn2";
+  REQUIRE(RunCommand("mkdir -p " + tn2 + "/node1 && touch " + tn2 + "/node1/node.key") == 0);
+  ExpectUsageError("testnet init --validators 2 --partners 1 --dir " + tn2, "node1/node.key already exists");
+  for (const char* p : {"/keys", "/genesis.json", "/node0", "/testnet.json"}) {
+    INFO(p);
+    CHECK_FALSE(Exists(tn2 + p));
+  }
+  CHECK(Exists(tn2 + "/node1/node.key"));  // not ours: left alone
+  REQUIRE(RunCommand("rm " + tn2 + "/node1/node.key") == 0);
+  REQUIRE(RunCommand(Fl() + " testnet init --validators 2 --partners 1 --dir " + tn2, &out) == 0);
+  CHECK(Exists(tn2 + "/node1/node.toml"));
+}
+
+TEST_CASE("a directory where a file is expected exits 2 saying so", "[cli]") {
+  Dir d;
+  const std::string dir = d.path + "/dir.csv";
+  REQUIRE(RunCommand("mkdir -m 0755 " + dir) == 0);
+  const std::string key = d.path + "/p.key";
+  REQUIRE(RunCommand(Fl() + " keygen --out " + key) == 0);
+  ExpectUsageError("pubkey --key " + dir, "key file " + dir + " is a directory");
+  ExpectUsageError("audit check-proof " + dir, dir + " is a directory, not a proof file");
+  ExpectUsageError("audit verify-export " + dir, dir + " is a directory, not an export file");
+  ExpectUsageError("node --config " + dir, dir + " is a directory, not a config file");
+  ExpectUsageError("dataset register --file " + dir + " --key " + key + " --node http://127.0.0.1:1",
+                   dir + " is a directory, not a data file");
+}
+
+TEST_CASE("dataset register: a .csv.gz file that is not gzip is named as such", "[cli]") {
+  Dir d;
+  const std::string key = d.path + "/p.key";
+  REQUIRE(RunCommand(Fl() + " keygen --out " + key) == 0);
+  REQUIRE(RunCommand("printf 'a,b\\n1,2\\n' > " + d.path + "/fake.csv.gz") == 0);
+  ExpectUsageError("dataset register --file " + d.path + "/fake.csv.gz --key " + key +
+                       " --node http://127.0.0.1:1",
+                   d.path + "/fake.csv.gz: not a gzip file");
+  // A real one gets past the file checks (to the node, which is not there: exit 3).
+  REQUIRE(RunCommand("printf 'a,b\\n1,2\\n' | gzip > " + d.path + "/real.csv.gz") == 0);
+  std::string out;
+  CHECK(RunCommand(Fl() + " dataset register --file " + d.path + "/real.csv.gz --key " + key +
+                       " --node http://127.0.0.1:1", &out) == 3);
+  CHECK_THAT(out, Catch::Contains("127.0.0.1:1"));
+}
+
+// MODEL_UPDATE has an attempt field (docs/FORMAT.md 4.3): submit signs what --attempt says.
+TEST_CASE("submit: MODEL_UPDATE takes --attempt", "[cli]") {
+  Dir d;
+  const std::string key = d.path + "/p.key";
+  REQUIRE(RunCommand(Fl() + " keygen --out " + key) == 0);
+  FakeNode fake(R"({"chain_id": "c", "last_nonce": 4, "height": 9, "index": 17})");
+  std::string out;
+  int rc = RunCommand(Fl() + " submit --node " + fake.url() + " --key " + key +
+                          " --kind model-update --task t --round 2 --update-hash " + std::string(64, 'b') +
+                          " --samples 10 --size-bytes 100 --attempt 3 --wait",
+                      &out);
+  INFO(out);
+  REQUIRE(rc == 0);
+  CHECK_THAT(out, Catch::Contains("committed MODEL_UPDATE nonce 5 at height 9, log index 17"));
+  std::vector<std::string> bodies = fake.bodies();
+  REQUIRE_FALSE(bodies.empty());
+  auto hex = FromHex(nlohmann::json::parse(bodies.back())["entry"].get<std::string>());
+  REQUIRE(hex.ok());
+  auto entry = Entry::Decode(*hex);
+  REQUIRE(entry.ok());
+  const ModelUpdatePayload* p = entry->As<ModelUpdatePayload>();
+  REQUIRE(p != nullptr);
+  CHECK(p->attempt == 3);
+  CHECK(p->round == 2);
+  CHECK(entry->nonce() == 5);
 }
 
 TEST_CASE("fedledger leaves LibTorch to fedledger-ml and hands it node, train and data", "[cli]") {

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tools/command.h"
+#include "tools/flags.h"
 #include "trainer/dataset.h"
 #include "trainer/model.h"
 
@@ -137,8 +138,8 @@ Registrar reg("62-train-bench", [](CLI::App& app) {
   cmd->add_option("--lr", a->lr)->capture_default_str();
   cmd->add_option("--batch-size", a->batch_size)->capture_default_str();
   cmd->add_option("--threads", a->threads)->capture_default_str();
-  cmd->add_option("--bits", a->bits)->capture_default_str();
-  cmd->add_option("--seed", a->seed)->capture_default_str();
+  AddUnsignedOption(cmd, "--bits", &a->bits, "")->default_str(std::to_string(a->bits));
+  AddUnsignedOption(cmd, "--seed", &a->seed, "")->default_str(std::to_string(a->seed));
   cmd->add_flag("--full-rows", a->full_rows, "Hold all D trunk rows instead of the occurring bits");
   cmd->add_flag("--unfused", a->unfused,
                 "Reference trunk step: scatter the gradient, then Adam, then zero-fill "

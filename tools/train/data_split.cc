@@ -6,6 +6,7 @@
 #include <map>
 
 #include "tools/command.h"
+#include "tools/flags.h"
 #include "trainer/csv.h"
 #include "trainer/featurize.h"
 #include "trainer/split.h"
@@ -129,7 +130,7 @@ Registrar reg("60-data-split", [](CLI::App& app) {
                 "partners keep only compounds with labels in their columns");
   cmd->add_option("--prefixes", a->prefixes, "Prefixes to use (default: the P with most columns)")
       ->delimiter(',');
-  cmd->add_option("--seed", a->seed, "Seed for dealing scaffold groups of equal size");
+  AddUnsignedOption(cmd, "--seed", &a->seed, "Seed for dealing scaffold groups of equal size");
   cmd->callback([a] { RunSplit(*a); });
 });
 

@@ -9,6 +9,7 @@
 
 #include "ledger/crypto.h"
 #include "tools/command.h"
+#include "tools/flags.h"
 #include "trainer/artifact.h"
 #include "trainer/dataset.h"
 #include "trainer/experiment.h"
@@ -41,10 +42,11 @@ void AddCommon(CLI::App* cmd, CommonArgs* a) {
   cmd->add_option("--dropout", a->dropout, "Dropout rates to try, ','-separated")->capture_default_str();
   cmd->add_option("--lr", a->lr, "Adam learning rate")->capture_default_str();
   cmd->add_option("--batch-size", a->batch_size, "Mini-batch size")->capture_default_str();
-  cmd->add_option("--seed", a->seed, "Seed: fold split, initialisation, batch order, dropout")
-      ->capture_default_str();
+  AddUnsignedOption(cmd, "--seed", &a->seed, "Seed: fold split, initialisation, batch order, dropout")
+      ->default_str(std::to_string(a->seed));
   cmd->add_option("--threads", a->threads, "Torch threads")->capture_default_str();
-  cmd->add_option("--bits", a->bits, "Folded fingerprint size D")->capture_default_str();
+  AddUnsignedOption(cmd, "--bits", &a->bits, "Folded fingerprint size D")
+      ->default_str(std::to_string(a->bits));
   cmd->add_option("--valid-fraction", a->valid_fraction)->capture_default_str();
   cmd->add_option("--test-fraction", a->test_fraction)->capture_default_str();
   cmd->add_option("--json", a->json, "Write a JSON summary to this file ('-' = stdout)");
