@@ -1,5 +1,6 @@
 #include "consensus/mempool.h"
 
+#include <limits>
 #include <unordered_set>
 
 namespace fedledger::consensus {
@@ -41,6 +42,13 @@ AdmitResult Mempool::Add(Entry entry, const Application& app, bool signature_ver
     return reject(Admission::kStaleNonce, "nonce " + std::to_string(entry.nonce()) +
                                               " is not above the signer's last committed " +
                                               std::to_string(last));
+  }
+  if (entry.nonce() == std::numeric_limits<uint64_t>::max()) {
+    // Committed, it would leave the signer's key no later nonce: never to sign again.
+    return reject(Admission::kRejected,
+                  "nonce " + std::to_string(entry.nonce()) +
+                      " is the largest there is: once committed, the signer could never sign "
+                      "another entry");
   }
   auto sit = by_signer_.find(entry.signer());
   if (sit != by_signer_.end() && sit->second.count(entry.nonce())) {

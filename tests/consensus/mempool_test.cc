@@ -50,6 +50,16 @@ TEST_CASE("mempool: committed entries leave, stale nonces are refused", "[mempoo
   CHECK(r.reason.find("nonce 2") != std::string::npos);
 }
 
+TEST_CASE("mempool: the largest nonce is refused - it would retire the signer's key", "[mempool]") {
+  TestChain chain;
+  SecretKey alice = SecretKey::FromSeed("alice");
+  Mempool mp;
+  AdmitResult r = mp.Add(MakeEntry(alice, UINT64_MAX), *chain.app);
+  CHECK(r.code == Admission::kRejected);
+  CHECK(r.reason.find("could never sign another entry") != std::string::npos);
+  CHECK(mp.Add(MakeEntry(alice, UINT64_MAX - 1), *chain.app).ok());
+}
+
 TEST_CASE("mempool: the size bound rejects clearly when full", "[mempool]") {
   TestChain chain;
   SecretKey alice = SecretKey::FromSeed("alice");
