@@ -1,7 +1,12 @@
 #include "ledger/export.h"
 
+#include <algorithm>
+#include <initializer_list>
 #include <istream>
 #include <ostream>
+#include <string_view>
+
+#include "ledger/strict_json.h"
 
 namespace fedledger {
 
@@ -32,6 +37,13 @@ Result<uint64_t> UintField(const json& j, const char* field) {
                                    "' is missing or not a non-negative integer");
   }
   return j[field].get<uint64_t>();
+}
+
+// j[field] if it is a string, else "": a missing or mistyped field then fails the comparison
+// it is read for, where json::value() would throw.
+std::string StringOr(const json& j, const char* field) {
+  auto it = j.find(field);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
 }
 
 json HeadJson(const BlockRecord& rec) {
@@ -101,11 +113,14 @@ Result<AuditSummary> VerifyExport(std::istream& in, const AuditOptions& options)
   };
   if (!std::getline(in, line)) return Status::Corruption("the export is empty");
   ++line_no;
-  json first = json::parse(line, nullptr, false);
-  if (first.is_discarded() || !first.is_object() || first.value("format", "") != "fedledger-export") {
+  auto parsed_first = ParseJsonStrict(line, "the first line");
+  if (!parsed_first.ok()) return bad("not a fedledger export: " + parsed_first.status().message());
+  const json& first = *parsed_first;
+  if (!first.is_object() || StringOr(first, "format") != "fedledger-export") {
     return bad("not a fedledger export (first line must name format fedledger-export)");
   }
-  if (first.value("version", 0) != 1) return bad("unsupported export version");
+  auto version = UintField(first, "version");
+  if (!version.ok() || *version != 1) return bad("unsupported export version");
   auto declared_height = UintField(first, "height");
   auto declared_size = UintField(first, "log_size");
   auto declared_root = HashField(first, "log_root");
@@ -124,12 +139,13 @@ Result<AuditSummary> VerifyExport(std::istream& in, const AuditOptions& options)
   bool ended = false;
   while (std::getline(in, line)) {
     ++line_no;
-    json j = json::parse(line, nullptr, false);
-    if (j.is_discarded() || !j.is_object()) {
-      structural = bad("not a JSON object");
+    auto parsed = ParseJsonStrict(line, "the line");
+    if (!parsed.ok() || !parsed->is_object()) {
+      structural = bad(parsed.ok() ? "not a JSON object" : parsed.status().message());
       break;
     }
-    std::string type = j.value("type", "");
+    const json& j = *parsed;
+    std::string type = StringOr(j, "type");
     if (type == "end") {
       auto blocks = UintField(j, "blocks");
       auto entries = UintField(j, "entries");
@@ -181,7 +197,7 @@ Result<AuditSummary> VerifyExport(std::istream& in, const AuditOptions& options)
   const AuditSummary& s = v.summary();
   if (s.genesis_hash != *declared_genesis || s.blocks != *declared_height + 1 ||
       s.entries != *declared_size || s.log_root != *declared_root ||
-      first.value("chain_id", "") != s.chain_id || first.value("head_hash", "") != s.head_hash.Hex()) {
+      StringOr(first, "chain_id") != s.chain_id || StringOr(first, "head_hash") != s.head_hash.Hex()) {
     return Status::Corruption("the first line's chain id, genesis, height, log size, root or "
                               "head hash do not match the verified blocks");
   }
@@ -255,18 +271,48 @@ Result<json> MakeConsistencyProofDoc(const Store& store, uint64_t from, uint64_t
 }
 
 namespace {
-// Verifies a {"header","certificate"} head against the validator set; returns the header.
-Result<BlockHeader> CheckHead(const json& head, const ValidatorSet& vals, const Hash32& genesis_hash,
+// A proof document holds only the fields its type defines: a field this checker does not
+// know would be a claim that nothing verifies, so the document is refused instead.
+Status OnlyKnownFields(const json& obj, std::initializer_list<std::string_view> known,
+                       const std::string& where) {
+  for (const auto& [k, v] : obj.items()) {
+    if (std::find(known.begin(), known.end(), k) != known.end()) continue;
+    std::string list;
+    for (std::string_view n : known) list += (list.empty() ? "" : ", ") + std::string(n);
+    return Status::InvalidArgument("unknown field '" + k + "' in " + where + " (expected " +
+                                   list + ")");
+  }
+  return Status::Ok();
+}
+
+// Verifies a {"height","header","certificate"} head against the validator set; returns the
+// header. `height`, when present, must be the certified header's.
+Result<BlockHeader> CheckHead(const json& doc, const ValidatorSet& vals, const Hash32& genesis_hash,
                               const Block& genesis, const char* which) {
-  if (!head.is_object()) return Status::InvalidArgument(std::string(which) + " is missing");
+  if (!doc.contains(which) || !doc[which].is_object()) {
+    return Status::InvalidArgument(std::string("field '") + which + "' is missing or not an object");
+  }
+  const json& head = doc[which];
+  FL_TRY(OnlyKnownFields(head, {"height", "header", "certificate"}, std::string("'") + which + "'"));
   FL_ASSIGN(Bytes hb, HexField(head, "header"));
-  FL_ASSIGN(BlockHeader h, BlockHeader::Decode(hb));
+  auto decoded = BlockHeader::Decode(hb);
+  if (!decoded.ok()) return decoded.status().WithContext(std::string("field '") + which + ".header'");
+  const BlockHeader& h = *decoded;
   if (h.chain_id != genesis.header.chain_id) {
     return Status::Corruption(std::string(which) + ": chain id does not match the genesis");
+  }
+  if (head.contains("height") &&
+      (!head["height"].is_number_unsigned() || head["height"].get<uint64_t>() != h.height)) {
+    return Status::Corruption(std::string("field '") + which + ".height' (" + head["height"].dump() +
+                              ") does not match the certified value " + std::to_string(h.height));
   }
   if (h.height == 0) {
     if (h.Hash() != genesis_hash) {
       return Status::Corruption(std::string(which) + ": height 0 but not the genesis block");
+    }
+    if (head.contains("certificate") && !head["certificate"].is_null()) {
+      return Status::Corruption(std::string("field '") + which +
+                                ".certificate' must be null: the genesis block has no certificate");
     }
     return h;
   }
@@ -277,8 +323,9 @@ Result<BlockHeader> CheckHead(const json& head, const ValidatorSet& vals, const 
     return Status::Corruption(std::string(which) + ": proposer is not a validator");
   }
   FL_ASSIGN(Bytes cb, HexField(head, "certificate"));
-  FL_ASSIGN(Certificate c, Certificate::Decode(cb));
-  Status s = c.Verify(vals, h.chain_id, h.height, h.Hash());
+  auto c = Certificate::Decode(cb);
+  if (!c.ok()) return c.status().WithContext(std::string("field '") + which + ".certificate'");
+  Status s = c->Verify(vals, h.chain_id, h.height, h.Hash());
   if (!s.ok()) return Status::Corruption(std::string(which) + ": " + s.message());
   return h;
 }
@@ -298,7 +345,23 @@ Status MatchesIfPresent(const json& doc, const char* field, const std::string& c
 Result<ProofCheck> CheckProofDoc(const json& doc, const std::optional<Hash32>& expected_genesis) {
   if (!doc.is_object()) return Status::InvalidArgument("a proof document is a JSON object");
   ProofCheck out;
-  out.type = doc.value("type", "");
+  if (!doc.contains("type") || !doc["type"].is_string()) {
+    return Status::InvalidArgument("field 'type' is missing or not a string");
+  }
+  out.type = doc["type"].get<std::string>();
+  const bool inclusion = out.type == "inclusion";
+  if (inclusion) {
+    FL_TRY(OnlyKnownFields(doc, {"type", "chain_id", "leaf_index", "tree_size", "entry",
+                                 "leaf_hash", "root", "proof", "signed_tree_head", "genesis_entry"},
+                           "an inclusion proof"));
+  } else if (out.type == "consistency") {
+    FL_TRY(OnlyKnownFields(doc, {"type", "chain_id", "from_size", "to_size", "from_root",
+                                 "to_root", "proof", "from_head", "to_head", "genesis_entry"},
+                           "a consistency proof"));
+  } else {
+    return Status::InvalidArgument("unknown proof type '" + out.type +
+                                   "' (expected inclusion or consistency)");
+  }
   FL_ASSIGN(Bytes gb, HexField(doc, "genesis_entry"));
   FL_ASSIGN(Entry ge, Entry::Decode(gb));
   if (!ge.VerifySignature()) return Status::Corruption("genesis entry signature does not verify");
@@ -313,15 +376,14 @@ Result<ProofCheck> CheckProofDoc(const json& doc, const std::optional<Hash32>& e
   FL_TRY(MatchesIfPresent(doc, "chain_id", out.chain_id));
   std::vector<Hash32> proof;
   FL_ASSIGN(proof, HashList(doc, "proof"));
-  if (out.type == "inclusion") {
+  if (inclusion) {
     FL_ASSIGN(out.leaf_index, UintField(doc, "leaf_index"));
     FL_ASSIGN(out.tree_size, UintField(doc, "tree_size"));
     FL_ASSIGN(Bytes eb, HexField(doc, "entry"));
     FL_ASSIGN(Entry e, Entry::Decode(eb));
     if (!e.VerifySignature()) return Status::Corruption("the entry's signature does not verify");
     if (e.chain_id() != out.chain_id) return Status::Corruption("the entry is from another chain");
-    FL_ASSIGN(BlockHeader h, CheckHead(doc.value("signed_tree_head", json()), vals,
-                                       out.genesis_hash, genesis, "signed_tree_head"));
+    FL_ASSIGN(BlockHeader h, CheckHead(doc, vals, out.genesis_hash, genesis, "signed_tree_head"));
     if (h.log_size != out.tree_size) {
       return Status::Corruption("the signed tree head is for log size " +
                                 std::to_string(h.log_size) + ", the proof for " +
@@ -335,25 +397,19 @@ Result<ProofCheck> CheckProofDoc(const json& doc, const std::optional<Hash32>& e
     out.entry = std::move(e);
     return out;
   }
-  if (out.type == "consistency") {
-    FL_ASSIGN(out.from_size, UintField(doc, "from_size"));
-    FL_ASSIGN(out.tree_size, UintField(doc, "to_size"));
-    FL_ASSIGN(BlockHeader hf, CheckHead(doc.value("from_head", json()), vals, out.genesis_hash,
-                                        genesis, "from_head"));
-    FL_ASSIGN(BlockHeader ht, CheckHead(doc.value("to_head", json()), vals, out.genesis_hash,
-                                        genesis, "to_head"));
-    if (hf.log_size != out.from_size || ht.log_size != out.tree_size) {
-      return Status::Corruption("the signed heads' log sizes do not match the proof's sizes");
-    }
-    Status s = VerifyConsistencyProof(out.from_size, out.tree_size, hf.log_root, ht.log_root, proof);
-    if (!s.ok()) return Status::Corruption(s.message());
-    FL_TRY(MatchesIfPresent(doc, "from_root", hf.log_root.Hex()));
-    FL_TRY(MatchesIfPresent(doc, "to_root", ht.log_root.Hex()));
-    out.head_height = ht.height;
-    return out;
+  FL_ASSIGN(out.from_size, UintField(doc, "from_size"));
+  FL_ASSIGN(out.tree_size, UintField(doc, "to_size"));
+  FL_ASSIGN(BlockHeader hf, CheckHead(doc, vals, out.genesis_hash, genesis, "from_head"));
+  FL_ASSIGN(BlockHeader ht, CheckHead(doc, vals, out.genesis_hash, genesis, "to_head"));
+  if (hf.log_size != out.from_size || ht.log_size != out.tree_size) {
+    return Status::Corruption("the signed heads' log sizes do not match the proof's sizes");
   }
-  return Status::InvalidArgument("unknown proof type '" + out.type +
-                                 "' (expected inclusion or consistency)");
+  Status s = VerifyConsistencyProof(out.from_size, out.tree_size, hf.log_root, ht.log_root, proof);
+  if (!s.ok()) return Status::Corruption(s.message());
+  FL_TRY(MatchesIfPresent(doc, "from_root", hf.log_root.Hex()));
+  FL_TRY(MatchesIfPresent(doc, "to_root", ht.log_root.Hex()));
+  out.head_height = ht.height;
+  return out;
 }
 
 }  // namespace fedledger

@@ -36,7 +36,8 @@ Result<AuditSummary> VerifyExport(std::istream& in, const AuditOptions& options)
 Result<uint64_t> BlockWithLogSize(const Store& store, uint64_t tree_size);
 
 // {"type":"inclusion","chain_id","leaf_index","tree_size","entry":HEX,"leaf_hash","root",
-//  "proof":[HEX..],"signed_tree_head":{"header":HEX,"certificate":HEX},"genesis_entry":HEX}
+//  "proof":[HEX..],"signed_tree_head":{"height","header":HEX,"certificate":HEX},
+//  "genesis_entry":HEX}
 Result<nlohmann::json> MakeInclusionProofDoc(const Store& store, uint64_t index,
                                              uint64_t tree_size);
 // {"type":"consistency","chain_id","from_size","to_size","from_root","to_root","proof":[..],
@@ -55,7 +56,10 @@ struct ProofCheck {
 };
 // Checks a proof document: the genesis entry signature and the validator set it defines,
 // each header's validator-set hash and certificate, that each header's log size and root
-// are the proof's, and the RFC 9162 proof itself. Corruption naming the failed step.
+// are the proof's, and the RFC 9162 proof itself. Every value the document repeats for
+// readers (chain id, roots, leaf hash, each head's height) must equal the certified or
+// recomputed one. Corruption naming the failed step or field; InvalidArgument for a field
+// that is missing, of the wrong type, or unknown to the document's type.
 Result<ProofCheck> CheckProofDoc(const nlohmann::json& doc,
                                  const std::optional<Hash32>& expected_genesis);
 

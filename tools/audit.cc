@@ -3,12 +3,15 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <thread>
 
 #include "ledger/audit.h"
 #include "ledger/describe.h"
 #include "ledger/export.h"
+#include "ledger/strict_json.h"
 #include "tools/common.h"
 #include "tools/flags.h"
 
@@ -238,9 +241,11 @@ void AddProofs(CLI::App* audit) {
   check->add_option("--genesis-hash", *anchor, "Require this genesis hash (the trust anchor)");
   check->add_flag("--json", *as_json, "Machine-readable output");
   check->callback([file, anchor, as_json] {
-    json doc = json::parse(ReadInputFile(*file, "a proof file"), nullptr, false);
-    if (doc.is_discarded()) throw Failure(*file + " is not valid JSON", 2);
-    auto r = CheckProofDoc(doc, ParseAnchor(*anchor));
+    std::string text = ReadInputFile(*file, "a proof file");
+    // Strict: a key given twice could be read one way here and another way by the reader.
+    auto doc = ParseJsonStrict(text, *file);
+    if (!doc.ok()) throw Failure(doc.status().message(), 2);
+    auto r = CheckProofDoc(*doc, ParseAnchor(*anchor));
     if (!r.ok()) Fail(r.status(), *as_json);
     if (*as_json) {
       PrintJson({{"ok", true}, {"type", r->type}, {"chain_id", r->chain_id},

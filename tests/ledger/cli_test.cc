@@ -123,6 +123,70 @@ TEST_CASE("cli: dev seed, audit verify, log, prove and check-proof - tampering e
   CHECK(Fl("audit verify --data-dir " + (d / "n") + " --genesis-hash 00").code == 2);
 }
 
+// Every field a proof document carries is checked: an edited head height fails like an edited
+// root (exit 1, naming the field), and a field the format does not define is refused (exit 2).
+TEST_CASE("cli: check-proof - an edited height or an unknown field is refused naming the field") {
+  TempDir d;
+  REQUIRE(Fl("dev seed --data-dir " + (d / "n") + " --entries 300 --block-entries 100").code == 0);
+  REQUIRE(Fl("audit prove --data-dir " + (d / "n") + " --entry 7 --out " + (d / "inc.json")).code == 0);
+  REQUIRE(Fl("audit consistency --data-dir " + (d / "n") + " --from 101 --to 301 --out " +
+             (d / "cons.json")).code == 0);
+  auto inc = nlohmann::json::parse(std::ifstream(d / "inc.json"));
+  auto cons = nlohmann::json::parse(std::ifstream(d / "cons.json"));
+  REQUIRE(inc["signed_tree_head"]["height"] == 3);
+  auto check = [&](const nlohmann::json& doc) {
+    std::ofstream(d / "t.json", std::ios::trunc) << doc.dump(2);
+    return Fl("audit check-proof " + (d / "t.json"));
+  };
+  REQUIRE(check(inc).code == 0);
+  REQUIRE(check(cons).code == 0);
+
+  struct Edit {
+    const char* what;
+    nlohmann::json doc;
+    int code;
+    std::string message;
+  };
+  std::vector<Edit> edits;
+  auto edit = [&](const char* what, nlohmann::json doc, int code, std::string message) {
+    edits.push_back({what, std::move(doc), code, std::move(message)});
+  };
+  nlohmann::json e = inc;
+  e["signed_tree_head"]["height"] = 999;
+  edit("inclusion height", e, 1, "field 'signed_tree_head.height' (999) does not match the certified value 3");
+  e = inc;
+  e["signed_tree_head"]["height"] = "3";
+  edit("inclusion height as a string", e, 1, "field 'signed_tree_head.height'");
+  e = cons;
+  e["from_head"]["height"] = 2;
+  edit("consistency from height", e, 1, "field 'from_head.height' (2) does not match the certified value 1");
+  e = cons;
+  e["to_head"]["height"] = 999;
+  edit("consistency to height", e, 1, "field 'to_head.height' (999) does not match the certified value 3");
+  e = inc;
+  e["root"] = cons["from_root"];
+  edit("inclusion root", e, 1, "field 'root' does not match the certified value");
+  e = inc;
+  e["approved_by"] = "legal";
+  edit("unknown field", e, 2, "unknown field 'approved_by' in an inclusion proof");
+  e = cons;
+  e["to_head"]["signature"] = "00";
+  edit("unknown head field", e, 2, "unknown field 'signature' in 'to_head'");
+  e = cons;
+  e["leaf_index"] = 7;
+  edit("a field of the other type", e, 2, "unknown field 'leaf_index' in a consistency proof");
+  e = inc;
+  e["type"] = 5;
+  edit("type not a string", e, 2, "field 'type'");
+  for (const Edit& x : edits) {
+    Run r = check(x.doc);
+    INFO(x.what << " -> exit " << r.code << ": " << r.out);
+    CHECK(r.code == x.code);
+    CHECK_THAT(r.out, Catch::Contains(x.message));
+    CHECK_THAT(r.out, !Catch::Contains("proof OK"));
+  }
+}
+
 TEST_CASE("cli: bad flags are usage errors") {
   CHECK(Fl("audit verify").code == 2);
   CHECK(Fl("dev seed --data-dir /tmp/x --entries -5").code == 2);
