@@ -16,7 +16,15 @@ std::string KeyNames::Name(const PubKey& key) const {
 }
 
 Result<PubKey> KeyNames::Resolve(const std::string& s) const {
-  if (s.size() == 64) return Hash32::FromHex(s);
+  if (s.size() == 64) {
+    FL_ASSIGN(PubKey key, Hash32::FromHex(s));
+    // 32 bytes that are no point's x coordinate name nobody: no signature verifies under them.
+    if (!IsValidPubKey(key)) {
+      return Status::InvalidArgument("'" + s + "' is not a valid public key (not the x " +
+                                     "coordinate of a secp256k1 point)");
+    }
+    return key;
+  }
   for (const auto& [key, name] : names_) {
     if (name == s) return key;
   }

@@ -18,7 +18,8 @@ class KeyNames {
   explicit KeyNames(const GenesisPayload& g);
   // The member's name, or the first 12 hex digits of the key.
   std::string Name(const PubKey& key) const;
-  // The key for a name or a 64-hex-digit key; NotFound otherwise.
+  // The key for a name or a 64-hex-digit key; InvalidArgument for 64 hex digits that are not
+  // a valid x-only public key, NotFound otherwise.
   Result<PubKey> Resolve(const std::string& name_or_hex) const;
 
  private:

@@ -631,6 +631,93 @@ Result<uint64_t> Store::HeightOfEntry(uint64_t index) const {
   return lo;
 }
 
+Result<std::optional<uint64_t>> Store::FindEntry(const Entry& entry, uint64_t from_height) const {
+  const PubKey& signer = entry.signer();
+  const uint64_t nonce = entry.nonce();
+  if (nonce == 0 || nonce > LastNonce(signer)) return std::optional<uint64_t>();
+  std::string prefix = keys::BySigner(signer, 0);
+  prefix.resize(prefix.size() - 8);
+  std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(Reads()));
+  // The signer's first block at a height >= `from`: its height, first entry index and the
+  // offsets of the signer's entries in it; nullopt if the signer has none from there on.
+  struct SignerBlock {
+    uint64_t height;
+    uint64_t first_entry_index;
+    std::vector<uint32_t> offsets;
+  };
+  auto block_from = [&](uint64_t from) -> Result<std::optional<SignerBlock>> {
+    it->Seek(keys::BySigner(signer, from));
+    for (; it->Valid() && it->key().starts_with(prefix); it->Next()) {
+      if (it->key().size() != prefix.size() + 8) continue;
+      uint64_t height = ReadBE64(it->key().data() + prefix.size());
+      FL_ASSIGN(BlockRecord rec, GetBlockRecord(height));
+      auto offsets = keys::DecodeIndexValue(std::string_view(it->value().data(), it->value().size()),
+                                            rec.header.entry_count);
+      if (!offsets.ok()) {
+        return Status::Corruption("signer index of block " + std::to_string(height) + ": " +
+                                  offsets.status().message());
+      }
+      return std::optional<SignerBlock>(
+          SignerBlock{height, rec.first_entry_index, std::move(offsets).value()});
+    }
+    FL_TRY(FromLevelDB(it->status(), "scanning the signer index"));
+    return std::optional<SignerBlock>();
+  };
+  auto entry_at = [&](uint64_t index) -> Result<Entry> {
+    FL_ASSIGN(Entry e, GetEntry(index));
+    if (e.signer() != signer) {
+      return Status::Corruption("the signer index points at another signer's entry " +
+                                std::to_string(index));
+    }
+    return e;
+  };
+  auto nonce_at = [&](uint64_t index) -> Result<uint64_t> {
+    FL_ASSIGN(Entry e, entry_at(index));
+    return e.nonce();
+  };
+  // The last of the signer's blocks whose first entry's nonce is <= `nonce`: the only block
+  // that can hold it. Invariant: `found` is the signer's block at height `lo` and starts at
+  // or below `nonce`; the answer's height is in [lo, hi].
+  FL_ASSIGN(std::optional<SignerBlock> found, block_from(from_height));
+  if (!found) return std::optional<uint64_t>();
+  FL_ASSIGN(uint64_t first_nonce, nonce_at(found->first_entry_index + found->offsets.front()));
+  if (first_nonce > nonce) return std::optional<uint64_t>();
+  uint64_t lo = found->height, hi = height();
+  while (lo < hi) {
+    uint64_t mid = lo + (hi - lo + 1) / 2;
+    FL_ASSIGN(std::optional<SignerBlock> b, block_from(mid));
+    bool starts_below = false;
+    if (b) {
+      FL_ASSIGN(uint64_t n, nonce_at(b->first_entry_index + b->offsets.front()));
+      starts_below = n <= nonce;
+    }
+    if (starts_below) {
+      lo = b->height;
+      found = std::move(b);
+    } else {
+      hi = mid - 1;
+    }
+  }
+  // Within the block the signer's nonces increase with the offsets too.
+  const std::vector<uint32_t>& offs = found->offsets;
+  size_t a = 0, z = offs.size();  // the entry, if there, is at an offset in [a, z)
+  while (a < z) {
+    size_t m = a + (z - a) / 2;
+    uint64_t index = found->first_entry_index + offs[m];
+    FL_ASSIGN(Entry e, entry_at(index));
+    if (e.nonce() == nonce) {
+      if (e.leaf_hash() != entry.leaf_hash()) return std::optional<uint64_t>();
+      return std::optional<uint64_t>(index);
+    }
+    if (e.nonce() < nonce) {
+      a = m + 1;
+    } else {
+      z = m;
+    }
+  }
+  return std::optional<uint64_t>();
+}
+
 Status Store::QueryEntries(const EntryQuery& q,
                            const std::function<bool(uint64_t, const Entry&)>& fn) const {
   auto matches = [&](const Entry& e) {

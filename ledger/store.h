@@ -134,6 +134,12 @@ class Store : public MerkleNodeSource {
   Result<Entry> GetEntry(uint64_t index) const;
   // Height of the block holding global entry `index` (binary search over block records).
   Result<uint64_t> HeightOfEntry(uint64_t index) const;
+  // The global index of the committed entry identical to `entry` (same leaf hash), or nullopt
+  // if the store does not hold it in a block at or above `from_height`. Finds the signer's
+  // committed entry with `entry`'s nonce through the signer index (a signer's nonces increase
+  // along the log, so this is a binary search: O(log height) reads) and compares the full
+  // leaf hash, so another entry with the same signer and nonce is not taken for this one.
+  Result<std::optional<uint64_t>> FindEntry(const Entry& entry, uint64_t from_height = 0) const;
 
   // Entries matching `q`, in log order, via the most selective index. The callback gets
   // the global index and the entry; returning false stops the scan.

@@ -1,6 +1,8 @@
 // The Beast-free half of http_server.h: requests, responses, routing and target parsing.
+#include <algorithm>
 #include <cassert>
 
+#include "ledger/strict_json.h"
 #include "net/http_server.h"
 
 namespace fedledger::net {
@@ -63,19 +65,25 @@ std::optional<std::string> HttpRequest::Query(const std::string& name) const {
   return it->second;
 }
 
+Status HttpRequest::OnlyQuery(std::initializer_list<std::string_view> known) const {
+  for (const auto& [k, v] : query) {
+    if (std::find(known.begin(), known.end(), k) != known.end()) continue;
+    std::string list;
+    for (std::string_view n : known) list += (list.empty() ? "" : ", ") + std::string(n);
+    return Status::InvalidArgument("unknown query parameter '" + k + "' (" +
+                                   (list.empty() ? "this path takes none" : "expected " + list) +
+                                   ")");
+  }
+  return Status::Ok();
+}
+
 std::optional<std::string> HttpRequest::Header(const std::string& lower_case_name) const {
   auto it = headers.find(lower_case_name);
   if (it == headers.end()) return std::nullopt;
   return it->second;
 }
 
-Result<nlohmann::json> HttpRequest::JsonBody() const {
-  try {
-    return nlohmann::json::parse(body);
-  } catch (const nlohmann::json::exception& e) {
-    return Status::InvalidArgument(std::string("body is not valid JSON: ") + e.what());
-  }
-}
+Result<nlohmann::json> HttpRequest::JsonBody() const { return ParseJsonStrict(body, "body"); }
 
 HttpResponse HttpResponse::Json(int status, const nlohmann::json& body) {
   HttpResponse r;

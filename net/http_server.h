@@ -38,6 +38,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <initializer_list>
 #include <map>
 #include <memory>
 #include <optional>
@@ -66,8 +67,12 @@ struct HttpRequest {
   // Path parameter; "" when absent.
   const std::string& Param(const std::string& name) const;
   std::optional<std::string> Query(const std::string& name) const;
+  // InvalidArgument naming the first query parameter that is not in `known`, so a misspelt
+  // or unsupported one is refused instead of silently ignored.
+  Status OnlyQuery(std::initializer_list<std::string_view> known) const;
   std::optional<std::string> Header(const std::string& lower_case_name) const;
-  // The body as JSON; InvalidArgument("body is not valid JSON: ...") otherwise.
+  // The body as JSON; InvalidArgument("body is not valid JSON: ...") otherwise, and for an
+  // object that repeats a key ("body has a duplicate key 'entry' ...", ParseJsonStrict).
   Result<nlohmann::json> JsonBody() const;
 };
 

@@ -1,7 +1,6 @@
 #include "node/api.h"
 
 #include <charconv>
-#include <set>
 
 #include "ledger/export.h"
 #include "net/metrics.h"
@@ -58,9 +57,14 @@ void PostEntry(Node& node, const HttpRequest& req, Responder res) {
                                                 "' (expected entry, wait, proof, timeout_ms)"));
     }
   }
-  if (!b.contains("entry") || !b["entry"].is_string()) {
+  if (!b.contains("entry")) {
     return Reply(res, Status::InvalidArgument(
                           "field 'entry' (hex of the entry's canonical bytes) is required"));
+  }
+  if (!b["entry"].is_string()) {
+    return Reply(res, Status::InvalidArgument(
+                          "field 'entry' must be a hex string (the entry's canonical bytes), not " +
+                          std::string(b["entry"].type_name())));
   }
   SubmitOptions o;
   auto flag = [&](const char* name, bool* out) -> Status {
@@ -92,7 +96,20 @@ void PostEntry(Node& node, const HttpRequest& req, Responder res) {
   });
 }
 
+// A boolean query parameter: 0, 1, false or true; `fallback` when absent.
+Result<bool> QueryBool(const HttpRequest& req, const std::string& name, bool fallback) {
+  auto q = req.Query(name);
+  if (!q) return fallback;
+  if (*q == "1" || *q == "true") return true;
+  if (*q == "0" || *q == "false") return false;
+  return Status::InvalidArgument("query parameter '" + name + "' must be 0, 1, false or true, got '" +
+                                 *q + "'");
+}
+
 void GetBlock(const Node& node, const HttpRequest& req, Responder res) {
+  if (Status s = req.OnlyQuery({"entries"}); !s.ok()) return Reply(res, s);
+  auto with_entries = QueryBool(req, "entries", true);
+  if (!with_entries.ok()) return Reply(res, with_entries.status());
   const Store& store = node.store();
   uint64_t height;
   if (req.Param("height") == "latest") {
@@ -106,7 +123,6 @@ void GetBlock(const Node& node, const HttpRequest& req, Responder res) {
     return Reply(res, Status::NotFound("no block at height " + std::to_string(height) +
                                        " (head is " + std::to_string(store.height()) + ")"));
   }
-  auto with_entries = req.Query("entries").value_or("1") != "0";
   auto rec = store.GetBlockRecord(height);
   if (!rec.ok()) return Reply(res, rec.status());
   json j = HeaderToJson(rec->header);
@@ -115,7 +131,7 @@ void GetBlock(const Node& node, const HttpRequest& req, Responder res) {
   j["certificate"] = rec->cert ? json(ToHex(rec->cert->Encode())) : json(nullptr);
   if (rec->cert) j["certificate_round"] = rec->cert->round;
   j["first_entry_index"] = rec->first_entry_index;
-  if (with_entries) {
+  if (*with_entries) {
     auto block = store.GetBlock(height);
     if (!block.ok()) return Reply(res, block.status());
     json entries = json::array();
@@ -128,6 +144,7 @@ void GetBlock(const Node& node, const HttpRequest& req, Responder res) {
 }
 
 void GetEntry(const Node& node, const HttpRequest& req, Responder res) {
+  if (Status s = req.OnlyQuery({}); !s.ok()) return Reply(res, s);
   auto idx = ParseU64("index", req.Param("index"));
   if (!idx.ok()) return Reply(res, idx.status());
   const Store& store = node.store();
@@ -143,12 +160,8 @@ void GetEntry(const Node& node, const HttpRequest& req, Responder res) {
 }
 
 void ListEntries(const Node& node, const HttpRequest& req, Responder res) {
-  static const std::set<std::string> kKnown = {"kind", "signer", "task", "since", "until", "limit"};
-  for (const auto& [k, v] : req.query) {
-    if (!kKnown.count(k)) {
-      return Reply(res, Status::InvalidArgument("unknown query parameter '" + k +
-                                                "' (expected kind, signer, task, since, until, limit)"));
-    }
+  if (Status s = req.OnlyQuery({"kind", "signer", "task", "since", "until", "limit"}); !s.ok()) {
+    return Reply(res, s);
   }
   EntryQuery q;
   if (auto k = req.Query("kind")) {
@@ -199,6 +212,7 @@ void ListEntries(const Node& node, const HttpRequest& req, Responder res) {
 }
 
 void GetNonce(const Node& node, const HttpRequest& req, Responder res) {
+  if (Status s = req.OnlyQuery({}); !s.ok()) return Reply(res, s);
   auto key = node.names().Resolve(req.Param("signer"));
   if (!key.ok()) return Reply(res, Status::InvalidArgument("signer: " + key.status().message()));
   res.Send(HttpResponse::Json(200, {{"signer", key->Hex()},
@@ -207,14 +221,21 @@ void GetNonce(const Node& node, const HttpRequest& req, Responder res) {
 }
 
 void GetInclusionProof(const Node& node, const HttpRequest& req, Responder res) {
+  if (Status s = req.OnlyQuery({"tree_size"}); !s.ok()) return Reply(res, s);
   auto idx = ParseU64("index", req.Param("index"));
   if (!idx.ok()) return Reply(res, idx.status());
   auto ts = QueryU64(req, "tree_size");
   if (!ts.ok()) return Reply(res, ts.status());
   const Store& store = node.store();
-  if (*idx >= store.log_size()) {
+  uint64_t log_size = store.log_size();
+  if (*idx >= log_size) {
     return Reply(res, Status::NotFound("no entry " + std::to_string(*idx) + " (log size is " +
-                                       std::to_string(store.log_size()) + ")"));
+                                       std::to_string(log_size) + ")"));
+  }
+  // Absent means the head; an explicit 0 is no tree at all (MakeInclusionProofDoc would take it
+  // for the head too).
+  if (*ts && **ts == 0) {
+    return Reply(res, Status::InvalidArgument("tree size 0 is outside 1.." + std::to_string(log_size)));
   }
   auto doc = MakeInclusionProofDoc(store, *idx, ts->value_or(0));
   if (!doc.ok()) return Reply(res, doc.status());
@@ -222,6 +243,7 @@ void GetInclusionProof(const Node& node, const HttpRequest& req, Responder res) 
 }
 
 void GetConsistencyProof(const Node& node, const HttpRequest& req, Responder res) {
+  if (Status s = req.OnlyQuery({"from", "to"}); !s.ok()) return Reply(res, s);
   auto from = QueryU64(req, "from");
   if (!from.ok()) return Reply(res, from.status());
   auto to = QueryU64(req, "to");
@@ -296,7 +318,8 @@ void RegisterApi(net::HttpServer& server, Node& node) {
     };
   }
   RegisterArtifactApi(server, node.artifacts(), std::move(admit));
-  server.Get("/status", [n](const HttpRequest&, Responder res) {
+  server.Get("/status", [n](const HttpRequest& req, Responder res) {
+    if (Status s = req.OnlyQuery({}); !s.ok()) return Reply(res, s);
     res.Send(HttpResponse::Json(200, n->StatusJson()));
   });
   server.Get("/metrics", [n](const HttpRequest&, Responder res) {

@@ -4,6 +4,7 @@
 //
 //   POST /entries           {"entry": HEX, "wait": bool, "proof": bool, "timeout_ms": N}
 //                           202 accepted | 200 committed {height, index, leaf_hash, proof?}
+//                           (also at once for an entry already committed: a retry)
 //                           400 malformed/bad signature | 409 stale nonce, nonce taken
 //                           429 mempool full | 504 not committed within timeout_ms
 //   GET  /status            chain, genesis, head, consensus height/round/step, mempool, peers

@@ -440,14 +440,28 @@ void Node::Submit(Entry entry, SubmitOptions options, SubmitCallback done) {
   // The signature is checked here, on the caller's (HTTP) thread, not on the consensus thread
   // every height waits on; a bad one is refused by admission, which checks it again.
   bool verified = entry.VerifySignature();
+  // A client retrying after a timeout (or a lost answer) must learn that its entry is
+  // committed, not be told its nonce is stale. Looked up here, on the caller's thread, so a
+  // replayed committed entry costs the consensus thread nothing. The height is read before the
+  // nonce: Commit updates both together, so a nonce still unused at height h means the entry
+  // can only be in a block above h.
+  std::optional<uint64_t> unused_below;
+  if (verified && !stopped_ && entry.chain_id() == store_->chain_id()) {
+    uint64_t height = store_->height();
+    if (entry.nonce() > store_->LastNonce(entry.signer())) {
+      unused_below = height + 1;
+    } else if (AnswerIfCommitted(entry, 0, options.proof, done)) {
+      return;
+    }
+  }
   bool post = false;
   bool now = false;
   {
     std::lock_guard<std::mutex> lock(incoming_mu_);
     if (!stopped_) {
       now = incoming_.empty() && mempool_size_.load(std::memory_order_relaxed) == 0;
-      incoming_.push_back(
-          Incoming{std::move(entry), verified, options, std::move(done), Steady::now()});
+      incoming_.push_back(Incoming{std::move(entry), verified, options, std::move(done),
+                                   Steady::now(), unused_below});
       post = !drain_posted_;
       drain_posted_ = true;
     }
@@ -531,9 +545,14 @@ void Node::DrainIncoming() {
     // A duplicate of a pending entry that asked to wait joins the first submitter's wait.
     bool keep = r.ok() || (r.code == consensus::Admission::kDuplicate && in.options.wait);
     if (!keep) {
-      m_submit_rejected_->Inc();
       if (timed[i]) submitted_at_.erase(leaf);
       if (ids[i]) RemoveWaiter(leaf, ids[i]);
+      // The nonce was unused when Submit looked: a block committed since, maybe this entry.
+      if (r.code == consensus::Admission::kStaleNonce && in.unused_nonce_below_height &&
+          AnswerIfCommitted(in.entry, *in.unused_nonce_below_height, in.options.proof, in.done)) {
+        continue;
+      }
+      m_submit_rejected_->Inc();
       SubmitOutcome o;
       o.kind = SubmitOutcome::Kind::kRejected;
       o.admission = r.code;
@@ -553,6 +572,42 @@ void Node::DrainIncoming() {
     uint64_t id = ids[i];
     loop_.PostAfter(in.options.timeout, [this, leaf, id] { ExpireWaiter(leaf, id); });
   }
+}
+
+bool Node::AnswerIfCommitted(const Entry& entry, uint64_t from_height, bool proof,
+                             const SubmitCallback& done) const {
+  auto index = store_->FindEntry(entry, from_height);
+  if (!index.ok()) {
+    Log(LogLevel::kWarn, "component=node event=lookup_failed leaf=" + entry.leaf_hash().Hex() +
+                             " reason=" + LogQuote(index.status().message()));
+    return false;
+  }
+  if (!*index) return false;
+  auto height = store_->HeightOfEntry(**index);
+  auto rec = height.ok() ? store_->GetBlockRecord(*height) : Result<BlockRecord>(height.status());
+  if (!rec.ok()) {
+    Log(LogLevel::kWarn, "component=node event=lookup_failed leaf=" + entry.leaf_hash().Hex() +
+                             " reason=" + LogQuote(rec.status().message()));
+    return false;
+  }
+  // What a waiter of the commit got (OnCommitted), without a latency: this node did not see
+  // this submission through to its commit.
+  SubmitOutcome o;
+  o.kind = SubmitOutcome::Kind::kCommitted;
+  o.leaf_hash = entry.leaf_hash();
+  o.height = *height;
+  o.index = **index;
+  o.latency_ms = -1;
+  if (proof) {
+    auto doc = MakeInclusionProofDoc(*store_, o.index, rec->header.log_size);
+    if (doc.ok()) {
+      o.proof = std::move(doc).value();
+    } else {
+      o.reason = "committed, but the proof could not be built: " + doc.status().message();
+    }
+  }
+  if (done) done(o);
+  return true;
 }
 
 bool Node::RemoveWaiter(const Hash32& leaf, uint64_t id, SubmitCallback* done) {

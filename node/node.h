@@ -111,7 +111,9 @@ class Node {
 
   // Thread-safe. Verifies the entry's signature on the calling thread and queues it for the
   // state machine; `done` is called exactly once, from the event loop's thread (or the
-  // caller's, after Stop()).
+  // caller's, after Stop()). An entry the store already holds (a client retrying after a
+  // timeout or a lost answer) is answered kCommitted with its height and index (and proof if
+  // asked), as its first submitter was, on the caller's thread before anything is queued.
   void Submit(Entry entry, SubmitOptions options, SubmitCallback done);
 
   // Thread-safe snapshots for the API.
@@ -141,6 +143,9 @@ class Node {
     SubmitOptions options;
     SubmitCallback done;
     std::chrono::steady_clock::time_point at;
+    // Set when Submit found the nonce still unused: the first height a block could have
+    // committed this entry at since (a stale-nonce refusal looks for it from there).
+    std::optional<uint64_t> unused_nonce_below_height;
   };
 
   Node(const NodeConfig& config, net::LogFn log, SecretKey key);
@@ -154,6 +159,11 @@ class Node {
   // The proposer evicted `entry` (consensus::Outbox::Evicted): its waiters get kRejected.
   void OnEvicted(const Entry& entry, const std::string& reason);
   void ExpireWaiter(const Hash32& leaf, uint64_t id);
+  // If the store holds `entry` in a block at or above `from_height`, answers `done` with
+  // kCommitted (its height and index; the proof at that block if `proof`) and returns true.
+  // Any thread.
+  bool AnswerIfCommitted(const Entry& entry, uint64_t from_height, bool proof,
+                         const SubmitCallback& done) const;
   // Removes waiter `id` of `leaf`; false if it is gone (answered). Moves its callback out.
   bool RemoveWaiter(const Hash32& leaf, uint64_t id, SubmitCallback* done = nullptr);
   void PublishState();

@@ -202,6 +202,50 @@ TEST_CASE("store: after reopening, every signer's last nonce is read back throug
   CHECK_THAT(s.message(), Catch::Contains("replay"));
 }
 
+TEST_CASE("store: FindEntry finds every committed entry by its bytes - never another with its nonce") {
+  MemEnv mem;
+  auto store = SeedDevChain("/db", SmallChain(mem.get(), 300, 37)).value();
+  for (uint64_t i = 0; i < store->log_size(); ++i) {
+    Entry e = store->GetEntry(i).value();
+    INFO("entry " << i);
+    auto found = store->FindEntry(e);
+    REQUIRE(found.ok());
+    CHECK(*found == std::optional<uint64_t>(i));
+  }
+  // The operator's nonces with gaps: L+3 alone in one block, then L+10..L+12.
+  SecretKey op = DevOperatorKey("dev");
+  auto vals = Validators("dev", 4);
+  uint64_t last = store->LastNonce(op.pubkey());
+  for (uint64_t first : {last + 3, last + 10}) {
+    Block b = NextBlock(*store, "dev", first == last + 3 ? 1 : 3, first);
+    REQUIRE(store->Commit(b, DevCertificate(store->chain_id(), b.header, vals)).ok());
+  }
+  uint64_t head = store->height();
+  Entry e11 = store->GetEntry(store->log_size() - 2).value();
+  REQUIRE(e11.nonce() == last + 11);
+  CHECK(store->FindEntry(e11).value() == std::optional<uint64_t>(store->log_size() - 2));
+  CHECK(store->FindEntry(e11, head).value() == std::optional<uint64_t>(store->log_size() - 2));
+  CHECK(store->FindEntry(e11, head + 1).value() == std::nullopt);
+  Entry e3 = store->GetEntry(store->log_size() - 4).value();
+  REQUIRE(e3.nonce() == last + 3);
+  CHECK(store->FindEntry(e3).value() == std::optional<uint64_t>(store->log_size() - 4));
+  CHECK(store->FindEntry(e3, head).value() == std::nullopt);
+  // The same signer and nonce with other content; a nonce in a gap; a nonce never used.
+  auto entry = [&](uint64_t nonce, const std::string& note) {
+    EntryBody body;
+    body.chain_id = store->chain_id();
+    body.nonce = nonce;
+    body.timestamp_ms = 1;
+    body.payload = TaskRevokePayload{"task-x", note};
+    return Entry::Sign(body, op).value();
+  };
+  CHECK(store->FindEntry(entry(last + 11, "other")).value() == std::nullopt);
+  CHECK(store->FindEntry(entry(last + 5, "gap")).value() == std::nullopt);
+  CHECK(store->FindEntry(entry(last + 13, "unused")).value() == std::nullopt);
+  CHECK(store->FindEntry(entry(0, "zero")).value() == std::nullopt);
+  CHECK(store->FindEntry(entry(1, "first")).value() == std::nullopt);
+}
+
 TEST_CASE("store: index queries equal a brute-force scan") {
   MemEnv mem;
   auto store = SeedDevChain("/db", SmallChain(mem.get(), 600, 70)).value();

@@ -191,9 +191,9 @@ TEST_CASE("node API: a waited-for submit is committed and its proof checks offli
   REQUIRE(check.ok());
   CHECK(check->entry->leaf_hash() == e.leaf_hash());
 
-  // The same entry again: its nonce is spent; 409 and nothing changes.
+  // The same entry again: answered as committed, and nothing changes.
   auto again = s.Post({{"entry", ToHex(e.bytes())}});
-  CHECK(again.status == 409);
+  CHECK(again.status == 200);
   CHECK(s.node->store().log_size() == 2);
 
   auto entry = net::HttpGet(s.url + "/entries/1");
@@ -233,6 +233,61 @@ TEST_CASE("node API: a waited-for submit is committed and its proof checks offli
     INFO(line);
     CHECK(seen.insert(key).second);
   }
+}
+
+TEST_CASE("node API: resubmitting a committed entry answers committed - another entry with its nonce gets 409",
+          "[api]") {
+  SoloNode s;
+  Entry e = s.Access(5);
+  // A wait that may end before the commit (504), as a client under load sees it.
+  auto first = s.Post({{"entry", ToHex(e.bytes())}, {"wait", true}, {"timeout_ms", 1}});
+  INFO(first.body);
+  REQUIRE((first.status == 200 || first.status == 504));
+  for (int i = 0; i < 500 && s.node->store().log_size() < 2; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  REQUIRE(s.node->store().log_size() == 2);
+  auto retry = s.Post({{"entry", ToHex(e.bytes())}, {"wait", true}, {"proof", true}});
+  INFO(retry.body);
+  REQUIRE(retry.status == 200);
+  json j = json::parse(retry.body);
+  CHECK(j["status"] == "committed");
+  CHECK(j["height"] == 1);
+  CHECK(j["index"] == 1);
+  CHECK(j["leaf_hash"] == e.leaf_hash().Hex());
+  CHECK_FALSE(j.contains("latency_ms"));
+  auto check = CheckProofDoc(j["proof"], s.node->store().genesis_hash());
+  INFO(check.status().ToString());
+  REQUIRE(check.ok());
+  CHECK(check->entry->leaf_hash() == e.leaf_hash());
+  CHECK(check->tree_size == 2);
+  // Without wait or proof: the same answer, without the proof.
+  auto plain = s.Post({{"entry", ToHex(e.bytes())}});
+  CHECK(plain.status == 200);
+  json p = json::parse(plain.body);
+  CHECK(p["status"] == "committed");
+  CHECK(p["index"] == 1);
+  CHECK_FALSE(p.contains("proof"));
+
+  // A different entry with the spent nonce (and one with a nonce below it): still refused.
+  EntryBody b;
+  b.chain_id = "solo";
+  b.nonce = 5;
+  b.timestamp_ms = 1767225600999;
+  b.payload = DatasetRegisterPayload{"ds-other", Sha256(std::string("other")), 10, "smiles,label", ""};
+  Entry other = *Entry::Sign(b, s.alice);
+  REQUIRE(other.leaf_hash() != e.leaf_hash());
+  for (const Entry& stale : {other, s.Access(3)}) {
+    auto r = s.Post({{"entry", ToHex(stale.bytes())}, {"wait", true}});
+    INFO(r.body);
+    CHECK(r.status == 409);
+    json rj = json::parse(r.body);
+    CHECK(rj["admission"] == "stale_nonce");
+    CHECK(rj["status"] == "rejected");
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  CHECK(s.node->store().log_size() == 2);
+  CHECK(s.node->store().height() == 1);
 }
 
 TEST_CASE("node: its threads carry names an operator sees in top -H and ps -L", "[api]") {
@@ -298,6 +353,75 @@ TEST_CASE("node API: malformed and invalid submissions get a 4xx with a reason -
   }
   std::this_thread::sleep_for(std::chrono::milliseconds(100));
   CHECK(s.node->store().height() == 0);
+  CHECK(s.node->store().log_size() == 1);
+}
+
+TEST_CASE("node API: bad query parameters, keys and JSON bodies get a 400 naming the problem", "[api]") {
+  SoloNode s;
+  struct Get {
+    std::string path;
+    int status;
+    std::string reason;
+  };
+  const std::string zeros(64, '0'), effs(64, 'f');
+  std::vector<Get> gets = {
+      {"/proofs/inclusion/0?tree_size=0", 400, "tree size 0 is outside 1..1"},
+      {"/proofs/inclusion/0?tree_size=2", 400, "tree size 2 is outside 1..1"},
+      {"/proofs/consistency?from=0", 400, "tree size 0 is outside 1..1"},
+      {"/blocks/0?entries=abc", 400, "query parameter 'entries' must be 0, 1, false or true, got 'abc'"},
+      {"/blocks/0?entries=2", 400, "'entries' must be 0, 1, false or true"},
+      {"/blocks/0?foo=1", 400, "unknown query parameter 'foo' (expected entries)"},
+      {"/blocks/latest?entries=0&foo=1", 400, "unknown query parameter 'foo'"},
+      {"/entries/0?foo=1", 400, "unknown query parameter 'foo' (this path takes none)"},
+      {"/proofs/inclusion/0?foo=1", 400, "unknown query parameter 'foo' (expected tree_size)"},
+      {"/proofs/consistency?from=1&foo=1", 400, "unknown query parameter 'foo' (expected from, to)"},
+      {"/nonces/alice?foo=1", 400, "unknown query parameter 'foo'"},
+      {"/status?foo=1", 400, "unknown query parameter 'foo'"},
+      {"/nonces/" + zeros, 400, "is not a valid public key"},
+      {"/nonces/" + effs, 400, "is not a valid public key"},
+      {"/entries?signer=" + zeros, 400, "is not a valid public key"},
+      {"/nonces/" + s.alice.pubkey().Hex(), 200, "\"name\":\"alice\""},
+      {"/proofs/inclusion/0?tree_size=1", 200, "\"tree_size\":1"},
+  };
+  for (const Get& g : gets) {
+    auto r = net::HttpGet(s.url + g.path);
+    REQUIRE(r.ok());
+    INFO(g.path << " -> " << r->status << " " << r->body);
+    CHECK(r->status == g.status);
+    CHECK_THAT(r->body, Catch::Contains(g.reason));
+  }
+  // The header only, or the entries too, by each accepted spelling.
+  for (const char* v : {"0", "false", "1", "true"}) {
+    auto r = net::HttpGet(s.url + "/blocks/0?entries=" + v);
+    REQUIRE(r.ok());
+    INFO(v << " -> " << r->status << " " << r->body);
+    REQUIRE(r->status == 200);
+    bool want = std::string(v) == "1" || std::string(v) == "true";
+    CHECK(json::parse(r->body).contains("entries") == want);
+  }
+
+  struct Post {
+    std::string body;
+    std::string reason;
+  };
+  std::string hex = ToHex(s.Access(2).bytes());
+  std::vector<Post> posts = {
+      {R"({"entry":123})", "field 'entry' must be a hex string (the entry's canonical bytes), not number"},
+      {R"({"entry":null})", "field 'entry' must be a hex string"},
+      {R"({"wait":true})", "field 'entry' (hex of the entry's canonical bytes) is required"},
+      {R"({"entry":"00","entry":"11"})", "body has a duplicate key 'entry'"},
+      {R"({"entry":")" + hex + R"(","wait":false,"wait":true})", "body has a duplicate key 'wait'"},
+      {R"({"entry":")" + hex + R"(","entry":")" + hex + R"("})", "body has a duplicate key 'entry'"},
+      {R"({"entry":")" + hex + R"("} {})", "body is not valid JSON"},
+  };
+  for (const Post& p : posts) {
+    auto r = net::HttpFetch("POST", s.url + "/entries", p.body);
+    REQUIRE(r.ok());
+    INFO(p.body << " -> " << r->status << " " << r->body);
+    CHECK(r->status == 400);
+    CHECK_THAT(r->body, Catch::Contains(p.reason));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
   CHECK(s.node->store().log_size() == 1);
 }
 
