@@ -221,6 +221,7 @@ Status ChainVerifier::AddBlock(const BlockHeader& header, const std::optional<Ce
       validators_ = ValidatorSet(g.validators);
       summary_.validators = g.validators.size();
       summary_.partners = g.partners.size();
+      summary_.genesis = g;
     }
     pool_->pending.push_back({index, height, static_cast<uint32_t>(pos), e.digest(), e.signer(),
                               e.signature()});

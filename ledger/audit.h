@@ -35,6 +35,7 @@ struct AuditSummary {
   Hash32 head_hash;
   size_t validators = 0;
   size_t partners = 0;
+  GenesisPayload genesis;  // block 0's, as verified (names for display)
   std::map<PubKey, uint64_t> entries_by_signer;
   std::map<EntryKind, uint64_t> entries_by_kind;
   uint64_t first_time_ms = 0;  // block times of the genesis and the head

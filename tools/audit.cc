@@ -75,13 +75,6 @@ void PrintSummary(const AuditSummary& s, const KeyNames& names, const char* what
               WithCommas(static_cast<uint64_t>(s.signatures_checked / std::max(s.seconds, 1e-9))).c_str());
 }
 
-// Genesis names, read from block 0 of a store, for display only (AuditStore verifies it).
-KeyNames NamesFromStore(const std::string& data_dir) {
-  auto store = Store::OpenReadOnly(LedgerPath(data_dir));
-  if (!store.ok()) return KeyNames();
-  return KeyNames((*store)->genesis());
-}
-
 void Fail(const Status& s, bool as_json) {
   if (as_json) {
     PrintJson({{"ok", false}, {"error", s.message()}});
@@ -115,7 +108,7 @@ void AddVerify(CLI::App* audit) {
     auto summary = AuditStore(LedgerPath(a->dir), o);
     progress.Done();
     if (!summary.ok()) Fail(summary.status(), a->json);
-    KeyNames names = NamesFromStore(a->dir);
+    KeyNames names(summary->genesis);
     if (a->json) {
       PrintJson(SummaryJson(*summary, names));
     } else {
