@@ -1,5 +1,7 @@
 #include "ledger/crypto.h"
 
+#include "ledger/secp256k1_group.h"
+
 #include <fcntl.h>
 #include <secp256k1.h>
 #include <secp256k1_ecdh.h>
@@ -14,9 +16,11 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
-#include <vector>
+#include <memory>
 #include <sstream>
 #include <unordered_map>
+#include <unordered_set>
+#include <vector>
 
 #include <cryptopp/sha.h>
 
@@ -236,6 +240,258 @@ bool VerifySignature(const PubKey& pubkey, const Hash32& digest, const Signature
 }
 
 bool IsValidPubKey(const PubKey& pubkey) { return ParsedKey(pubkey) != nullptr; }
+
+// ---- batch verification (BIP-340, "Batch Verification") ----
+//
+// Checks s_1..s_u against R_i = lift_x(r_i), P_i = lift_x(pk_i), e_i = challenge(r_i, P_i, m_i)
+// with randomizers a_1 = 1, a_2..a_u of 128 bits:
+//   (sum a_i s_i) G == sum a_i R_i + sum (a_i e_i) P_i,
+// as one multi-scalar multiplication that must come to the point at infinity. Terms of the same
+// key are merged (a batch is mostly a few partners' entries), and the keys' and the generator's
+// 256-bit coefficients split into 128-bit halves against tables kept per key, so the doubling
+// chain is 128 steps for the whole batch. A signature then costs a lift of R (a field square
+// root, in libsecp256k1), a challenge hash, R's table and ~21 additions, plus ~28 additions per
+// distinct key. Scalars mod n use libsecp256k1's secret-key arithmetic on public values.
+
+namespace {
+
+// Affine coordinates of lift_x(x): the point with even y, through libsecp256k1's parser.
+bool LiftX(const uint8_t* x32, secp::Ge* out) {
+  uint8_t compressed[33];
+  compressed[0] = 0x02;
+  std::memcpy(compressed + 1, x32, 32);
+  secp256k1_pubkey point;
+  if (!secp256k1_ec_pubkey_parse(Ctx(), &point, compressed, sizeof compressed)) return false;
+  uint8_t full[65];
+  size_t len = sizeof full;
+  secp256k1_ec_pubkey_serialize(Ctx(), full, &len, &point, SECP256K1_EC_UNCOMPRESSED);
+  out->x = secp::FeFromBytes(full + 1);
+  out->y = secp::FeFromBytes(full + 33);
+  return true;
+}
+
+// A point's tables for the batch's 128-step doubling chain: the odd multiples of P and of
+// 2^128 P, so that a 256-bit scalar k = hi 2^128 + lo costs two 128-bit terms, lo P and
+// hi (2^128 P), all affine. Window 8: 64 points each, about 30 additions per key and batch.
+struct SplitTables {
+  secp::FixedTable lo, hi;
+};
+
+constexpr int kSplitWindow = 8;
+// The window of the signatures' R terms, whose tables are built per batch.
+constexpr int kRWindow = 5;
+
+// nullptr for a point not of the group's prime order (none that lift_x gives).
+std::shared_ptr<const SplitTables> MakeSplitTables(const secp::Ge& p) {
+  secp::Gej q = secp::ToJacobian(p);
+  auto lo = secp::OddMultiples(q, kSplitWindow);
+  for (int i = 0; i < 128; ++i) q = secp::Double(q);
+  auto hi = secp::OddMultiples(q, kSplitWindow);
+  if (!lo || !hi) return nullptr;
+  return std::make_shared<const SplitTables>(SplitTables{std::move(*lo), std::move(*hi)});
+}
+
+// The split tables of keys, kept per thread: a ledger's signers are its genesis's partners and
+// validators, a few hundred at most. A key's tables cost about two verifications to build, so
+// VerifySignatures batches a key's signatures only once the key has been seen before (or
+// signs twice in the batch), and a key that signs once in a while never pays for them.
+struct KeyCache {
+  static constexpr size_t kMaxKeys = 1024;
+  std::unordered_map<PubKey, std::shared_ptr<const SplitTables>, Hash32Hasher> tables;
+  std::unordered_set<PubKey, Hash32Hasher> seen;  // keys seen once, without tables
+};
+
+KeyCache& ThreadKeyCache() {
+  thread_local KeyCache cache;
+  return cache;
+}
+
+// A key's tables, built on first use. The batch holds its own reference, so clearing a full
+// cache never pulls a table from under it.
+std::shared_ptr<const SplitTables> KeyTables(const PubKey& pubkey) {
+  KeyCache& cache = ThreadKeyCache();
+  auto it = cache.tables.find(pubkey);
+  if (it != cache.tables.end()) return it->second;
+  secp::Ge p;
+  if (!LiftX(pubkey.data(), &p)) return nullptr;
+  auto tables = MakeSplitTables(p);
+  if (!tables) return nullptr;
+  if (cache.tables.size() >= KeyCache::kMaxKeys) cache.tables.clear();
+  cache.seen.erase(pubkey);
+  return cache.tables.emplace(pubkey, std::move(tables)).first->second;
+}
+
+// Whether a batch should take `pubkey`'s signature: the key has tables or has been seen
+// before (this call records the first sighting).
+bool WorthBatching(const PubKey& pubkey) {
+  KeyCache& cache = ThreadKeyCache();
+  if (cache.tables.count(pubkey)) return true;
+  if (cache.seen.count(pubkey)) return true;
+  if (cache.seen.size() >= KeyCache::kMaxKeys) cache.seen.clear();
+  cache.seen.insert(pubkey);
+  return false;
+}
+
+// The generator's split tables, from G as libsecp256k1 gives it.
+const SplitTables& GeneratorTables() {
+  static const std::shared_ptr<const SplitTables> tables = [] {
+    uint8_t one[32] = {};
+    one[31] = 1;
+    secp256k1_pubkey point;
+    if (!secp256k1_ec_pubkey_create(Ctx(), &point, one)) std::abort();
+    uint8_t full[65];
+    size_t len = sizeof full;
+    secp256k1_ec_pubkey_serialize(Ctx(), full, &len, &point, SECP256K1_EC_UNCOMPRESSED);
+    auto t = MakeSplitTables(secp::Ge{secp::FeFromBytes(full + 1), secp::FeFromBytes(full + 33)});
+    if (!t) std::abort();
+    return t;
+  }();
+  return *tables;
+}
+
+// A per-process secret mixed into the randomizers, so that nobody can choose a batch knowing
+// them (the inputs alone would do by BIP-340; the secret costs nothing).
+const Hash32& BatchSalt() {
+  static const Hash32 salt = [] {
+    Hash32 h;
+    RandomBytes(h.data(), 32);
+    return h;
+  }();
+  return salt;
+}
+
+// Below this many signatures a batch does not pay for its fixed part (a 128-step doubling
+// chain, the generator's terms); bench/signature_bench measures where the two meet.
+constexpr size_t kMinBatch = 4;
+
+}  // namespace
+
+bool VerifySignatureBatch(std::span<const SignatureCheck> checks) {
+  const size_t u = checks.size();
+  if (u == 0) return true;
+  static const Hash32 challenge_tag = Sha256(std::string_view("BIP0340/challenge"));
+  const secp256k1_context* ctx = Ctx();
+
+  // The randomizers' seed: the salt and every input.
+  CryptoPP::SHA256 seed_hash;
+  seed_hash.Update(BatchSalt().data(), 32);
+  for (const SignatureCheck& c : checks) {
+    seed_hash.Update(c.pubkey->data(), 32);
+    seed_hash.Update(c.digest->data(), 32);
+    seed_hash.Update(c.sig->data(), 64);
+  }
+  uint8_t seed[40];
+  seed_hash.Final(seed);
+
+  struct KeyTerm {
+    std::shared_ptr<const SplitTables> tables;
+    uint8_t coef[32];
+  };
+  std::vector<KeyTerm> keys;
+  std::unordered_map<PubKey, size_t, Hash32Hasher> key_index;  // into keys
+  std::vector<secp::MsmTerm> terms;
+  terms.reserve(u + 4);
+  uint8_t sum_s[32];
+  uint8_t randomizers[32];
+  for (size_t i = 0; i < u; ++i) {
+    const SignatureCheck& c = checks[i];
+    const uint8_t* r = c.sig->data();
+    const uint8_t* s = c.sig->data() + 32;
+    secp::Ge big_r;
+    if (!LiftX(r, &big_r) || !secp256k1_ec_seckey_verify(ctx, s)) return false;
+
+    uint8_t e[32];
+    {
+      CryptoPP::SHA256 sha;
+      sha.Update(challenge_tag.data(), 32);
+      sha.Update(challenge_tag.data(), 32);
+      sha.Update(r, 32);
+      sha.Update(c.pubkey->data(), 32);
+      sha.Update(c.digest->data(), 32);
+      sha.Final(e);
+    }
+    // e >= n (chance 2^-128) or e = 0: not handled here.
+    if (!secp256k1_ec_seckey_verify(ctx, e)) return false;
+
+    // a_i: 1 for the first signature, then 128 bits each, two per hash of the seed.
+    uint8_t a[32] = {};
+    if (i == 0) {
+      a[31] = 1;
+    } else {
+      if (i % 2 == 1) {
+        uint64_t counter = i / 2;
+        std::memcpy(seed + 32, &counter, sizeof counter);
+        CryptoPP::SHA256().CalculateDigest(randomizers, seed, sizeof seed);
+      }
+      std::memcpy(a + 16, randomizers + (i % 2) * 16, 16);
+    }
+    uint8_t as[32];
+    std::memcpy(as, s, 32);
+    if (i > 0 && !secp256k1_ec_seckey_tweak_mul(ctx, as, a)) return false;  // a = 0
+    if (i == 0) {
+      std::memcpy(sum_s, as, 32);
+    } else if (!secp256k1_ec_seckey_tweak_add(ctx, sum_s, as)) {
+      return false;  // a sum of exactly zero
+    }
+    uint8_t ae[32];
+    std::memcpy(ae, e, 32);
+    if (i > 0 && !secp256k1_ec_seckey_tweak_mul(ctx, ae, a)) return false;
+    auto [it, fresh] = key_index.try_emplace(*c.pubkey, keys.size());
+    if (fresh) {
+      auto tables = KeyTables(*c.pubkey);
+      if (!tables) return false;  // not a key
+      keys.push_back(KeyTerm{std::move(tables), {}});
+      std::memcpy(keys.back().coef, ae, 32);
+    } else if (!secp256k1_ec_seckey_tweak_add(ctx, keys[it->second].coef, ae)) {
+      return false;  // a key's coefficients summing to exactly zero
+    }
+    terms.push_back(secp::MsmTerm{secp::Scalar::FromBytes(a), big_r});
+  }
+  if (!secp256k1_ec_seckey_negate(ctx, sum_s)) return false;
+  // Every scalar of the multiplication has 128 bits: the randomizers, and the halves of the
+  // keys' and the generator's coefficients against their split tables.
+  std::vector<std::pair<secp::Scalar, const secp::FixedTable*>> fixed;
+  fixed.reserve(2 * keys.size() + 2);
+  auto add_split = [&](const uint8_t* coef, const SplitTables& t) {
+    fixed.emplace_back(secp::Scalar::FromBytes(coef + 16, 16), &t.lo);
+    fixed.emplace_back(secp::Scalar::FromBytes(coef, 16), &t.hi);
+  };
+  for (const KeyTerm& k : keys) add_split(k.coef, *k.tables);
+  add_split(sum_s, GeneratorTables());
+  std::optional<secp::Gej> sum = secp::MultiScalarMul(terms, kRWindow, fixed);
+  return sum && secp::IsInfinity(*sum);
+}
+
+std::vector<bool> VerifySignatures(std::span<const SignatureCheck> checks) {
+  std::vector<bool> ok(checks.size(), true);
+  // The batch takes the signatures of keys seen before (in this batch or an earlier call);
+  // the others are checked alone. A batch pays off from kMinBatch signatures
+  // (bench/signature_bench); if it fails, its signatures are checked alone to find the bad.
+  std::vector<size_t> batched;
+  std::vector<SignatureCheck> batch;
+  batched.reserve(checks.size());
+  batch.reserve(checks.size());
+  if (checks.size() >= kMinBatch) {
+    std::unordered_map<PubKey, uint32_t, Hash32Hasher> signs;  // signatures per key here
+    for (const SignatureCheck& c : checks) ++signs[*c.pubkey];
+    for (size_t i = 0; i < checks.size(); ++i) {
+      const PubKey& key = *checks[i].pubkey;
+      if (signs[key] > 1 || WorthBatching(key)) {
+        batched.push_back(i);
+        batch.push_back(checks[i]);
+      }
+    }
+  }
+  bool batch_ok = batch.size() >= kMinBatch && VerifySignatureBatch(batch);
+  std::vector<bool> in_batch(checks.size(), false);
+  if (batch_ok) {
+    for (size_t i : batched) in_batch[i] = true;
+  }
+  for (size_t i = 0; i < checks.size(); ++i) {
+    if (!in_batch[i]) ok[i] = VerifySignature(*checks[i].pubkey, *checks[i].digest, *checks[i].sig);
+  }
+  return ok;
+}
 
 // ---- key files ----
 

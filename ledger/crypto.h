@@ -6,8 +6,10 @@
 #pragma once
 
 #include <array>
+#include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "ledger/bytes.h"
 #include "ledger/status.h"
@@ -102,6 +104,27 @@ class SecretKey {
 // True iff `sig` is a valid BIP-340 signature by `pubkey` over `digest`. A pubkey that is
 // not an x coordinate on the curve simply fails verification.
 bool VerifySignature(const PubKey& pubkey, const Hash32& digest, const Signature& sig);
+
+// One signature to check: pointers into the caller's data, which must outlive the call.
+struct SignatureCheck {
+  const PubKey* pubkey;
+  const Hash32* digest;
+  const Signature* sig;
+};
+
+// BIP-340 batch verification: true iff every signature in `checks` is valid, with a chance of
+// a wrong `true` below 2^-127 (128-bit randomizers derived from a per-process secret and all
+// the inputs). One multi-scalar multiplication over the whole batch costs a fraction of one
+// verification per signature. `false` says that at least one signature is invalid, or that
+// the batch hit a case it does not handle (a challenge or a sum of exactly zero, with
+// negligible probability): the caller then checks each on its own, e.g. with
+// VerifySignatures.
+bool VerifySignatureBatch(std::span<const SignatureCheck> checks);
+
+// The verdict for each signature, as VerifySignature would give it: the signatures of keys seen
+// before (by this thread, or twice in `checks`) in one batch, the others each on its own, and
+// the batch's each on its own too if the batch fails (or is too small to pay off).
+std::vector<bool> VerifySignatures(std::span<const SignatureCheck> checks);
 
 // True iff the 32 bytes are the x coordinate of a curve point (a usable public key).
 bool IsValidPubKey(const PubKey& pubkey);

@@ -240,6 +240,10 @@ class Entry {
   bool VerifySignature() const {
     return fedledger::VerifySignature(signer(), rep_->digest, rep_->sig);
   }
+  // For VerifySignatures (a batch); valid as long as this entry (or a copy of it) lives.
+  SignatureCheck signature_check() const {
+    return SignatureCheck{&signer(), &rep_->digest, &rep_->sig};
+  }
 
   template <typename T>
   const T* As() const { return std::get_if<T>(&rep_->body.payload); }
