@@ -351,15 +351,23 @@ bool Consensus::IsValid(ProposalSlot& slot) {
 
 Status Consensus::VerifyEntries(const Block& block) {
   if (verified_.size() > options_.verified_cache_entries) verified_.clear();
+  std::vector<size_t> unchecked;
+  std::vector<SignatureCheck> checks;
   for (size_t i = 0; i < block.entries.size(); ++i) {
     const Entry& e = block.entries[i];
     if (mempool_.Contains(e.leaf_hash()) || verified_.count(e.leaf_hash())) continue;
-    ++stats_.block_signature_checks;
-    if (!e.VerifySignature()) {
-      return Status::InvalidArgument("entry " + std::to_string(i) + ": signature does not verify");
-    }
-    verified_.insert(e.leaf_hash());
+    unchecked.push_back(i);
+    checks.push_back(e.signature_check());
   }
+  stats_.block_signature_checks += checks.size();
+  std::vector<bool> ok = VerifySignatures(checks);
+  for (size_t k = 0; k < unchecked.size(); ++k) {
+    if (!ok[k]) {
+      return Status::InvalidArgument("entry " + std::to_string(unchecked[k]) +
+                                     ": signature does not verify");
+    }
+  }
+  for (size_t i : unchecked) verified_.insert(block.entries[i].leaf_hash());
   return Status::Ok();
 }
 

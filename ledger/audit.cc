@@ -74,10 +74,14 @@ struct ChainVerifier::Pool {
       }
       uint64_t bad = UINT64_MAX;
       const SigJob* bad_job = nullptr;
-      for (const SigJob& j : batch) {
-        if (!VerifySignature(j.signer, j.digest, j.sig) && j.index < bad) {
-          bad = j.index;
-          bad_job = &j;
+      std::vector<SignatureCheck> checks;
+      checks.reserve(batch.size());
+      for (const SigJob& j : batch) checks.push_back(SignatureCheck{&j.signer, &j.digest, &j.sig});
+      std::vector<bool> ok = VerifySignatures(checks);  // one batch, each alone if it fails
+      for (size_t k = 0; k < batch.size(); ++k) {
+        if (!ok[k] && batch[k].index < bad) {
+          bad = batch[k].index;
+          bad_job = &batch[k];
         }
       }
       std::lock_guard l(mu);

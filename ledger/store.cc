@@ -495,6 +495,13 @@ Status Store::CheckBlock(const Block& block) const {
   // signer -> its last nonce so far in this block; looked up per entry, never walked.
   std::unordered_map<PubKey, uint64_t, Hash32Hasher> nonces;
   CompactRange log = log_;
+  std::vector<bool> signature_ok;
+  if (options_.verify_signatures_on_commit) {
+    std::vector<SignatureCheck> checks;
+    checks.reserve(block.entries.size());
+    for (const Entry& e : block.entries) checks.push_back(e.signature_check());
+    signature_ok = VerifySignatures(checks);  // one batch; reported below in entry order
+  }
   std::lock_guard nonce_lock(nonce_mu_);
   for (size_t i = 0; i < block.entries.size(); ++i) {
     const Entry& e = block.entries[i];
@@ -516,7 +523,7 @@ Status Store::CheckBlock(const Block& block) const {
                        std::to_string(last) + " (replay)");
     }
     nonces[e.signer()] = e.nonce();
-    if (options_.verify_signatures_on_commit && !e.VerifySignature()) {
+    if (options_.verify_signatures_on_commit && !signature_ok[i]) {
       return bad_entry("signature does not verify");
     }
     log.Append(e.leaf_hash());

@@ -139,7 +139,6 @@ class Node {
   };
   struct Incoming {
     Entry entry;
-    bool signature_verified = false;  // checked by Submit's caller thread, not the loop
     SubmitOptions options;
     SubmitCallback done;
     std::chrono::steady_clock::time_point at;
