@@ -114,6 +114,45 @@ TEST_CASE("integer flags: negative or hex or out-of-range values exit 2 naming t
   ExpectUsageError(submit + "--rows 18446744073709551615", "cannot open key file");
 }
 
+// The trainer's integer flags too: CLI11 alone took "--epochs -1" as -1 and "0x10" as 16.
+// The flags are checked before any file is read, so the data paths need not exist.
+TEST_CASE("trainer integer flags: negative or hex or exponent values exit 2 naming the flag", "[cli]") {
+  if (!Exists(Fl().substr(0, Fl().rfind('/') + 1) + "fedledger-ml")) {
+    SUCCEED("built without the trainer");
+    return;
+  }
+  Dir d;
+  const std::string local = "train local --data " + d.path + "/none.csv ";
+  const std::string one_to_max = "expected a decimal integer in 1..2147483647, got ";
+  ExpectUsageError(local + "--epochs -1", "--epochs: " + one_to_max + "'-1'");
+  ExpectUsageError(local + "--epochs 1e3", "--epochs: " + one_to_max + "'1e3'");
+  ExpectUsageError(local + "--epochs 0x10", "--epochs: " + one_to_max + "'0x10'");
+  ExpectUsageError(local + "--epochs 0", "--epochs: " + one_to_max + "'0'");
+  ExpectUsageError(local + "--batch-size -128", "--batch-size: " + one_to_max + "'-128'");
+  ExpectUsageError(local + "--threads 0", "--threads: expected a decimal integer in 1..1024, got '0'");
+  ExpectUsageError(local + "--threads 4096", "--threads: expected a decimal integer in 1..1024");
+  ExpectUsageError(local + "--epochs 2147483648", "--epochs: " + one_to_max + "'2147483648'");
+  const std::string sim = "train simulate --partners " + d.path + "/a.csv," + d.path + "/b.csv ";
+  ExpectUsageError(sim + "--rounds -3", "--rounds: " + one_to_max + "'-3'");
+  ExpectUsageError(sim + "--threads=+2", "--threads: expected a decimal integer in 1..1024, got '+2'");
+  const std::string bench = "train bench --data " + d.path + "/none.csv ";
+  ExpectUsageError(bench + "--epochs -1",
+                   "--epochs: expected a decimal integer in 0..2147483647, got '-1'");
+  ExpectUsageError(bench + "--hidden 1e3", "--hidden: " + one_to_max + "'1e3'");
+  ExpectUsageError(bench + "--batch-size 0x80", "--batch-size: " + one_to_max + "'0x80'");
+  const std::string split = "data split --in " + d.path + "/none.csv --out " + d.path + "/out ";
+  ExpectUsageError(split + "--partners -1", "--partners: expected a decimal integer in 1..1000, got '-1'");
+  ExpectUsageError(split + "--partners 0x10", "--partners: expected a decimal integer in 1..1000, got '0x10'");
+  ExpectUsageError(split + "--partners 3.0", "--partners: expected a decimal integer in 1..1000, got '3.0'");
+  CHECK_FALSE(Exists(d.path + "/out"));
+  // A valid value passes the flag and fails on the missing file instead.
+  std::string out;
+  CHECK(RunCommand(Fl() + " " + local + "--epochs 3 --threads 2 --batch-size 64", &out) != 0);
+  INFO(out);
+  CHECK_THAT(out, !Catch::Contains("expected a decimal integer"));
+  CHECK_THAT(out, Catch::Contains("none.csv"));
+}
+
 // Whatever listens on the URL given to --node answers every GET and POST with 200 and `body`
 // and keeps the request targets (loopback, an ephemeral port; stopped by the destructor).
 class FakeNode {

@@ -16,6 +16,9 @@ namespace {
 
 using namespace fedledger::trainer;
 
+// Each partner gets a file and a share of the scaffolds; beyond this it is a typo.
+constexpr uint64_t kMaxPartners = 1000;
+
 struct SplitArgs {
   std::string in, out;
   int partners = 3;
@@ -123,7 +126,8 @@ Registrar reg("60-data-split", [](CLI::App& app) {
       "split", "Deal a public data set out to P partners by Bemis-Murcko scaffold");
   auto a = std::make_shared<SplitArgs>();
   cmd->add_option("--in", a->in, "CSV(.gz) with a smiles column and assay columns")->required();
-  cmd->add_option("--partners", a->partners, "Number of partners")->required();
+  AddUnsignedOption(cmd, "--partners", &a->partners, "Number of partners", 1, kMaxPartners)
+      ->required();
   cmd->add_option("--out", a->out, "Output directory (one <partner>.csv.gz each)")->required();
   cmd->add_flag("--assays-by-prefix", a->by_prefix,
                 "Give each partner the assay columns of one prefix (text before the first '_'); "
