@@ -153,6 +153,42 @@ TEST_CASE("trainer integer flags: negative or hex or exponent values exit 2 nami
   CHECK_THAT(out, Catch::Contains("none.csv"));
 }
 
+// Every command with an output file refuses an existing one the same way unless --force
+// (tools/output_file.h); the audit commands are covered in tests/ledger/cli_test.cc.
+TEST_CASE("genesis and submit --proof-out and data split: an existing output needs --force", "[cli]") {
+  Dir d;
+  const std::string key = d.path + "/op.key";
+  REQUIRE(RunCommand(Fl() + " keygen --out " + key) == 0);
+  std::string v;
+  REQUIRE(RunCommand(Fl() + " pubkey --key " + key, &v) == 0);
+  const std::string genesis = "genesis --chain-id c --validator a=" + v.substr(0, 64) + " --key " +
+                              key + " --out " + d.path + "/g.json";
+  REQUIRE(RunCommand("echo old > " + d.path + "/g.json") == 0);
+  ExpectUsageError(genesis, d.path + "/g.json already exists (pass --force to replace it)");
+  std::string out;
+  REQUIRE(RunCommand(Fl() + " " + genesis + " --force", &out) == 0);
+  CHECK_THAT(out, Catch::Contains("genesis hash"));
+
+  // Refused before anything is signed or sent: nothing listens on port 1, yet exit 2.
+  REQUIRE(RunCommand("echo old > " + d.path + "/proof.json") == 0);
+  ExpectUsageError("submit --node http://127.0.0.1:1 --key " + key + " --kind dataset-register "
+                   "--dataset-id x --content-hash " + std::string(64, 'a') + " --schema a --rows 1 "
+                   "--wait --proof-out " + d.path + "/proof.json",
+                   d.path + "/proof.json already exists (pass --force to replace it)");
+
+  if (!Exists(Fl().substr(0, Fl().rfind('/') + 1) + "fedledger-ml")) return;
+  REQUIRE(RunCommand("printf 'smiles,a\\nCCO,1\\nc1ccccc1,0\\nCCN,1\\n' > " + d.path + "/in.csv") == 0);
+  REQUIRE(RunCommand("mkdir " + d.path + "/parts && echo old > " + d.path + "/parts/partner2.csv.gz") == 0);
+  const std::string split = "data split --in " + d.path + "/in.csv --partners 2 --out " + d.path + "/parts";
+  ExpectUsageError(split, d.path + "/parts/partner2.csv.gz already exists (pass --force to replace it)");
+  CHECK_FALSE(Exists(d.path + "/parts/partner1.csv.gz"));  // refused before any file was written
+  REQUIRE(RunCommand(Fl() + " " + split + " --force", &out) == 0);
+  CHECK(Exists(d.path + "/parts/partner1.csv.gz"));
+  std::string head;
+  REQUIRE(RunCommand("zcat " + d.path + "/parts/partner2.csv.gz | head -1", &head) == 0);
+  CHECK(head.rfind("smiles,a", 0) == 0);
+}
+
 // Whatever listens on the URL given to --node answers every GET and POST with 200 and `body`
 // and keeps the request targets (loopback, an ephemeral port; stopped by the destructor).
 class FakeNode {
