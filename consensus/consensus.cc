@@ -7,8 +7,19 @@ namespace fedledger::consensus {
 namespace {
 const Hash32 kNil{};
 
+// A verdict on data a peer sent (a certificate, an entry signature): any of these codes means
+// the data is bad, not that this validator failed.
 bool PeerFault(const Status& s) {
   return s.code() == Status::Code::kInvalidArgument || s.code() == Status::Code::kCorruption ||
+         s.code() == Status::Code::kFailedPrecondition;
+}
+
+// The application's verdict "this block is invalid" (consensus/application.h: InvalidArgument
+// or FailedPrecondition naming the reason). Anything else from CheckBlock or Commit is this
+// validator's own failure, e.g. a store read error (Store::CheckBlock reports one as
+// Corruption of the local store): never a reason to call a peer's block invalid.
+bool BlockRefused(const Status& s) {
+  return s.code() == Status::Code::kInvalidArgument ||
          s.code() == Status::Code::kFailedPrecondition;
 }
 }  // namespace
@@ -282,9 +293,14 @@ Status Consensus::HandleSyncResponse(const PubKey& from, const SyncResponse& r) 
     // entries whose signatures we have not seen. The store does not check it a second time.
     Status s = cb.cert.Verify(vals_, app_->chain_id(), h, cb.block.header.Hash());
     if (s.ok()) s = VerifyEntries(cb.block);
-    if (s.ok()) s = app_->Commit(cb.block, cb.cert);
+    if (!s.ok() && !PeerFault(s)) return s;
+    if (s.ok()) {
+      s = app_->Commit(cb.block, cb.cert);
+      if (!s.ok() && !BlockRefused(s)) {
+        return s.WithContext("committing synced block " + std::to_string(h));
+      }
+    }
     if (!s.ok()) {
-      if (!PeerFault(s)) return s;
       Reject(from, "sync block " + std::to_string(h) + ": " + s.message());
       return Status::Ok();
     }
@@ -335,10 +351,18 @@ Status Consensus::Run() {
   }
 }
 
-bool Consensus::IsValid(ProposalSlot& slot) {
+Result<bool> Consensus::IsValid(ProposalSlot& slot) {
   if (slot.valid) return *slot.valid;
   const Block& b = slot.proposal.block;
   Status s = app_->CheckBlock(b);
+  if (!s.ok() && !BlockRefused(s)) {
+    // Our own failure (the store could not be read): no verdict, nothing cached, no vote. The
+    // input call fails and the validator stops, as on any store failure; prevoting nil would
+    // count a good block as bad and hide a broken disk behind "invalid proposal".
+    return s.WithContext("checking the proposal for height " +
+                         std::to_string(slot.proposal.height) + " round " +
+                         std::to_string(slot.proposal.round));
+  }
   if (s.ok()) s = VerifyEntries(b);
   slot.valid = s.ok();
   if (!s.ok()) {
@@ -379,7 +403,9 @@ Result<bool> Consensus::Step1() {
     auto h = votes_.QuorumHash(VoteType::kPrecommit, r, q);
     if (!h || h->IsZero()) continue;
     for (auto& [pr, slot] : proposals_) {
-      if (slot.proposal.block_hash != *h || !IsValid(slot)) continue;
+      if (slot.proposal.block_hash != *h) continue;
+      FL_ASSIGN(bool valid, IsValid(slot));
+      if (!valid) continue;
       auto cert = Certificate::FromPrecommits(vals_, votes_.Votes(VoteType::kPrecommit, r, *h));
       if (!cert.ok()) return cert.status().WithContext("building a certificate");
       // The height ends here (NewHeight drops every proposal): take the block, do not copy it.
@@ -414,21 +440,27 @@ Result<bool> Consensus::Step1() {
     const Proposal& p = slot->proposal;
     if (p.pol_round == kNoRound) {
       // Line 22.
-      bool ok = IsValid(*slot) && (locked_round_ == -1 || locked_hash_ == p.block_hash);
+      FL_ASSIGN(bool valid, IsValid(*slot));
+      bool ok = valid && (locked_round_ == -1 || locked_hash_ == p.block_hash);
       FL_TRY(CastVote(VoteType::kPrevote, ok ? p.block_hash : kNil));
       return true;
     }
     if (votes_.Count(VoteType::kPrevote, p.pol_round, p.block_hash) >= q) {
       // Line 28.
-      bool ok = IsValid(*slot) && (locked_round_ <= static_cast<int64_t>(p.pol_round) ||
-                                   locked_hash_ == p.block_hash);
+      FL_ASSIGN(bool valid, IsValid(*slot));
+      bool ok = valid && (locked_round_ <= static_cast<int64_t>(p.pol_round) ||
+                          locked_hash_ == p.block_hash);
       FL_TRY(CastVote(VoteType::kPrevote, ok ? p.block_hash : kNil));
       return true;
     }
   }
 
-  if (step_ != Step::kPropose && !polka_seen_ && slot &&
-      votes_.Count(VoteType::kPrevote, round_, slot->proposal.block_hash) >= q && IsValid(*slot)) {
+  bool polka = step_ != Step::kPropose && !polka_seen_ && slot &&
+               votes_.Count(VoteType::kPrevote, round_, slot->proposal.block_hash) >= q;
+  if (polka) {
+    FL_ASSIGN(polka, IsValid(*slot));
+  }
+  if (polka) {
     // Line 36.
     polka_seen_ = true;
     if (step_ == Step::kPrevote) {
@@ -540,14 +572,14 @@ Result<Block> Consensus::BuildBlock(std::vector<Entry> entries) {
   for (int evictions = 0;; ++evictions) {
     Status s = app_->CheckBlock(block);
     if (s.ok()) return block;
-    if (!PeerFault(s)) return s;
+    if (!BlockRefused(s)) return s;
     std::vector<Entry>& es = block.entries;
     if (evictions == 0) {
       // A refusal that is not about an entry (the header: say a clock far behind the head's
       // time) fails even the empty block; no entry is to blame, so evict none.
       Status empty = app_->CheckBlock(make({}));
       if (!empty.ok()) {
-        if (!PeerFault(empty)) return empty;
+        if (!BlockRefused(empty)) return empty;
         out_->Rejected(signer_->pubkey(), "own block did not check: " + s.message());
         return make({});
       }
@@ -561,7 +593,7 @@ Result<Block> Consensus::BuildBlock(std::vector<Entry> entries) {
       if (m.ok()) {
         lo = mid;
       } else {
-        if (!PeerFault(m)) return m;
+        if (!BlockRefused(m)) return m;
         hi = mid;
         first_bad = m;
       }

@@ -156,7 +156,9 @@ class Consensus {
   void RequestSync(const PubKey* peer);
   void SendSyncRequest(const PubKey& peer);
   void OnSyncTimeout(const TimerRequest& t);
-  bool IsValid(ProposalSlot& slot);
+  // The application's verdict on the slot's block (cached once given). An error is no verdict:
+  // the application could not decide (a store read failed), which the caller passes up.
+  Result<bool> IsValid(ProposalSlot& slot);
   Status VerifyEntries(const Block& block);
   // Mempool admission; true if anything was admitted. `admitted` (optional) gets copies.
   // `pre_verified[i]`: entries[i]'s signature was verified by the adapter.

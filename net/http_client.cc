@@ -68,9 +68,12 @@ struct Call {
       stage = "read";
       parser.emplace();
       parser->body_limit(opts.max_response_body);
+      // A response to HEAD has no body whatever its Content-Length says.
+      parser->skip(req.method() == http::verb::head);
       Arm();
       http::async_read_header(stream, buffer, *parser, [this](beast::error_code ec2, std::size_t) {
         if (ec2) return Fail(ec2);
+        if (parser->is_done()) return Done();
         auto length = parser->content_length();
         if (length && *length >= kBulkBody && !parser->chunked()) return ReadBulkBody(*length);
         http::async_read(stream, buffer, *parser, [this](beast::error_code ec3, std::size_t) {

@@ -132,6 +132,21 @@ void Router::Add(std::string method, std::string pattern, HttpHandler handler) {
 }
 
 Router::Match Router::Find(std::string_view method, std::string_view path) const {
+  Match result = FindExact(method, path);
+  if (result.kind != Match::Kind::kMethodNotAllowed) return result;
+  bool get = std::find(result.allowed.begin(), result.allowed.end(), "GET") != result.allowed.end();
+  if (!get) return result;
+  // HEAD is GET without the body (RFC 9110 9.3.2): a GET route answers it unless a HEAD route
+  // for the path was registered. The server drops the body and keeps the headers.
+  if (method == "HEAD") return FindExact("GET", path);
+  if (std::find(result.allowed.begin(), result.allowed.end(), "HEAD") == result.allowed.end()) {
+    result.allowed.insert(std::find(result.allowed.begin(), result.allowed.end(), "GET") + 1,
+                          "HEAD");
+  }
+  return result;
+}
+
+Router::Match Router::FindExact(std::string_view method, std::string_view path) const {
   Match result;
   if (path.empty() || path[0] != '/') return result;
   std::vector<std::string> segs = SplitPath(path);

@@ -100,6 +100,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void DoReadHeader() {
     if (closed_) return;
+    head_ = false;
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(opts().header_limit));
     // The header parser refuses a Content-Length above the limit it was given, so start from
@@ -118,6 +119,7 @@ class Session : public std::enable_shared_from_this<Session> {
     if (ec) return OnReadError(ec);
     const auto& req = parser_->get();
     version_ = req.version();
+    head_ = req.method() == http::verb::head;
     body_limit_ = opts().body_limit;
     for (const auto& [prefix, limit] : opts().body_limit_by_prefix) {
       if (std::string_view(req.target().data(), req.target().size()).starts_with(prefix)) {
@@ -297,6 +299,10 @@ class Session : public std::enable_shared_from_this<Session> {
       m.body() = http::span_body<const char>::value_type(shared_hold_->data(), shared_hold_->size());
       m.keep_alive(keep_alive_);
       m.prepare_payload();
+      if (head_) {
+        m.body() = {};
+        m.content_length(shared_hold_->size());
+      }
       return http::async_write(stream_, m,
                                beast::bind_front_handler(&Session::OnWrite, shared_from_this()));
     }
@@ -307,6 +313,13 @@ class Session : public std::enable_shared_from_this<Session> {
     res_->body() = std::move(r.body);
     res_->keep_alive(keep_alive_);
     res_->prepare_payload();
+    if (head_) {
+      // The headers GET would send, Content-Length included, and no body (the serializer
+      // writes the body it holds, not what Content-Length says).
+      const size_t length = res_->body().size();
+      res_->body().clear();
+      res_->content_length(length);
+    }
     http::async_write(stream_, *res_,
                       beast::bind_front_handler(&Session::OnWrite, shared_from_this()));
   }
@@ -366,6 +379,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::shared_ptr<const std::string> shared_hold_;
   unsigned version_ = 11;
   bool keep_alive_ = false;
+  bool head_ = false;  // the request being answered is a HEAD: send no body
   bool awaiting_ = false;
   bool closed_ = false;
   size_t body_limit_ = 0;

@@ -18,6 +18,9 @@
 //   and the connection is closed. Header block over `header_limit` -> 431. Body over
 //   `body_limit` (by Content-Length or while reading a chunked body) -> 413; closed.
 //   Unknown path -> 404. Known path, other method -> 405 with an Allow header.
+//   HEAD on a GET route runs the GET handler (req.method is "HEAD") and sends its status and
+//   headers, Content-Length included, without the body; every answer to a HEAD, errors too,
+//   goes without a body.
 //   A handler that throws -> 500. A handler that does not answer within `handler_timeout`
 //   -> 503. A Responder destroyed without answering -> 500.
 //   "Expect: 100-continue" is honoured.
@@ -127,10 +130,12 @@ class Router {
     std::map<std::string, std::string> params;
     std::vector<std::string> allowed;  // for kMethodNotAllowed, in registration order
   };
-  // `path` is already percent-decoded.
+  // `path` is already percent-decoded. A HEAD request with no HEAD route of its own matches
+  // the path's GET route, and wherever GET is allowed `allowed` lists HEAD too.
   Match Find(std::string_view method, std::string_view path) const;
 
  private:
+  Match FindExact(std::string_view method, std::string_view path) const;
   struct Route {
     std::string method;
     std::vector<std::string> segments;

@@ -1,10 +1,9 @@
 // fedledger audit: the compliance officer's commands. Human output by default, --json for
 // machines. Nothing here writes to a store.
-#include <unistd.h>
-
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iterator>
 #include <thread>
 
@@ -14,6 +13,7 @@
 #include "ledger/strict_json.h"
 #include "tools/common.h"
 #include "tools/flags.h"
+#include "tools/output_file.h"
 
 namespace fedledger::cli {
 namespace {
@@ -188,6 +188,7 @@ void AddProofs(CLI::App* audit) {
                "checked against (JSON)");
   struct Args {
     std::string dir, out;
+    bool force = false;
     uint64_t entry = 0, from = 0, to = 0;
     std::optional<uint64_t> tree_size;  // not given: the head
   };
@@ -197,19 +198,22 @@ void AddProofs(CLI::App* audit) {
   AddUnsignedOption(prove, "--tree-size", &a->tree_size,
                     "Prove against this log size (a block boundary; default: the head)", 1);
   prove->add_option("--out", a->out, "Write the proof to this file instead of stdout");
-  auto emit = [](const json& doc, const std::string& out) {
-    if (out.empty()) {
-      PrintJson(doc);
+  AddForceFlag(prove, &a->force);
+  // An existing --out file is refused before any work, and the proof is renamed into place
+  // only once written whole (tools/output_file.h).
+  auto emit = [a](const std::function<Result<json>()>& make) {
+    if (a->out.empty()) {
+      PrintJson(Unwrap(make()));
       return;
     }
-    std::ofstream f(out);
-    f << doc.dump(2) << '\n';
-    if (!f) throw Failure("cannot write " + out, 3);
+    Check(CheckOutputPath(a->out, a->force));
+    json doc = Unwrap(make());
+    Check(WriteOutputFile(a->out, doc.dump(2) + "\n", a->force));
   };
   prove->callback([a, emit] {
     auto store = OpenStore(a->dir);
     // MakeInclusionProofDoc takes 0 for the head; --tree-size 0 is refused above.
-    emit(Unwrap(MakeInclusionProofDoc(*store, a->entry, a->tree_size.value_or(0))), a->out);
+    emit([&] { return MakeInclusionProofDoc(*store, a->entry, a->tree_size.value_or(0)); });
   });
 
   auto* cons = audit->add_subcommand(
@@ -219,9 +223,10 @@ void AddProofs(CLI::App* audit) {
   AddUnsignedOption(cons, "--from", &a->from, "Older log size")->required();
   AddUnsignedOption(cons, "--to", &a->to, "Newer log size")->required();
   cons->add_option("--out", a->out, "Write the proof to this file instead of stdout");
+  AddForceFlag(cons, &a->force);
   cons->callback([a, emit] {
     auto store = OpenStore(a->dir);
-    emit(Unwrap(MakeConsistencyProofDoc(*store, a->from, a->to)), a->out);
+    emit([&] { return MakeConsistencyProofDoc(*store, a->from, a->to); });
   });
 
   auto* check = audit->add_subcommand(
@@ -270,19 +275,27 @@ void AddExport(CLI::App* audit) {
                 "certificates) that verify-export checks without the store");
   auto dir = std::make_shared<std::string>();
   auto out = std::make_shared<std::string>();
+  auto force = std::make_shared<bool>(false);
   exp->add_option("--data-dir", *dir, "Node data directory or a LevelDB store")->required();
-  exp->add_option("--out", *out, "Export file to create (never overwritten)")->required();
-  exp->callback([dir, out] {
-    if (::access(out->c_str(), F_OK) == 0) throw Failure(*out + " already exists", 2);
+  exp->add_option("--out", *out, "Export file to create")->required();
+  AddForceFlag(exp, force.get());
+  exp->callback([dir, out, force] {
+    Check(CheckOutputPath(*out, *force));
     auto store = OpenStore(*dir);
-    std::string tmp = *out + ".partial";
+    // Written beside --out under a temporary name and renamed when complete: a failed export
+    // leaves nothing behind (tools/output_file.h).
+    OutputFile file = Unwrap(OutputFile::Create(*out, *force));
     {
-      std::ofstream f(tmp);
-      if (!f) throw Failure("cannot create " + tmp, 3);
+      std::ofstream f(file.temp_path());
+      if (!f) throw Failure("cannot write " + file.temp_path(), 3);
       Progress progress("exporting");
-      Check(ExportStore(*store, f, [&](uint64_t d, uint64_t t) { progress.Update(d, t); }));
+      Status st = ExportStore(*store, f, [&](uint64_t d, uint64_t t) { progress.Update(d, t); });
+      if (!f) throw Failure("cannot write " + *out + " (disk full or file too large?)", 3);
+      Check(st);
+      f.close();
+      if (!f) throw Failure("cannot write " + *out, 3);
     }
-    if (std::rename(tmp.c_str(), out->c_str()) != 0) throw Failure("cannot rename " + tmp, 3);
+    Check(file.Commit());
     BlockRecord head = store->head();
     std::printf("exported %s blocks, %s entries to %s (log root %s)\n",
                 WithCommas(head.header.height + 1).c_str(), WithCommas(head.header.log_size).c_str(),

@@ -5,6 +5,7 @@
 #include "ledger/describe.h"
 #include "node/genesis_file.h"
 #include "tools/command.h"
+#include "tools/output_file.h"
 
 namespace fedledger::cli {
 namespace {
@@ -34,6 +35,7 @@ Registrar reg("30-genesis", [](CLI::App& app) {
   struct Args {
     std::string chain_id, key, out, time;
     std::vector<std::string> validators, partners;
+    bool force = false;
   };
   auto a = std::make_shared<Args>();
   cmd->add_option("--chain-id", a->chain_id, "Chain id (an identifier)")->required();
@@ -43,9 +45,11 @@ Registrar reg("30-genesis", [](CLI::App& app) {
   cmd->add_option("--partner", a->partners, "NAME=PUBKEY of a partner's key; repeat");
   cmd->add_option("--key", a->key, "Key file of whoever creates the genesis (signs it)")
       ->required();
-  cmd->add_option("--out", a->out, "Genesis file to create (never overwritten)")->required();
+  cmd->add_option("--out", a->out, "Genesis file to create")->required();
+  AddForceFlag(cmd, &a->force);
   cmd->add_option("--time", a->time, "Genesis time (RFC 3339, date or ms; default: now)");
   cmd->callback([a] {
+    Check(CheckOutputPath(a->out, a->force));
     GenesisPayload g;
     for (const auto& v : a->validators) g.validators.push_back(ParseMember("--validator", v));
     for (const auto& p : a->partners) g.partners.push_back(ParseMember("--partner", p));
@@ -65,7 +69,8 @@ Registrar reg("30-genesis", [](CLI::App& app) {
     // Entry::Sign validates the payload: unique names and keys, identifiers, sizes.
     Entry entry = Unwrap(Entry::Sign(std::move(body), creator));
     node::GenesisFile file = Unwrap(node::MakeGenesisFile(entry));
-    Check(node::WriteGenesisFile(a->out, file));
+    // Whole or not at all, and an existing file only with --force (tools/output_file.h).
+    Check(WriteOutputFile(a->out, node::GenesisFileJson(file).dump(2) + "\n", a->force));
     std::printf("wrote %s: chain %s, %zu validators, %zu partners\ngenesis hash %s\n",
                 a->out.c_str(), a->chain_id.c_str(), g.validators.size(), g.partners.size(),
                 file.hash.Hex().c_str());

@@ -5,7 +5,6 @@
 // pass increasing --nonce values for a burst); an entry whose nonce another pending entry of
 // the same key already holds is refused with 409 and nothing is stored.
 #include <cstdio>
-#include <fstream>
 #include <map>
 #include <set>
 
@@ -15,6 +14,7 @@
 #include "tools/common.h"
 #include "tools/flags.h"
 #include "tools/node_client.h"
+#include "tools/output_file.h"
 
 namespace fedledger::cli {
 namespace {
@@ -98,7 +98,7 @@ void AddSubmit(CLI::App& app) {
     std::string node = "http://127.0.0.1:26657", key, kind, proof_out;
     std::optional<uint64_t> nonce;  // not given: the signer's last committed nonce + 1
     uint64_t timeout_ms = 30000;
-    bool wait = false, json = false;
+    bool wait = false, json = false, force = false;
     Fields f;
   };
   auto a = std::make_shared<Args>();
@@ -113,6 +113,7 @@ void AddSubmit(CLI::App& app) {
       ->default_str(std::to_string(a->timeout_ms));
   cmd->add_option("--proof-out", a->proof_out,
                   "With --wait: write the entry's inclusion proof document to this file");
+  AddForceFlag(cmd, &a->force);
   cmd->add_flag("--json", a->json, "Print the node's JSON answer");
   std::map<std::string, CLI::Option*> opts;
   Fields& f = a->f;
@@ -159,6 +160,8 @@ void AddSubmit(CLI::App& app) {
       }
     }
     if (!a->proof_out.empty() && !a->wait) throw Failure("--proof-out needs --wait", 2);
+    // Refused before the entry is signed and sent, not after it is committed.
+    if (!a->proof_out.empty()) Check(CheckOutputPath(a->proof_out, a->force));
     for (const char* flag : {"--task", "--dataset-id"}) {
       CLI::Option* opt = opts.at(flag);
       if (opt->count() == 0) continue;
@@ -219,9 +222,7 @@ void AddSubmit(CLI::App& app) {
     }
     CheckAnswer(url, *j, shape, "submit answer");
     if (!a->proof_out.empty() && r->status == 200) {
-      std::ofstream out(a->proof_out);
-      out << (*j)["proof"].dump(2) << '\n';
-      if (!out) throw Failure("cannot write " + a->proof_out, 3);
+      Check(WriteOutputFile(a->proof_out, (*j)["proof"].dump(2) + "\n", a->force));
     }
     if (a->json) {
       PrintJson(*j);

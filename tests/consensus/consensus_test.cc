@@ -4,6 +4,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <optional>
 #include <set>
 
 #include "fixture.h"
@@ -453,6 +454,144 @@ TEST_CASE("consensus: entries the adapter verified are not verified again, the o
   auto m = DecodeMessage(EncodeMessage(EntryBatch{{a1}, {true}}));
   REQUIRE(m.ok());
   CHECK(std::get<EntryBatch>(*m).signature_verified.empty());
+}
+
+// The ledger rules, except that while `failure` is set CheckBlock and Commit answer it, as the
+// store does when a read fails under them (Store::CheckBlock reports a failed read of the local
+// store as Corruption, a failed write as IOError). A fault injected by wrapping the
+// application, as STYLE rule 3 has it.
+class FailingApp : public LedgerApplication {
+ public:
+  using LedgerApplication::LedgerApplication;
+  Status CheckBlock(const Block& block) const override {
+    if (failure) return *failure;
+    return LedgerApplication::CheckBlock(block);
+  }
+  Status Commit(const Block& block, const Certificate& cert) override {
+    if (failure) return *failure;
+    return LedgerApplication::Commit(block, cert);
+  }
+  std::optional<Status> failure;
+};
+
+const Status kReadFailed =
+    Status::Corruption("the last nonce of 3f2a: IO error: /unit/store/000005.ldb: read failed");
+
+// Moves the harness to round 1 of height 1, where validator 2 proposes.
+void ToRoundOne(Harness& h) {
+  Hash32 x = Sha256("x");
+  h.Deliver(0, h.MakeVote(0, VoteType::kPrevote, 1, x));
+  h.Deliver(3, h.MakeVote(3, VoteType::kPrevote, 1, x));
+  REQUIRE(h.core->round() == 1);
+}
+
+TEST_CASE("consensus: a store read error while checking a proposal stops the validator - no nil prevote",
+          "[consensus]") {
+  for (const Status& failure : {kReadFailed, Status::IOError("read failed"),
+                                Status::Internal("read failed")}) {
+    INFO(failure.ToString());
+    Harness h(false);
+    FailingApp app(h.chain.store.get());
+    h.app = &app;
+    h.Boot();
+    ToRoundOne(h);
+    SecretKey alice = SecretKey::FromSeed("alice");
+    Proposal p = h.MakeProposal(2, 1, {MakeEntry(alice, 1)});
+    app.failure = failure;
+    Status s = h.core->OnMessage(h.key(2), p, 100);
+    // An internal error from the input (the node stops), naming the proposal and the cause.
+    REQUIRE_FALSE(s.ok());
+    CHECK(s.code() == failure.code());
+    CHECK_THAT(s.message(), Catch::Contains("checking the proposal for height 1 round 1"));
+    CHECK_THAT(s.message(), Catch::Contains("read failed"));
+    // Not a verdict on the proposer's block: no vote, nothing counted or reported against it.
+    CHECK(h.out.Votes(VoteType::kPrevote).empty());
+    CHECK(h.core->stats().invalid_proposals == 0);
+    for (const std::string& r : h.out.rejected) CHECK_THAT(r, !Catch::Contains("invalid proposal"));
+
+    // Nor was a verdict cached: had the store read again, the same block would be checked
+    // afresh (here the next input, the proposal's duplicate) and prevoted.
+    app.failure.reset();
+    h.Deliver(2, p);
+    auto pv = h.out.Votes(VoteType::kPrevote);
+    REQUIRE(pv.size() == 1);
+    CHECK(pv[0].block_hash == p.block.header.Hash());
+  }
+}
+
+TEST_CASE("consensus: a block the application refuses is still an invalid proposal - prevote nil",
+          "[consensus]") {
+  for (const Status& verdict : {Status::InvalidArgument("block 1: log root does not match"),
+                                Status::FailedPrecondition("block 1 entry 0: rule [reason]")}) {
+    INFO(verdict.ToString());
+    Harness h(false);
+    FailingApp app(h.chain.store.get());
+    h.app = &app;
+    h.Boot();
+    ToRoundOne(h);
+    SecretKey alice = SecretKey::FromSeed("alice");
+    app.failure = verdict;
+    h.Deliver(2, h.MakeProposal(2, 1, {MakeEntry(alice, 1)}));
+    auto pv = h.out.Votes(VoteType::kPrevote);
+    REQUIRE(pv.size() == 1);
+    CHECK(pv[0].IsNil());
+    CHECK(h.core->stats().invalid_proposals == 1);
+    REQUIRE_FALSE(h.out.rejected.empty());
+    CHECK_THAT(h.out.rejected.back(), Catch::Contains("invalid proposal: " + verdict.message()));
+  }
+}
+
+TEST_CASE("consensus: a store error while applying a synced block stops the validator - the peer is not blamed",
+          "[consensus]") {
+  TestChain ahead;
+  SecretKey alice = SecretKey::FromSeed("alice");
+  Certificate c1;
+  Block b1;
+  REQUIRE(ahead.CommitEntries({MakeEntry(alice, 1)}, &c1, &b1).ok());
+
+  Harness h(false);
+  FailingApp app(h.chain.store.get());
+  h.app = &app;
+  h.Boot();
+  app.failure = kReadFailed;
+  h.out.rejected.clear();
+  Status s = h.core->OnMessage(h.key(0), SyncResponse{{CommittedBlock{b1, c1}}}, 100);
+  REQUIRE_FALSE(s.ok());
+  CHECK(s.code() == Status::Code::kCorruption);
+  CHECK_THAT(s.message(), Catch::Contains("committing synced block 1"));
+  CHECK(h.out.rejected.empty());
+  CHECK(h.out.committed.empty());
+
+  // A synced block the application refuses is the peer's: rejected, and the validator goes on.
+  Harness g(false);
+  FailingApp refusing(g.chain.store.get());
+  g.app = &refusing;
+  g.Boot();
+  refusing.failure = Status::FailedPrecondition("block 1 entry 0: rule [reason]");
+  g.Deliver(0, SyncResponse{{CommittedBlock{b1, c1}}});
+  REQUIRE_FALSE(g.out.rejected.empty());
+  CHECK_THAT(g.out.rejected.back(), Catch::Contains("sync block 1: block 1 entry 0: rule"));
+  refusing.failure.reset();
+  g.Deliver(0, SyncResponse{{CommittedBlock{b1, c1}}});
+  CHECK(g.out.committed == std::vector<uint64_t>{1});
+}
+
+TEST_CASE("consensus: a store error while checking its own block stops the proposer - nothing is evicted",
+          "[consensus]") {
+  Harness h(false);
+  FailingApp app(h.chain.store.get());
+  h.app = &app;
+  h.Boot();
+  app.failure = kReadFailed;
+  SecretKey alice = SecretKey::FromSeed("alice");
+  // Round 0 of height 1 is ours: the new work makes us build a block at once.
+  auto r = h.core->SubmitEntries({MakeEntry(alice, 1), MakeEntry(alice, 2)}, 50);
+  REQUIRE_FALSE(r.ok());
+  CHECK_THAT(r.status().message(), Catch::Contains("read failed"));
+  CHECK(h.out.evicted.empty());
+  CHECK(h.core->stats().evicted_entries == 0);
+  CHECK(h.core->mempool().size() == 2);
+  CHECK(h.out.Proposals().empty());
 }
 
 }  // namespace

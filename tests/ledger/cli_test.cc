@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <nlohmann/json.hpp>
 
 #include "ledger/store.h"
@@ -184,6 +185,100 @@ TEST_CASE("cli: check-proof - an edited height or an unknown field is refused na
     CHECK(r.code == x.code);
     CHECK_THAT(r.out, Catch::Contains(x.message));
     CHECK_THAT(r.out, !Catch::Contains("proof OK"));
+  }
+}
+
+namespace {
+
+std::string Slurp(const std::string& path) {
+  std::ifstream f(path);
+  return std::string(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+}
+
+// The command under `ulimit -f` (dash counts 512-byte blocks) with SIGXFSZ ignored: a write
+// past the limit fails with EFBIG, as on a full disk, instead of killing the process.
+Run FlWithFileLimit(int blocks, const std::string& args) {
+  std::string cmd = "sh -c \"trap '' XFSZ; ulimit -f " + std::to_string(blocks) + "; exec " +
+                    std::string(FEDLEDGER_BINARY) + " " + args + "\" 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  REQUIRE(p);
+  std::string out;
+  std::array<char, 4096> buf;
+  size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
+  int status = pclose(p);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+}  // namespace
+
+// 2 KiB: more than the store's private copy writes, less than any of the outputs below.
+constexpr int kLimitBlocks = 4;
+
+// --out of prove, consistency and export: an existing file is refused (exit 2, the file left
+// as it was) unless --force; a run that fails while writing leaves no file at all.
+TEST_CASE("cli: audit --out refuses an existing file without --force and never leaves a partial one") {
+  TempDir d;
+  REQUIRE(Fl("dev seed --data-dir " + (d / "n") + " --entries 300 --block-entries 100").code == 0);
+  {
+    // Compacted into table files, which the read-only open hard-links into its private copy
+    // instead of replaying a log into a new table: under the file size limit below, only
+    // the output file is too large to write.
+    leveldb::DB* raw = nullptr;
+    REQUIRE(leveldb::DB::Open(leveldb::Options(), d / "n/ledger", &raw).ok());
+    std::unique_ptr<leveldb::DB> db(raw);
+    db->CompactRange(nullptr, nullptr);
+  }
+  const std::string data = " --data-dir " + (d / "n");
+  struct Cmd {
+    std::string name, args;
+  };
+  for (const Cmd& c : {Cmd{"prove", "audit prove" + data + " --entry 7"},
+                       Cmd{"consistency", "audit consistency" + data + " --from 101 --to 301"},
+                       Cmd{"export", "audit export" + data}}) {
+    INFO(c.name);
+    const std::string out = d / (c.name + ".out");
+    std::ofstream(out) << "keep me\n";
+    Run refused = Fl(c.args + " --out " + out);
+    INFO(refused.out);
+    CHECK(refused.code == 2);
+    CHECK_THAT(refused.out, Catch::Contains(out + " already exists (pass --force to replace it)"));
+    CHECK(Slurp(out) == "keep me\n");
+
+    // A write that fails midway (the file size limit, as a full disk): the old file stays
+    // as it was with --force, and without an old file nothing is left under the name.
+    Run failed = FlWithFileLimit(kLimitBlocks, c.args + " --out " + out + " --force");
+    INFO(failed.out);
+    CHECK(failed.code == 3);
+    CHECK_THAT(failed.out, Catch::Contains("cannot write " + out));
+    CHECK(Slurp(out) == "keep me\n");
+    const std::string fresh = d / (c.name + ".fresh");
+    Run failed_fresh = FlWithFileLimit(kLimitBlocks, c.args + " --out " + fresh);
+    INFO(failed_fresh.out);
+    CHECK(failed_fresh.code == 3);
+    CHECK_THAT(failed_fresh.out, Catch::Contains("cannot write " + fresh));
+    CHECK_FALSE(fs::exists(fresh));
+
+    Run forced = Fl(c.args + " --out " + out + " --force");
+    INFO(forced.out);
+    REQUIRE(forced.code == 0);
+    CHECK(Slurp(out) != "keep me\n");
+    if (c.name != "export") {
+      CHECK(Fl("audit check-proof " + out).code == 0);
+    } else {
+      CHECK(Fl("audit verify-export " + out).code == 0);
+    }
+    // A directory is never an output file.
+    fs::create_directory(d / (c.name + ".dir"));
+    Run dir = Fl(c.args + " --out " + (d / (c.name + ".dir")) + " --force");
+    CHECK(dir.code == 2);
+    CHECK_THAT(dir.out, Catch::Contains("is a directory, not a file"));
+  }
+  // No temporary file is left behind by any of the runs above.
+  for (const auto& e : fs::directory_iterator(d.path)) {
+    INFO(e.path());
+    CHECK(e.path().filename().string().rfind(".tmp.", 0) != 0);
+    CHECK(e.path().extension() != ".partial");
   }
 }
 

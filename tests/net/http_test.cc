@@ -2,6 +2,7 @@
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read.hpp>
 #include <boost/asio/read_until.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
@@ -9,6 +10,7 @@
 #include <catch2/catch.hpp>
 #include <mutex>
 #include <thread>
+#include <utility>
 
 #include "net/endpoint.h"
 #include "net/http_client.h"
@@ -53,10 +55,49 @@ TEST_CASE("http router: literal, parameter and prefix routes - 404 and 405", "[h
   CHECK(m.allowed == std::vector<std::string>{"POST"});
   m = r.Find("DELETE", "/blocks/3");
   CHECK(m.kind == Router::Match::Kind::kMethodNotAllowed);
-  CHECK(m.allowed == std::vector<std::string>{"GET"});
+  CHECK(m.allowed == std::vector<std::string>{"GET", "HEAD"});
   HttpRequest req;
   (*r.Find("POST", "/entries").handler)(req, Responder(nullptr));
   CHECK(which == 3);
+}
+
+TEST_CASE("http router: HEAD takes the GET route - POST-only paths stay 405", "[http]") {
+  Router r;
+  int which = 0;
+  r.Add("GET", "/blocks/latest", [&](const HttpRequest&, Responder) { which = 1; });
+  r.Add("GET", "/blocks/{height}", [&](const HttpRequest&, Responder) { which = 2; });
+  r.Add("POST", "/entries", [&](const HttpRequest&, Responder) { which = 3; });
+  r.Add("GET", "/entries", [&](const HttpRequest&, Responder) { which = 4; });
+  r.Add("POST", "/submit", [&](const HttpRequest&, Responder) { which = 5; });
+  r.Add("GET", "/own", [&](const HttpRequest&, Responder) { which = 6; });
+  r.Add("HEAD", "/own", [&](const HttpRequest&, Responder) { which = 7; });
+  HttpRequest req;
+
+  auto m = r.Find("HEAD", "/blocks/17");
+  REQUIRE(m.kind == Router::Match::Kind::kFound);
+  CHECK(m.params.at("height") == "17");
+  (*m.handler)(req, Responder(nullptr));
+  CHECK(which == 2);
+  m = r.Find("HEAD", "/blocks/latest");  // registration order still decides
+  REQUIRE(m.kind == Router::Match::Kind::kFound);
+  (*m.handler)(req, Responder(nullptr));
+  CHECK(which == 1);
+  m = r.Find("HEAD", "/entries");  // the GET route, although POST was registered first
+  REQUIRE(m.kind == Router::Match::Kind::kFound);
+  (*m.handler)(req, Responder(nullptr));
+  CHECK(which == 4);
+  m = r.Find("HEAD", "/own");  // a HEAD route of its own wins over GET
+  REQUIRE(m.kind == Router::Match::Kind::kFound);
+  (*m.handler)(req, Responder(nullptr));
+  CHECK(which == 7);
+
+  m = r.Find("HEAD", "/submit");
+  CHECK(m.kind == Router::Match::Kind::kMethodNotAllowed);
+  CHECK(m.allowed == std::vector<std::string>{"POST"});
+  m = r.Find("PUT", "/entries");
+  CHECK(m.kind == Router::Match::Kind::kMethodNotAllowed);
+  CHECK(m.allowed == std::vector<std::string>{"POST", "GET", "HEAD"});
+  CHECK(r.Find("HEAD", "/nope").kind == Router::Match::Kind::kNotFound);
 }
 
 TEST_CASE("http target parsing: percent-decoding, query, errors", "[http]") {
@@ -137,6 +178,15 @@ class RawConn {
       raw_.erase(0, end + 4);
     }
     return out;
+  }
+  // Reads raw bytes until the server closes the connection; returns all not yet consumed.
+  std::string ReadToEnd(beast::error_code& ec) {
+    stream_.expires_after(5s);
+    asio::async_read(stream_, asio::dynamic_buffer(raw_),
+                     [this](beast::error_code e, std::size_t) { ec_ = e; });
+    Run();
+    ec = ec_;
+    return std::exchange(raw_, std::string());
   }
   beast::error_code connect_error() const { return ec_; }
 
@@ -250,7 +300,7 @@ TEST_CASE("http server: 404, 405 with Allow, 413, 431", "[http]") {
   auto na = HttpFetch("DELETE", ts.Url("/blocks/3"));
   REQUIRE(na.ok());
   CHECK(na->status == 405);
-  CHECK(na->headers["allow"] == "GET");
+  CHECK(na->headers["allow"] == "GET, HEAD");  // HEAD goes wherever GET does
 
   auto big = HttpFetch("POST", ts.Url("/echo"), std::string(4096, 'x'));
   REQUIRE(big.ok());
@@ -392,6 +442,93 @@ TEST_CASE("http server: keep-alive serves several requests on one connection", "
   CHECK(!last.keep_alive());
   c.Read(ec);
   CHECK(ec == http::error::end_of_stream);
+}
+
+TEST_CASE("http server: HEAD answers GET's status and headers without the body", "[http]") {
+  TestServer ts;
+  auto get = HttpGet(ts.Url("/blocks/7?proof=1"));
+  REQUIRE(get.ok());
+  REQUIRE(get->status == 200);
+  const std::string get_length = get->headers.at("content-length");
+  CHECK(get_length == std::to_string(get->body.size()));
+
+  // On the wire: a HEAD, then a GET on the same connection. Had the HEAD's answer carried a
+  // body, its bytes would sit between the two responses.
+  RawConn c(ts.server->port());
+  REQUIRE(!c.connect_error());
+  REQUIRE(!c.Write("HEAD /blocks/7?proof=1 HTTP/1.1\r\nHost: x\r\n\r\n"
+                   "GET /blocks/7?proof=1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
+  beast::error_code ec;
+  std::string raw = c.ReadToEnd(ec);
+  CHECK(ec == asio::error::eof);
+  INFO(raw);
+  size_t head_end = raw.find("\r\n\r\n");
+  REQUIRE(head_end != std::string::npos);
+  std::string head = raw.substr(0, head_end + 4);
+  CHECK(head.rfind("HTTP/1.1 200 OK\r\n", 0) == 0);
+  CHECK_THAT(head, Catch::Contains("Content-Length: " + get_length + "\r\n"));
+  CHECK_THAT(head, Catch::Contains("Content-Type: application/json\r\n"));
+  std::string rest = raw.substr(head_end + 4);
+  CHECK(rest.rfind("HTTP/1.1 200 OK\r\n", 0) == 0);  // the GET's answer follows at once
+  CHECK(rest.size() >= get->body.size());
+  CHECK(rest.substr(rest.size() - get->body.size()) == get->body);
+
+  // The client knows a HEAD answer has no body.
+  auto h = HttpFetch("HEAD", ts.Url("/blocks/7?proof=1"));
+  REQUIRE(h.ok());
+  CHECK(h->status == 200);
+  CHECK(h->body.empty());
+  CHECK(h->headers.at("content-length") == get_length);
+  CHECK(h->content_type == get->content_type);
+
+  // Errors keep their status and headers and lose the body too.
+  auto post_only = HttpFetch("HEAD", ts.Url("/echo"));
+  REQUIRE(post_only.ok());
+  CHECK(post_only->status == 405);
+  CHECK(post_only->headers.at("allow") == "POST");
+  CHECK(post_only->body.empty());
+  auto nf = HttpFetch("HEAD", ts.Url("/nothing"));
+  REQUIRE(nf.ok());
+  CHECK(nf->status == 404);
+  CHECK(nf->body.empty());
+  CHECK(nf->headers.at("content-length") != "0");
+  auto thrown = HttpFetch("HEAD", ts.Url("/throw"));
+  REQUIRE(thrown.ok());
+  CHECK(thrown->status == 500);
+  // A method GET does not allow names HEAD as allowed.
+  auto del = HttpFetch("DELETE", ts.Url("/blocks/3"));
+  REQUIRE(del.ok());
+  CHECK(del->headers.at("allow") == "GET, HEAD");
+
+  RawConn c2(ts.server->port());
+  REQUIRE(!c2.Write("HEAD /echo HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
+  raw = c2.ReadToEnd(ec);
+  REQUIRE(raw.find("\r\n\r\n") != std::string::npos);
+  CHECK(raw.substr(raw.find("\r\n\r\n") + 4).empty());
+}
+
+TEST_CASE("http: a HEAD on a large shared body sends its length only", "[http]") {
+  HttpServerOptions o;
+  o.log = [](LogLevel, const std::string&) {};
+  HttpServer server(o);
+  auto blob = std::make_shared<const std::string>(3 << 20, 'z');
+  server.Get("/artifact", [blob](const HttpRequest&, Responder res) {
+    HttpResponse r;
+    r.content_type = "application/octet-stream";
+    r.shared_body = blob;
+    res.Send(std::move(r));
+  });
+  REQUIRE(server.Start().ok());
+  RawConn c(server.port());
+  REQUIRE(!c.Write("HEAD /artifact HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
+  beast::error_code ec;
+  std::string raw = c.ReadToEnd(ec);
+  INFO(raw.substr(0, 400));
+  size_t end = raw.find("\r\n\r\n");
+  REQUIRE(end != std::string::npos);
+  CHECK_THAT(raw.substr(0, end), Catch::Contains("Content-Length: " + std::to_string(3 << 20)));
+  CHECK(raw.size() == end + 4);
+  server.Stop();
 }
 
 TEST_CASE("http server: Expect 100-continue", "[http]") {

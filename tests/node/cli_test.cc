@@ -114,6 +114,81 @@ TEST_CASE("integer flags: negative or hex or out-of-range values exit 2 naming t
   ExpectUsageError(submit + "--rows 18446744073709551615", "cannot open key file");
 }
 
+// The trainer's integer flags too: CLI11 alone took "--epochs -1" as -1 and "0x10" as 16.
+// The flags are checked before any file is read, so the data paths need not exist.
+TEST_CASE("trainer integer flags: negative or hex or exponent values exit 2 naming the flag", "[cli]") {
+  if (!Exists(Fl().substr(0, Fl().rfind('/') + 1) + "fedledger-ml")) {
+    SUCCEED("built without the trainer");
+    return;
+  }
+  Dir d;
+  const std::string local = "train local --data " + d.path + "/none.csv ";
+  const std::string one_to_max = "expected a decimal integer in 1..2147483647, got ";
+  ExpectUsageError(local + "--epochs -1", "--epochs: " + one_to_max + "'-1'");
+  ExpectUsageError(local + "--epochs 1e3", "--epochs: " + one_to_max + "'1e3'");
+  ExpectUsageError(local + "--epochs 0x10", "--epochs: " + one_to_max + "'0x10'");
+  ExpectUsageError(local + "--epochs 0", "--epochs: " + one_to_max + "'0'");
+  ExpectUsageError(local + "--batch-size -128", "--batch-size: " + one_to_max + "'-128'");
+  ExpectUsageError(local + "--threads 0", "--threads: expected a decimal integer in 1..1024, got '0'");
+  ExpectUsageError(local + "--threads 4096", "--threads: expected a decimal integer in 1..1024");
+  ExpectUsageError(local + "--epochs 2147483648", "--epochs: " + one_to_max + "'2147483648'");
+  const std::string sim = "train simulate --partners " + d.path + "/a.csv," + d.path + "/b.csv ";
+  ExpectUsageError(sim + "--rounds -3", "--rounds: " + one_to_max + "'-3'");
+  ExpectUsageError(sim + "--threads=+2", "--threads: expected a decimal integer in 1..1024, got '+2'");
+  const std::string bench = "train bench --data " + d.path + "/none.csv ";
+  ExpectUsageError(bench + "--epochs -1",
+                   "--epochs: expected a decimal integer in 0..2147483647, got '-1'");
+  ExpectUsageError(bench + "--hidden 1e3", "--hidden: " + one_to_max + "'1e3'");
+  ExpectUsageError(bench + "--batch-size 0x80", "--batch-size: " + one_to_max + "'0x80'");
+  const std::string split = "data split --in " + d.path + "/none.csv --out " + d.path + "/out ";
+  ExpectUsageError(split + "--partners -1", "--partners: expected a decimal integer in 1..1000, got '-1'");
+  ExpectUsageError(split + "--partners 0x10", "--partners: expected a decimal integer in 1..1000, got '0x10'");
+  ExpectUsageError(split + "--partners 3.0", "--partners: expected a decimal integer in 1..1000, got '3.0'");
+  CHECK_FALSE(Exists(d.path + "/out"));
+  // A valid value passes the flag and fails on the missing file instead.
+  std::string out;
+  CHECK(RunCommand(Fl() + " " + local + "--epochs 3 --threads 2 --batch-size 64", &out) != 0);
+  INFO(out);
+  CHECK_THAT(out, !Catch::Contains("expected a decimal integer"));
+  CHECK_THAT(out, Catch::Contains("none.csv"));
+}
+
+// Every command with an output file refuses an existing one the same way unless --force
+// (tools/output_file.h); the audit commands are covered in tests/ledger/cli_test.cc.
+TEST_CASE("genesis and submit --proof-out and data split: an existing output needs --force", "[cli]") {
+  Dir d;
+  const std::string key = d.path + "/op.key";
+  REQUIRE(RunCommand(Fl() + " keygen --out " + key) == 0);
+  std::string v;
+  REQUIRE(RunCommand(Fl() + " pubkey --key " + key, &v) == 0);
+  const std::string genesis = "genesis --chain-id c --validator a=" + v.substr(0, 64) + " --key " +
+                              key + " --out " + d.path + "/g.json";
+  REQUIRE(RunCommand("echo old > " + d.path + "/g.json") == 0);
+  ExpectUsageError(genesis, d.path + "/g.json already exists (pass --force to replace it)");
+  std::string out;
+  REQUIRE(RunCommand(Fl() + " " + genesis + " --force", &out) == 0);
+  CHECK_THAT(out, Catch::Contains("genesis hash"));
+
+  // Refused before anything is signed or sent: nothing listens on port 1, yet exit 2.
+  REQUIRE(RunCommand("echo old > " + d.path + "/proof.json") == 0);
+  ExpectUsageError("submit --node http://127.0.0.1:1 --key " + key + " --kind dataset-register "
+                   "--dataset-id x --content-hash " + std::string(64, 'a') + " --schema a --rows 1 "
+                   "--wait --proof-out " + d.path + "/proof.json",
+                   d.path + "/proof.json already exists (pass --force to replace it)");
+
+  if (!Exists(Fl().substr(0, Fl().rfind('/') + 1) + "fedledger-ml")) return;
+  REQUIRE(RunCommand("printf 'smiles,a\\nCCO,1\\nc1ccccc1,0\\nCCN,1\\n' > " + d.path + "/in.csv") == 0);
+  REQUIRE(RunCommand("mkdir " + d.path + "/parts && echo old > " + d.path + "/parts/partner2.csv.gz") == 0);
+  const std::string split = "data split --in " + d.path + "/in.csv --partners 2 --out " + d.path + "/parts";
+  ExpectUsageError(split, d.path + "/parts/partner2.csv.gz already exists (pass --force to replace it)");
+  CHECK_FALSE(Exists(d.path + "/parts/partner1.csv.gz"));  // refused before any file was written
+  REQUIRE(RunCommand(Fl() + " " + split + " --force", &out) == 0);
+  CHECK(Exists(d.path + "/parts/partner1.csv.gz"));
+  std::string head;
+  REQUIRE(RunCommand("zcat " + d.path + "/parts/partner2.csv.gz | head -1", &head) == 0);
+  CHECK(head.rfind("smiles,a", 0) == 0);
+}
+
 // Whatever listens on the URL given to --node answers every GET and POST with 200 and `body`
 // and keeps the request targets (loopback, an ephemeral port; stopped by the destructor).
 class FakeNode {

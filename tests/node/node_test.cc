@@ -235,6 +235,39 @@ TEST_CASE("node API: a waited-for submit is committed and its proof checks offli
   }
 }
 
+TEST_CASE("node API: HEAD on a GET route answers what GET does without the body - POST-only gets 405",
+          "[api]") {
+  SoloNode s;
+  Entry e = s.Access(2);
+  REQUIRE(s.Post({{"entry", ToHex(e.bytes())}, {"wait", true}}).status == 200);
+  for (std::string path : {"/blocks/1", "/blocks/latest", "/entries/1", "/entries?kind=dataset-register",
+                           "/nonces/alice", "/proofs/inclusion/1?tree_size=2", "/tasks", "/datasets",
+                           "/blocks/99", "/entries/x"}) {
+    INFO(path);
+    auto get = net::HttpGet(s.url + path);
+    auto head = net::HttpFetch("HEAD", s.url + path);
+    REQUIRE(get.ok());
+    REQUIRE(head.ok());
+    CHECK(head->status == get->status);
+    CHECK(head->content_type == get->content_type);
+    CHECK(head->headers.at("content-length") == std::to_string(get->body.size()));
+    CHECK(head->body.empty());
+  }
+  // /entries takes POST and GET, so HEAD is GET's; a path with POST only keeps 405.
+  auto list = net::HttpFetch("HEAD", s.url + "/entries");
+  REQUIRE(list.ok());
+  CHECK(list->status == 200);
+  auto put = net::HttpFetch("PUT", s.url + "/entries", "{}");
+  REQUIRE(put.ok());
+  CHECK(put->status == 405);
+  CHECK(put->headers.at("allow") == "POST, GET, HEAD");
+  auto status = net::HttpFetch("HEAD", s.url + "/status");
+  REQUIRE(status.ok());
+  CHECK(status->status == 200);
+  CHECK(status->body.empty());
+  CHECK(std::stoul(status->headers.at("content-length")) > 0);
+}
+
 TEST_CASE("node API: resubmitting a committed entry answers committed - another entry with its nonce gets 409",
           "[api]") {
   SoloNode s;

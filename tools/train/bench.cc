@@ -132,12 +132,15 @@ Registrar reg("62-train-bench", [](CLI::App& app) {
   auto a = std::make_shared<BenchArgs>();
   cmd->add_option("--data", a->data, "CSV(.gz) data set")->required();
   cmd->add_option("--dump", a->dump, "Also write the featurised data for bench/trainer/torch_peer.py");
-  cmd->add_option("--epochs", a->epochs, "Epochs to time (0: only dump)")->capture_default_str();
-  cmd->add_option("--hidden", a->hidden)->capture_default_str();
+  AddUnsignedOption(cmd, "--epochs", &a->epochs, "Epochs to time (0: only dump)")
+      ->default_str(std::to_string(a->epochs));
+  AddUnsignedOption(cmd, "--hidden", &a->hidden, "", 1)->default_str(std::to_string(a->hidden));
   cmd->add_option("--dropout", a->dropout)->capture_default_str();
   cmd->add_option("--lr", a->lr)->capture_default_str();
-  cmd->add_option("--batch-size", a->batch_size)->capture_default_str();
-  cmd->add_option("--threads", a->threads)->capture_default_str();
+  AddUnsignedOption(cmd, "--batch-size", &a->batch_size, "", 1)
+      ->default_str(std::to_string(a->batch_size));
+  AddUnsignedOption(cmd, "--threads", &a->threads, "", 1, 1024)
+      ->default_str(std::to_string(a->threads));
   AddUnsignedOption(cmd, "--bits", &a->bits, "")->default_str(std::to_string(a->bits));
   AddUnsignedOption(cmd, "--seed", &a->seed, "")->default_str(std::to_string(a->seed));
   cmd->add_flag("--full-rows", a->full_rows, "Hold all D trunk rows instead of the occurring bits");

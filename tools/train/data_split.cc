@@ -7,6 +7,7 @@
 
 #include "tools/command.h"
 #include "tools/flags.h"
+#include "tools/output_file.h"
 #include "trainer/csv.h"
 #include "trainer/featurize.h"
 #include "trainer/split.h"
@@ -16,10 +17,13 @@ namespace {
 
 using namespace fedledger::trainer;
 
+// Each partner gets a file and a share of the scaffolds; beyond this it is a typo.
+constexpr uint64_t kMaxPartners = 1000;
+
 struct SplitArgs {
   std::string in, out;
   int partners = 3;
-  bool by_prefix = false;
+  bool by_prefix = false, force = false;
   std::vector<std::string> prefixes;
   uint64_t seed = 0;
 };
@@ -33,20 +37,6 @@ void RunSplit(const SplitArgs& a) {
   auto sm = std::find(h.begin(), h.end(), "smiles");
   if (sm == h.end()) throw Failure(a.in + ": no 'smiles' column", 2);
   const size_t smiles_col = static_cast<size_t>(sm - h.begin());
-
-  // Scaffolds; rows RDKit cannot read are reported and left out.
-  std::vector<std::string> scaffolds;
-  std::vector<size_t> kept;
-  for (size_t r = 0; r < table.rows.size(); ++r) {
-    auto f = Featurize(table.rows[r][smiles_col]);
-    if (!f.ok()) {
-      std::fprintf(stderr, "skipped row %zu: %s\n", r + 1, f.status().message().c_str());
-      continue;
-    }
-    scaffolds.push_back(f->scaffold);
-    kept.push_back(r);
-  }
-  std::fprintf(stderr, "%zu of %zu rows featurised\n", kept.size(), table.rows.size());
 
   // Partner names and task columns.
   std::vector<std::string> names;
@@ -80,6 +70,28 @@ void RunSplit(const SplitArgs& a) {
     }
   }
 
+  // Every partner file is refused up front if it exists (unless --force), before the slow
+  // featurising; each is written under a temporary name and renamed when complete.
+  std::vector<std::string> paths;
+  for (const auto& name : names) {
+    paths.push_back(a.out + "/" + name + ".csv.gz");
+    Check(CheckOutputPath(paths.back(), a.force));
+  }
+
+  // Scaffolds; rows RDKit cannot read are reported and left out.
+  std::vector<std::string> scaffolds;
+  std::vector<size_t> kept;
+  for (size_t r = 0; r < table.rows.size(); ++r) {
+    auto f = Featurize(table.rows[r][smiles_col]);
+    if (!f.ok()) {
+      std::fprintf(stderr, "skipped row %zu: %s\n", r + 1, f.status().message().c_str());
+      continue;
+    }
+    scaffolds.push_back(f->scaffold);
+    kept.push_back(r);
+  }
+  std::fprintf(stderr, "%zu of %zu rows featurised\n", kept.size(), table.rows.size());
+
   const std::vector<int> bin =
       AssignByScaffold(scaffolds, std::vector<double>(a.partners, 1.0), a.seed);
   mkdir(a.out.c_str(), 0755);
@@ -104,8 +116,10 @@ void RunSplit(const SplitArgs& a) {
       labels += n;
       out.rows.push_back(std::move(o));
     }
-    const std::string path = a.out + "/" + names[p] + ".csv.gz";
-    Check(WriteCsv(path, out));
+    const std::string& path = paths[p];
+    OutputFile file = Unwrap(OutputFile::Create(path, a.force));
+    Check(WriteCsv(file.temp_path(), out));
+    Check(file.Commit());
     std::printf("%s\t%zu compounds\t%zu tasks\t%zu labels\t(%zu dealt compounds without labels dropped)\n",
                 path.c_str(), out.rows.size(), columns[p].size(), labels, unlabelled);
   }
@@ -123,14 +137,17 @@ Registrar reg("60-data-split", [](CLI::App& app) {
       "split", "Deal a public data set out to P partners by Bemis-Murcko scaffold");
   auto a = std::make_shared<SplitArgs>();
   cmd->add_option("--in", a->in, "CSV(.gz) with a smiles column and assay columns")->required();
-  cmd->add_option("--partners", a->partners, "Number of partners")->required();
-  cmd->add_option("--out", a->out, "Output directory (one <partner>.csv.gz each)")->required();
+  AddUnsignedOption(cmd, "--partners", &a->partners, "Number of partners", 1, kMaxPartners)
+      ->required();
+  cmd->add_option("--out", a->out, "Output directory (one <partner>.csv.gz each; an existing "
+                                   "file is replaced only with --force)")->required();
   cmd->add_flag("--assays-by-prefix", a->by_prefix,
                 "Give each partner the assay columns of one prefix (text before the first '_'); "
                 "partners keep only compounds with labels in their columns");
   cmd->add_option("--prefixes", a->prefixes, "Prefixes to use (default: the P with most columns)")
       ->delimiter(',');
   AddUnsignedOption(cmd, "--seed", &a->seed, "Seed for dealing scaffold groups of equal size");
+  AddForceFlag(cmd, &a->force);
   cmd->callback([a] { RunSplit(*a); });
 });
 

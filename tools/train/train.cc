@@ -22,6 +22,10 @@ namespace {
 
 using namespace fedledger::trainer;
 
+// Integer flags go through AddUnsignedOption (tools/flags.h): CLI11's own parsing would take
+// "--threads -1" or "--epochs 1e3" or "0x10" and carry on with a value nobody meant.
+constexpr uint64_t kMaxThreads = 1024;
+
 struct CommonArgs {
   std::string hidden = "512";
   std::string dropout = "0.2";
@@ -41,10 +45,12 @@ void AddCommon(CLI::App* cmd, CommonArgs* a) {
                   "(e.g. 512,1024x256)")->capture_default_str();
   cmd->add_option("--dropout", a->dropout, "Dropout rates to try, ','-separated")->capture_default_str();
   cmd->add_option("--lr", a->lr, "Adam learning rate")->capture_default_str();
-  cmd->add_option("--batch-size", a->batch_size, "Mini-batch size")->capture_default_str();
+  AddUnsignedOption(cmd, "--batch-size", &a->batch_size, "Mini-batch size", 1)
+      ->default_str(std::to_string(a->batch_size));
   AddUnsignedOption(cmd, "--seed", &a->seed, "Seed: fold split, initialisation, batch order, dropout")
       ->default_str(std::to_string(a->seed));
-  cmd->add_option("--threads", a->threads, "Torch threads")->capture_default_str();
+  AddUnsignedOption(cmd, "--threads", &a->threads, "Torch threads", 1, kMaxThreads)
+      ->default_str(std::to_string(a->threads));
   AddUnsignedOption(cmd, "--bits", &a->bits, "Folded fingerprint size D")
       ->default_str(std::to_string(a->bits));
   cmd->add_option("--valid-fraction", a->valid_fraction)->capture_default_str();
@@ -248,7 +254,8 @@ Registrar reg("61-train", [](CLI::App& app) {
   auto data = std::make_shared<std::string>();
   auto save = std::make_shared<std::string>();
   local->add_option("--data", *data, "CSV(.gz): smiles column, then one column per assay")->required();
-  local->add_option("--epochs", la->epochs, "Maximum epochs (best on validation is kept)")->capture_default_str();
+  AddUnsignedOption(local, "--epochs", &la->epochs, "Maximum epochs (best on validation is kept)", 1)
+      ->default_str(std::to_string(la->epochs));
   local->add_option("--save", *save, "Retrain the selected model and save it as an artifact");
   AddCommon(local, la.get());
   local->callback([la, data, save] {
@@ -283,8 +290,9 @@ Registrar reg("61-train", [](CLI::App& app) {
   auto rounds = std::make_shared<int>(40);
   auto no_central = std::make_shared<bool>(false);
   sim->add_option("--partners", *files, "Partner CSV files, ','-separated")->required()->delimiter(',');
-  sim->add_option("--rounds", *rounds, "Federated rounds (one local epoch each); also the epoch "
-                                       "budget alone and centralised")->capture_default_str();
+  AddUnsignedOption(sim, "--rounds", rounds.get(), "Federated rounds (one local epoch each); also "
+                                                   "the epoch budget alone and centralised", 1)
+      ->default_str(std::to_string(*rounds));
   sim->add_flag("--no-central", *no_central, "Skip the centralised upper bound");
   AddCommon(sim, sa.get());
   sim->callback([sa, files, rounds, no_central] {
