@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -363,6 +364,7 @@ const Hash32& BatchSalt() {
 // Below this many signatures a batch does not pay for its fixed part (a 128-step doubling
 // chain, the generator's terms); bench/signature_bench measures where the two meet.
 constexpr size_t kMinBatch = 4;
+constexpr size_t kMaxBatch = 256;
 
 }  // namespace
 
@@ -482,10 +484,17 @@ std::vector<bool> VerifySignatures(std::span<const SignatureCheck> checks) {
       }
     }
   }
-  bool batch_ok = batch.size() >= kMinBatch && VerifySignatureBatch(batch);
+  // Beyond kMaxBatch signatures the batch's tables outgrow the caches, so a large batch is
+  // checked in equal chunks of at most that many; a chunk that fails is checked one by one.
   std::vector<bool> in_batch(checks.size(), false);
-  if (batch_ok) {
-    for (size_t i : batched) in_batch[i] = true;
+  if (batch.size() >= kMinBatch) {
+    const size_t chunks = (batch.size() + kMaxBatch - 1) / kMaxBatch;
+    const size_t per_chunk = (batch.size() + chunks - 1) / chunks;
+    for (size_t from = 0; from < batch.size(); from += per_chunk) {
+      size_t to = std::min(batch.size(), from + per_chunk);
+      if (!VerifySignatureBatch(std::span(batch).subspan(from, to - from))) continue;
+      for (size_t k = from; k < to; ++k) in_batch[batched[k]] = true;
+    }
   }
   for (size_t i = 0; i < checks.size(); ++i) {
     if (!in_batch[i]) ok[i] = VerifySignature(*checks[i].pubkey, *checks[i].digest, *checks[i].sig);

@@ -278,6 +278,18 @@ TEST_CASE("batch: verdicts do not depend on which keys were seen before") {
   }
 }
 
+// A batch larger than VerifySignatures' chunk size is checked in chunks: a bad signature costs
+// only its own chunk a one-by-one check, and every verdict is still right.
+TEST_CASE("batch: a large batch is checked in chunks") {
+  auto s = MakeSigned(600, 3, 777);
+  auto all_good = VerifySignatures(Checks(s));
+  REQUIRE(std::count(all_good.begin(), all_good.end(), true) == 600);
+  s[401].sig[50] ^= 0x01;
+  s[17].digest.v[3] ^= 0x80;
+  auto v = VerifySignatures(Checks(s));
+  for (size_t i = 0; i < s.size(); ++i) REQUIRE(v[i] == (i != 401 && i != 17));
+}
+
 TEST_CASE("batch: out-of-range and off-curve values are refused") {
   auto s = MakeSigned(6, 2, 5);
   SECTION("s at or above n") {
