@@ -99,34 +99,26 @@ FEDLEDGER_SECP_INLINE Fe NormalizeWeak(const Fe& a) {
   return Fe{{t0, t1, t2, t3, t4}};
 }
 
+// Adds k to limb 0 and carries through limbs 1-4 (limb 4 keeps its carry).
+inline void AddAndCarry(Fe& r, u64 k) {
+  r.n[0] += k;
+  for (int i = 0; i < 4; ++i) {
+    r.n[i + 1] += r.n[i] >> 52;
+    r.n[i] &= kM52;
+  }
+}
+
 // The unique representative below p, limbs fully carried.
 inline Fe Normalize(const Fe& a) {
   Fe r = NormalizeWeak(a);
   // Now below 2^256 + 2^49 or so; one more fold makes it below 2^256.
-  u64 x = r.n[4] >> 48;
-  if (x) {
+  if (u64 x = r.n[4] >> 48) {
     r.n[4] &= kM48;
-    r.n[0] += x * kFold256;
-    r.n[1] += r.n[0] >> 52;
-    r.n[0] &= kM52;
-    r.n[2] += r.n[1] >> 52;
-    r.n[1] &= kM52;
-    r.n[3] += r.n[2] >> 52;
-    r.n[2] &= kM52;
-    r.n[4] += r.n[3] >> 52;
-    r.n[3] &= kM52;
+    AddAndCarry(r, x * kFold256);
   }
-  bool ge_p = r.n[4] == kM48 && (r.n[3] & r.n[2] & r.n[1]) == kM52 && r.n[0] >= kP0;
-  if (ge_p) {
-    r.n[0] += kFold256;
-    r.n[1] += r.n[0] >> 52;
-    r.n[0] &= kM52;
-    r.n[2] += r.n[1] >> 52;
-    r.n[1] &= kM52;
-    r.n[3] += r.n[2] >> 52;
-    r.n[2] &= kM52;
-    r.n[4] += r.n[3] >> 52;
-    r.n[3] &= kM52;
+  // At or above p: subtract p, i.e. add 2^256 - p and drop the bit at 2^256.
+  if (r.n[4] == kM48 && (r.n[3] & r.n[2] & r.n[1]) == kM52 && r.n[0] >= kP0) {
+    AddAndCarry(r, kFold256);
     r.n[4] &= kM48;
   }
   return r;

@@ -23,8 +23,8 @@ struct Run {
   std::string out;  // stdout and stderr together
 };
 
-Run Fl(const std::string& args) {
-  std::string cmd = std::string(FEDLEDGER_BINARY) + " " + args + " 2>&1";
+// Runs a command line through the shell: its exit code and what it printed on stdout.
+Run Shell(const std::string& cmd) {
   FILE* p = popen(cmd.c_str(), "r");
   REQUIRE(p);
   std::string out;
@@ -33,6 +33,10 @@ Run Fl(const std::string& args) {
   while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
   int status = pclose(p);
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+Run Fl(const std::string& args) {
+  return Shell(std::string(FEDLEDGER_BINARY) + " " + args + " 2>&1");
 }
 
 struct TempDir {
@@ -198,16 +202,8 @@ std::string Slurp(const std::string& path) {
 // The command under `ulimit -f` (dash counts 512-byte blocks) with SIGXFSZ ignored: a write
 // past the limit fails with EFBIG, as on a full disk, instead of killing the process.
 Run FlWithFileLimit(int blocks, const std::string& args) {
-  std::string cmd = "sh -c \"trap '' XFSZ; ulimit -f " + std::to_string(blocks) + "; exec " +
-                    std::string(FEDLEDGER_BINARY) + " " + args + "\" 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  REQUIRE(p);
-  std::string out;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
-  int status = pclose(p);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+  return Shell("sh -c \"trap '' XFSZ; ulimit -f " + std::to_string(blocks) + "; exec " +
+               std::string(FEDLEDGER_BINARY) + " " + args + "\" 2>&1");
 }
 
 }  // namespace
