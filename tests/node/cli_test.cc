@@ -132,6 +132,15 @@ TEST_CASE("trainer integer flags: negative or hex or exponent values exit 2 nami
   ExpectUsageError(local + "--threads 0", "--threads: expected a decimal integer in 1..1024, got '0'");
   ExpectUsageError(local + "--threads 4096", "--threads: expected a decimal integer in 1..1024");
   ExpectUsageError(local + "--epochs 2147483648", "--epochs: " + one_to_max + "'2147483648'");
+  // The grid's layer widths and dropout rates, before the data are read.
+  const std::string width = "--hidden: expected a decimal integer in 1..65536, got ";
+  ExpectUsageError(local + "--hidden -5", width + "'-5'");
+  ExpectUsageError(local + "--hidden 256x0", width + "'0'");
+  ExpectUsageError(local + "--hidden 512,1e3", width + "'1e3'");
+  ExpectUsageError(local + "--dropout 1.5", "--dropout: expected rates in [0, 1), got '1.5'");
+  ExpectUsageError(local + "--dropout 0.2,0.5x", "--dropout: expected rates in [0, 1), got '0.5x'");
+  ExpectUsageError(local + "--dropout nan", "--dropout: expected rates in [0, 1), got 'nan'");
+  ExpectUsageError(local + "--hidden ,", "--hidden: expected at least one layer width");
   const std::string sim = "train simulate --partners " + d.path + "/a.csv," + d.path + "/b.csv ";
   ExpectUsageError(sim + "--rounds -3", "--rounds: " + one_to_max + "'-3'");
   ExpectUsageError(sim + "--threads=+2", "--threads: expected a decimal integer in 1..1024, got '+2'");
@@ -147,7 +156,9 @@ TEST_CASE("trainer integer flags: negative or hex or exponent values exit 2 nami
   CHECK_FALSE(Exists(d.path + "/out"));
   // A valid value passes the flag and fails on the missing file instead.
   std::string out;
-  CHECK(RunCommand(Fl() + " " + local + "--epochs 3 --threads 2 --batch-size 64", &out) != 0);
+  CHECK(RunCommand(Fl() + " " + local +
+                       "--epochs 3 --threads 2 --batch-size 64 --hidden 256x128,64 --dropout 0,0.5",
+                   &out) != 0);
   INFO(out);
   CHECK_THAT(out, !Catch::Contains("expected a decimal integer"));
   CHECK_THAT(out, Catch::Contains("none.csv"));

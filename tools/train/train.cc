@@ -68,20 +68,36 @@ std::vector<std::string> SplitOn(const std::string& s, char sep) {
   return out;
 }
 
+// The hyper-parameter grid from --hidden ("512", "256x128,1024") and --dropout ("0.2,0.5"),
+// checked before any data is read: a layer width is a decimal integer in 1..65536 and a rate a
+// number in [0, 1), or the command exits 2 naming the flag and the value.
 Grid ParseGrid(const CommonArgs& a, int epochs) {
   Grid g;
   g.hidden.clear();
   g.dropout.clear();
-  try {
-    for (const auto& point : SplitOn(a.hidden, ',')) {
-      std::vector<int> layers;
-      for (const auto& l : SplitOn(point, 'x')) layers.push_back(std::stoi(l));
-      g.hidden.push_back(layers);
+  for (const auto& point : SplitOn(a.hidden, ',')) {
+    std::vector<int> layers;
+    for (const auto& l : SplitOn(point, 'x')) {
+      auto width = ParseDecimal(l, 1, 65536);
+      if (!width.ok()) throw Failure("--hidden: " + width.status().message(), 2);
+      layers.push_back(static_cast<int>(*width));
     }
-    for (const auto& d : SplitOn(a.dropout, ',')) g.dropout.push_back(std::stof(d));
-  } catch (const std::exception&) {
-    throw Failure("cannot parse --hidden or --dropout", 2);
+    g.hidden.push_back(layers);
   }
+  for (const auto& d : SplitOn(a.dropout, ',')) {
+    size_t used = 0;
+    float rate = -1;
+    try {
+      rate = std::stof(d, &used);
+    } catch (const std::exception&) {
+    }
+    if (used != d.size() || !(rate >= 0 && rate < 1)) {
+      throw Failure("--dropout: expected rates in [0, 1), got '" + d + "'", 2);
+    }
+    g.dropout.push_back(rate);
+  }
+  if (g.hidden.empty()) throw Failure("--hidden: expected at least one layer width", 2);
+  if (g.dropout.empty()) throw Failure("--dropout: expected at least one rate", 2);
   g.epochs = epochs;
   return g;
 }
@@ -260,9 +276,9 @@ Registrar reg("61-train", [](CLI::App& app) {
   AddCommon(local, la.get());
   local->callback([la, data, save] {
     SetTorchThreads(la->threads);
+    const Grid g = ParseGrid(*la, la->epochs);
     std::vector<LoadedPartner> ps;
     ps.push_back(Load(*data, *la));
-    const Grid g = ParseGrid(*la, la->epochs);
     std::vector<ModeResult> results{Run(Mode::kAlone, Inputs(ps), g, *la)};
     PrintTable(ps, results);
     WritePredictions(la->predictions, ps, results);
@@ -297,9 +313,9 @@ Registrar reg("61-train", [](CLI::App& app) {
   AddCommon(sim, sa.get());
   sim->callback([sa, files, rounds, no_central] {
     SetTorchThreads(sa->threads);
+    const Grid g = ParseGrid(*sa, *rounds);
     std::vector<LoadedPartner> ps;
     for (const auto& f : *files) ps.push_back(Load(f, *sa));
-    const Grid g = ParseGrid(*sa, *rounds);
     std::vector<ModeResult> results;
     results.push_back(Run(Mode::kAlone, Inputs(ps), g, *sa));
     results.push_back(Run(Mode::kFederated, Inputs(ps), g, *sa));
