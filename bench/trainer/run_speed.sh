@@ -16,7 +16,7 @@ HERE=$(dirname "$0")
 DUMP=$(mktemp /tmp/fl_speed_XXXXXX.txt)
 mkdir -p "$(dirname "$OUT")"
 : > "$OUT"
-nice -n 5 "$BIN" train bench --data "$DATA" --epochs 0 --dump "$DUMP" 2>/dev/null
+nice -n 5 "$BIN" train bench --data "$DATA" --epochs 0 --dump "$DUMP" --force 2>/dev/null
 COMMON="--epochs $EPOCHS --hidden $HIDDEN --batch-size 128 --dropout 0.2 --threads 1"
 # Both sides reach BLAS through Debian's OpenBLAS (pthread), whose idle pool spins on every
 # core unless told otherwise; the C++ trainer sets it to its thread count itself, the Python

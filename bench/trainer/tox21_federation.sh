@@ -15,7 +15,7 @@ for s in $SEEDS; do
   nice -n 5 "$BIN" data split --in "$DATA" --partners 3 --out "$parts" --seed "$s" > "$OUT/split-seed$s.txt"
   # shellcheck disable=SC2086
   nice -n 5 "$BIN" train simulate --partners "$parts/partner1.csv.gz,$parts/partner2.csv.gz,$parts/partner3.csv.gz" \
-    $GRID --seed "$s" --json "$OUT/seed$s.json" > "$OUT/seed$s.txt"
+    $GRID --seed "$s" --json "$OUT/seed$s.json" --force > "$OUT/seed$s.txt"
   rm -rf "$parts"
 done
 /usr/bin/python3 "$(dirname "$0")/summarize.py" "$OUT"/seed*.json

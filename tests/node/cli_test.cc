@@ -200,6 +200,35 @@ TEST_CASE("genesis and submit --proof-out and data split: an existing output nee
   CHECK(head.rfind("smiles,a", 0) == 0);
 }
 
+// The trainer's outputs too, refused before the data are read (the data path here does not
+// exist, so a late check would fail on it instead), and the existing file left as it was.
+TEST_CASE("train local and simulate and bench: an existing output needs --force", "[cli]") {
+  if (!Exists(Fl().substr(0, Fl().rfind('/') + 1) + "fedledger-ml")) {
+    SUCCEED("built without the trainer");
+    return;
+  }
+  Dir d;
+  const std::string old = d.path + "/old.txt";
+  REQUIRE(RunCommand("echo old > " + old) == 0);
+  const std::string exists = old + " already exists (pass --force to replace it)";
+  const std::string local = "train local --data " + d.path + "/none.csv ";
+  ExpectUsageError(local + "--json " + old, exists);
+  ExpectUsageError(local + "--predictions " + old, exists);
+  ExpectUsageError(local + "--save " + old, exists);
+  ExpectUsageError("train simulate --partners " + d.path + "/a.csv," + d.path + "/b.csv --json " + old,
+                   exists);
+  ExpectUsageError("train bench --data " + d.path + "/none.csv --epochs 0 --dump " + old, exists);
+  std::string content;
+  REQUIRE(RunCommand("cat " + old, &content) == 0);
+  CHECK(content == "old\n");
+  // With --force the flag passes, and the command fails on the missing data instead.
+  std::string out;
+  CHECK(RunCommand(Fl() + " " + local + "--json " + old + " --force", &out) != 0);
+  INFO(out);
+  CHECK_THAT(out, !Catch::Contains("already exists"));
+  CHECK_THAT(out, Catch::Contains("none.csv"));
+}
+
 // Whatever listens on the URL given to --node answers every GET and POST with 200 and `body`
 // and keeps the request targets (loopback, an ephemeral port; stopped by the destructor).
 class FakeNode {

@@ -12,6 +12,7 @@
 
 #include "tools/command.h"
 #include "tools/flags.h"
+#include "tools/output_file.h"
 #include "trainer/dataset.h"
 #include "trainer/model.h"
 
@@ -25,7 +26,7 @@ struct BenchArgs {
   int epochs = 5, hidden = 1024, batch_size = 128, threads = 1;
   float dropout = 0.2f, lr = 1e-3f;
   uint32_t bits = 32768;
-  bool full_rows = false, unfused = false;
+  bool full_rows = false, unfused = false, force = false;
   uint64_t seed = 0;
 };
 
@@ -41,8 +42,9 @@ double PeakRssMb() {
   return static_cast<double>(u.ru_maxrss) / 1024.0;
 }
 
-void Dump(const Dataset& d, const std::string& path) {
-  std::ofstream f(path);
+void Dump(const Dataset& d, const std::string& path, bool force) {
+  OutputFile file = Unwrap(OutputFile::Create(path, force));
+  std::ofstream f(file.temp_path());
   f << nlohmann::json({{"num_bits", d.num_bits}, {"num_tasks", d.num_tasks()}, {"compounds", d.size()}}).dump()
     << "\n";
   for (size_t i = 0; i < d.size(); ++i) {
@@ -55,16 +57,19 @@ void Dump(const Dataset& d, const std::string& path) {
     for (size_t t = 0; t < d.num_tasks(); ++t) f << (t ? "," : "") << int(d.label(i, t));
     f << '\n';
   }
+  f.close();
   if (!f) throw Failure("cannot write " + path, 3);
+  Check(file.Commit());
 }
 
 void RunBench(const BenchArgs& a) {
   SetTorchThreads(a.threads);
+  if (!a.dump.empty()) Check(CheckOutputPath(a.dump, a.force));  // before the slow load
   LoadOptions lo;
   lo.featurize.bits = a.bits;
   Dataset d = Unwrap(LoadDataset(a.data, lo, nullptr));
   if (!a.dump.empty()) {
-    Dump(d, a.dump);
+    Dump(d, a.dump, a.force);
     std::fprintf(stderr, "wrote %s (%zu compounds)\n", a.dump.c_str(), d.size());
     if (a.epochs == 0) return;
   }
@@ -132,6 +137,7 @@ Registrar reg("62-train-bench", [](CLI::App& app) {
   auto a = std::make_shared<BenchArgs>();
   cmd->add_option("--data", a->data, "CSV(.gz) data set")->required();
   cmd->add_option("--dump", a->dump, "Also write the featurised data for bench/trainer/torch_peer.py");
+  AddForceFlag(cmd, &a->force);
   AddUnsignedOption(cmd, "--epochs", &a->epochs, "Epochs to time (0: only dump)")
       ->default_str(std::to_string(a->epochs));
   AddUnsignedOption(cmd, "--hidden", &a->hidden, "", 1)->default_str(std::to_string(a->hidden));

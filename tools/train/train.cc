@@ -10,6 +10,7 @@
 #include "ledger/crypto.h"
 #include "tools/command.h"
 #include "tools/flags.h"
+#include "tools/output_file.h"
 #include "trainer/artifact.h"
 #include "trainer/dataset.h"
 #include "trainer/experiment.h"
@@ -37,6 +38,7 @@ struct CommonArgs {
   uint32_t bits = 32768;
   double valid_fraction = 0.1, test_fraction = 0.1;
   std::string json, predictions;
+  bool force = false;
 };
 
 void AddCommon(CLI::App* cmd, CommonArgs* a) {
@@ -57,6 +59,15 @@ void AddCommon(CLI::App* cmd, CommonArgs* a) {
   cmd->add_option("--test-fraction", a->test_fraction)->capture_default_str();
   cmd->add_option("--json", a->json, "Write a JSON summary to this file ('-' = stdout)");
   cmd->add_option("--predictions", a->predictions, "Write test-fold predictions to this CSV");
+  AddForceFlag(cmd, &a->force);
+}
+
+// Refuses the output files up front (an existing one unless --force), before the data are
+// read and the models trained; they are written whole at the end (tools/output_file.h).
+void CheckOutputs(const CommonArgs& a, const std::string& save = "") {
+  for (const std::string& path : {a.json, a.predictions, save}) {
+    if (!path.empty() && path != "-") Check(CheckOutputPath(path, a.force));
+  }
 }
 
 std::vector<std::string> SplitOn(const std::string& s, char sep) {
@@ -152,15 +163,13 @@ nlohmann::json SelectionJson(const Selection& s, const Dataset& d) {
           {"valid_curve", s.valid_curve}};
 }
 
-void WriteJson(const std::string& path, const nlohmann::json& j) {
+void WriteJson(const std::string& path, const nlohmann::json& j, bool force) {
   if (path.empty()) return;
   if (path == "-") {
     std::printf("%s\n", j.dump(2).c_str());
     return;
   }
-  std::ofstream f(path);
-  f << j.dump(2) << "\n";
-  if (!f) throw Failure("cannot write " + path, 3);
+  Check(WriteOutputFile(path, j.dump(2) + "\n", force));
 }
 
 struct ModeResult {
@@ -187,10 +196,12 @@ ModeResult Run(Mode mode, const std::vector<PartnerInput>& inputs, const Grid& g
   return {mode, std::move(sel), s};
 }
 
-void WritePredictions(const std::string& path, const std::vector<LoadedPartner>& partners,
+void WritePredictions(const std::string& path, bool force,
+                      const std::vector<LoadedPartner>& partners,
                       const std::vector<ModeResult>& results) {
   if (path.empty()) return;
-  std::ofstream f(path);
+  OutputFile file = Unwrap(OutputFile::Create(path, force));
+  std::ofstream f(file.temp_path());
   f << "partner,mode,source_row,smiles,task,label,prediction\n";
   for (const auto& r : results)
     for (size_t p = 0; p < partners.size(); ++p) {
@@ -206,7 +217,9 @@ void WritePredictions(const std::string& path, const std::vector<LoadedPartner>&
             << pred[i * d.num_tasks() + t] << '\n';
         }
     }
+  f.close();
   if (!f) throw Failure("cannot write " + path, 3);
+  Check(file.Commit());
 }
 
 void PrintTable(const std::vector<LoadedPartner>& partners, const std::vector<ModeResult>& results) {
@@ -277,11 +290,12 @@ Registrar reg("61-train", [](CLI::App& app) {
   local->callback([la, data, save] {
     SetTorchThreads(la->threads);
     const Grid g = ParseGrid(*la, la->epochs);
+    CheckOutputs(*la, *save);
     std::vector<LoadedPartner> ps;
     ps.push_back(Load(*data, *la));
     std::vector<ModeResult> results{Run(Mode::kAlone, Inputs(ps), g, *la)};
     PrintTable(ps, results);
-    WritePredictions(la->predictions, ps, results);
+    WritePredictions(la->predictions, la->force, ps, results);
     nlohmann::json j = Summary(ps, results, *la, g);
     if (!save->empty()) {
       const Selection& s = results[0].sel[0];
@@ -290,11 +304,13 @@ Registrar reg("61-train", [](CLI::App& app) {
       o.train.batch_size = la->batch_size;
       o.train.seed = la->seed;
       Artifact art = Unwrap(TrainAloneArtifact(Inputs(ps)[0], s.hidden, s.dropout, s.epoch, o));
-      const Hash32 h = Unwrap(SaveArtifact(*save, art));
+      OutputFile file = Unwrap(OutputFile::Create(*save, la->force));
+      const Hash32 h = Unwrap(SaveArtifact(file.temp_path(), art));
+      Check(file.Commit());
       std::printf("saved %s sha256 %s\n", save->c_str(), h.Hex().c_str());
       j["artifact"] = {{"path", *save}, {"sha256", h.Hex()}};
     }
-    WriteJson(la->json, j);
+    WriteJson(la->json, j, la->force);
   });
 
   // train simulate
@@ -314,6 +330,7 @@ Registrar reg("61-train", [](CLI::App& app) {
   sim->callback([sa, files, rounds, no_central] {
     SetTorchThreads(sa->threads);
     const Grid g = ParseGrid(*sa, *rounds);
+    CheckOutputs(*sa);
     std::vector<LoadedPartner> ps;
     for (const auto& f : *files) ps.push_back(Load(f, *sa));
     std::vector<ModeResult> results;
@@ -323,8 +340,8 @@ Registrar reg("61-train", [](CLI::App& app) {
     for (const auto& r : results)
       std::fprintf(stderr, "%s: %.1f s\n", ModeName(r.mode), r.seconds);
     PrintTable(ps, results);
-    WritePredictions(sa->predictions, ps, results);
-    WriteJson(sa->json, Summary(ps, results, *sa, g));
+    WritePredictions(sa->predictions, sa->force, ps, results);
+    WriteJson(sa->json, Summary(ps, results, *sa, g), sa->force);
   });
 });
 
