@@ -404,6 +404,7 @@ bool VerifySignatureBatch(std::span<const SignatureCheck> checks) {
 
     uint8_t e[32];
     {
+      // TaggedHash("BIP0340/challenge", r || P || m), with the tag's hash computed once.
       CryptoPP::SHA256 sha;
       sha.Update(challenge_tag.data(), 32);
       sha.Update(challenge_tag.data(), 32);
