@@ -28,7 +28,8 @@
 //   consensus_bench [--concurrency 4,16,64] [--seconds 8] [--warmup 2] [--etcd /usr/bin/etcd]
 //                   [--fedledger PATH] [--no-etcd] [--no-fedledger] [--new-connection]
 //                   [--paced RATE] [--signature-limit] [--client-threads N]
-//                   [--thread-per-client] [--presign] [--no-etcd-grpc]
+//                   [--thread-per-client] [--presign] [--no-etcd-grpc] [--no-paced]
+// --no-paced skips the paced level (A/B runs of the closed levels only).
 // --fedledger PATH: another build's `fedledger` (its `fedledger-ml` must sit beside it: the
 // nodes run there).
 #include <arpa/inet.h>
@@ -1040,6 +1041,7 @@ int main(int argc, char** argv) {
   std::string etcd_bin = "/usr/bin/etcd";
   std::string fl_bin = FEDLEDGER_BINARY;
   bool with_etcd = true, with_fedledger = true, sig_limit = false, presign = false;
+  bool with_paced = true;
   bool etcd_grpc = true;
   double paced_rate = 0;
   Transport transport;
@@ -1073,6 +1075,7 @@ int main(int argc, char** argv) {
     else if (a == "--paced") paced_rate = std::stod(next());
     else if (a == "--signature-limit") sig_limit = true;
     else if (a == "--presign") presign = true;
+    else if (a == "--no-paced") with_paced = false;
     else {
       std::fprintf(stderr, "unknown flag %s\n", a.c_str());
       return 2;
@@ -1252,7 +1255,7 @@ int main(int argc, char** argv) {
       if (r.system == "fedledger") paced_rate = std::max(paced_rate, r.rate / 2);
     }
   }
-  if (paced_rate > 0) {
+  if (with_paced && paced_rate > 0) {
     level(paced_clients, paced_rate / paced_clients,
           "paced " + std::to_string(static_cast<int>(paced_rate)) + "/s");
   }

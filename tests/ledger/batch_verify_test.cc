@@ -178,6 +178,44 @@ TEST_CASE("group: a multi-scalar sum equals the sum of its products and P - P is
       }
     }
     REQUIRE(secp::EqualsAffine(*secp::MultiScalarMul(terms, 5, {}), LibMulG(total)));
+    REQUIRE(secp::EqualsAffine(*secp::MultiScalarMul(terms, 5, {}, 1), LibMulG(total)));
+  }
+  // The affine pairwise sums at every size (min_pairs 1), with equal points and opposite
+  // points in one bit's additions, which must leave the affine path for the complete one.
+  for (int round = 0; round < 20; ++round) {
+    std::vector<secp::MsmTerm> terms;
+    size_t n = 1 + rng() % 40;
+    for (size_t i = 0; i < n; ++i) {
+      auto m = RandomScalar(rng);
+      auto k = RandomScalar(rng);
+      terms.push_back({secp::Scalar::FromBytes(k.data()), LibMulG(m.data())});
+      if (rng() % 3 == 0) terms.push_back(terms.back());  // the same point and scalar twice
+      if (rng() % 5 == 0) {                               // and its negation: sums cancel
+        terms.push_back({terms.back().scalar, secp::Negate(terms.back().point)});
+      }
+    }
+    // Compared with the path without affine sums (min_pairs above any count), checked against
+    // libsecp256k1 above.
+    auto plain = secp::MultiScalarMul(terms, 5, {}, SIZE_MAX);
+    auto paired = secp::MultiScalarMul(terms, 5, {}, 1);
+    REQUIRE(plain);
+    REQUIRE(paired);
+    if (secp::IsInfinity(*plain)) {
+      REQUIRE(secp::IsInfinity(*paired));
+    } else {
+      REQUIRE(!secp::IsInfinity(*paired));
+      secp::Ge a;
+      REQUIRE(secp::ToAffine(&*plain, &a, 1));
+      REQUIRE(secp::EqualsAffine(*paired, a));
+    }
+  }
+  {
+    auto k = RandomScalar(rng);
+    auto m = RandomScalar(rng);
+    Ge q = LibMulG(m.data());
+    secp::Scalar s = secp::Scalar::FromBytes(k.data());
+    std::vector<secp::MsmTerm> cancel{{s, q}, {s, secp::Negate(q)}};
+    REQUIRE(secp::IsInfinity(*secp::MultiScalarMul(cancel, 5, {}, 1)));
   }
   Gej p = secp::ToJacobian(g);
   CHECK(secp::IsInfinity(secp::AddAffine(p, secp::Negate(g))));
