@@ -251,9 +251,10 @@ bool IsValidPubKey(const PubKey& pubkey) { return ParsedKey(pubkey) != nullptr; 
 // key are merged (a batch is mostly a few partners' entries), and the keys' and the generator's
 // 256-bit coefficients split into 128-bit halves against tables kept per key, so the doubling
 // chain is 128 steps for the whole batch. A signature then costs a lift of R (a field square
-// root, in libsecp256k1), a challenge hash, R's table (window 4) and ~26 additions, plus ~28 additions per
-// distinct key. The additions at one bit are summed affine with shared inversions first
-// (secp::SumPairsByBit), ~6 field multiplications each instead of ~11. Scalars mod n use libsecp256k1's secret-key arithmetic on public values.
+// root, in libsecp256k1), a challenge hash, R's table (window 4) and ~26 additions, plus ~28
+// additions per distinct key. The additions at one bit are summed affine with shared
+// inversions first (secp::SumPairsByBit), ~6 field multiplications each instead of ~11.
+// Scalars mod n use libsecp256k1's secret-key arithmetic on public values.
 
 namespace {
 

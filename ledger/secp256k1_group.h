@@ -415,7 +415,6 @@ inline std::optional<FixedTable> OddMultiples(const Gej& p, int w) {
   return t;
 }
 
-// nullopt if a table could not be built (a point not of prime order).
 // Pairs whose sums share an inversion below this many are not worth it (an inversion costs
 // about 270 multiplications, an affine addition saves about 5 over a mixed one).
 inline constexpr size_t kMinAffinePairs = 64;
@@ -432,6 +431,7 @@ inline void SumPairsByBit(std::vector<Ge>* points, std::vector<uint32_t>* start,
   // Scratch kept per thread: a batch's buffers are reused by the next, not faulted in again.
   thread_local std::vector<Fe> dx, prefix;
   thread_local std::vector<uint32_t> pair_at;  // index in *points of each pair's first point
+  thread_local std::vector<uint8_t> equal_x;   // per pair: x equal, not added here
   std::vector<Ge>& p = *points;
   std::vector<uint32_t>& st = *start;
   for (;;) {
@@ -444,22 +444,21 @@ inline void SumPairsByBit(std::vector<Ge>* points, std::vector<uint32_t>* start,
     if (dx.size() < pairs) {
       dx.resize(pairs);
       prefix.resize(pairs);
+      equal_x.resize(pairs);
     }
     Fe product = FeInt(1);
     for (size_t k = 0; k < pairs; ++k) {
       uint32_t i = pair_at[k];
       dx[k] = NormalizeWeak(Add(p[i + 1].x, Neg(p[i].x, 1)));
-      // Equal x: marked by a zero dx, left out of the product (its prefix is its predecessor's).
-      if (!IsZero(dx[k])) product = Mul(product, dx[k]);
+      // Equal x: left out of the product (its prefix is its predecessor's).
+      equal_x[k] = IsZero(dx[k]);
+      if (!equal_x[k]) product = Mul(product, dx[k]);
       prefix[k] = product;
     }
     Fe inv = Inv(product);  // 1 / (the product of the nonzero dx up to k) as k walks down
     for (size_t k = pairs; k-- > 0;) {
+      if (equal_x[k]) continue;
       uint32_t i = pair_at[k];
-      if (IsZero(dx[k])) {
-        p[i].x.n[0] = ~u64{0};  // marks the pair for the compaction below
-        continue;
-      }
       Fe inv_k = k ? Mul(inv, prefix[k - 1]) : inv;  // 1 / dx[k]
       inv = Mul(inv, dx[k]);
       const Ge& a = p[i];
@@ -469,15 +468,15 @@ inline void SumPairsByBit(std::vector<Ge>* points, std::vector<uint32_t>* start,
       Fe y3 = NormalizeWeak(Add(Mul(lambda, Add(a.x, Neg(x3, 1))), Neg(a.y, 1)));
       p[i] = Ge{x3, y3};  // the sum replaces the pair's first point
     }
-    // Compaction, in place and in order: each bit keeps its sums and its odd point; a marked
-    // pair (no limb of a weakly normalized element is all ones) moves to `rest` whole.
+    // Compaction, in place and in order (pairs in pair_at's order): each bit keeps its sums
+    // and its odd point; a pair with equal x moves to `rest` whole.
     uint32_t out = 0;
+    size_t k = 0;
     for (int b = 0; b < bits; ++b) {
       uint32_t i = st[b], end = st[b + 1];
       st[b] = out;
-      for (; i + 1 < end; i += 2) {
-        if (p[i].x.n[0] == ~u64{0}) {
-          p[i].x = p[i + 1].x;  // the mark overwrote x, which equals the second point's
+      for (; i + 1 < end; i += 2, ++k) {
+        if (equal_x[k]) {
           rest->push_back({b, p[i]});
           rest->push_back({b, p[i + 1]});
         } else {
@@ -490,6 +489,7 @@ inline void SumPairsByBit(std::vector<Ge>* points, std::vector<uint32_t>* start,
   }
 }
 
+// nullopt if a table could not be built (a point not of prime order).
 inline std::optional<Gej> MultiScalarMul(const std::vector<MsmTerm>& terms, int w,
                                          const std::vector<std::pair<Scalar, const FixedTable*>>& fixed,
                                          size_t min_pairs = kMinAffinePairs) {
