@@ -35,6 +35,8 @@ void EncodeBody(Writer& w, const SyncResponse& r) {
 void EncodeBody(Writer& w, const EntryBatch& b) {
   w.Varint(b.entries.size());
   for (const Entry& e : b.entries) w.VarBytes(e.bytes());
+  w.Varint(b.r_ys.size());
+  for (const Hash32& y : b.r_ys) w.Hash(y);
 }
 
 Result<Proposal> DecodeProposal(Reader& r) {
@@ -113,6 +115,15 @@ Result<EntryBatch> DecodeEntryBatch(Reader& r) {
     auto e = Entry::Decode(eb);
     if (!e.ok()) return e.status().WithContext("entry_batch entry " + std::to_string(i));
     b.entries.push_back(std::move(e).value());
+  }
+  FL_ASSIGN(uint64_t hints, r.Count("entry_batch.r_ys", kMaxBatchEntries));
+  if (hints != 0 && hints != n) {
+    return Status::InvalidArgument("entry_batch: " + std::to_string(hints) + " R hints for " +
+                                   std::to_string(n) + " entries (0 or one per entry)");
+  }
+  b.r_ys.resize(hints);
+  for (Hash32& y : b.r_ys) {
+    FL_ASSIGN(y, r.Hash("entry_batch.r_y"));
   }
   return b;
 }

@@ -18,7 +18,11 @@
 //   type 4 SYNC_RESPONSE := list<bytes<kMaxBlockBytes> block
 //                           | bytes<kMaxCertificateBytes> cert, kMaxSyncBlocks>
 //                           committed blocks in increasing height order, each with its certificate
-//   type 5 ENTRY_BATCH   := list<bytes<262144> entry, kMaxBatchEntries>
+//   type 5 ENTRY_BATCH   := list<bytes<262144> entry, kMaxBatchEntries> | list<hash r_y>
+//       r_y: none, or one per entry: the y coordinate of the entry signature's R as the
+//       sender's batch verification lifted it (all zero: none for that entry). A hint that
+//       saves each receiver a square root per entry; checked, never trusted (ledger/crypto.h
+//       SignatureCheck::r_y). Another count than 0 or the entries' is malformed.
 // The vote body has no length prefix: it runs to the end of the message.
 //
 // Decoders check format only (lengths, kinds, trailing bytes, proposal and vote fields). They
@@ -98,6 +102,9 @@ struct EntryBatch {
   // entries[i]'s signature verified, so the mempool does not check it again; false or
   // missing means it is checked as usual.
   std::vector<bool> signature_verified{};
+  // Empty, or one per entry (the grammar's r_y). The state machine neither sets nor reads
+  // them: the node adds its own when it sends and hands them to the verifier when it receives.
+  std::vector<Hash32> r_ys{};
 };
 
 using Message = std::variant<Proposal, Vote, SyncRequest, SyncResponse, EntryBatch>;

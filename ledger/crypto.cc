@@ -259,7 +259,8 @@ bool IsValidPubKey(const PubKey& pubkey) { return ParsedKey(pubkey) != nullptr; 
 namespace {
 
 // Affine coordinates of lift_x(x): the point with even y, through libsecp256k1's parser.
-bool LiftX(const uint8_t* x32, secp::Ge* out) {
+// `y32`, if given, receives y's 32 bytes.
+bool LiftX(const uint8_t* x32, secp::Ge* out, uint8_t* y32 = nullptr) {
   uint8_t compressed[33];
   compressed[0] = 0x02;
   std::memcpy(compressed + 1, x32, 32);
@@ -270,6 +271,21 @@ bool LiftX(const uint8_t* x32, secp::Ge* out) {
   secp256k1_ec_pubkey_serialize(Ctx(), full, &len, &point, SECP256K1_EC_UNCOMPRESSED);
   out->x = secp::FeFromBytes(full + 1);
   out->y = secp::FeFromBytes(full + 33);
+  if (y32) std::memcpy(y32, full + 33, 32);
+  return true;
+}
+
+// lift_x(x) from a claimed y, without the square root: (x, y) is that point iff both are
+// below p, y is even and y^2 = x^3 + 7 (the curve has two points with this x, y and p - y,
+// and lift_x picks the even one). False for any other y; the caller then lifts x itself.
+bool LiftXWithHint(const uint8_t* x32, const uint8_t* y32, secp::Ge* out) {
+  if (y32[31] & 1) return false;
+  secp::Fe x = secp::FeFromBytes(x32);
+  secp::Fe y = secp::FeFromBytes(y32);
+  if (!secp::IsCanonical(x) || !secp::IsCanonical(y)) return false;
+  secp::Fe rhs = secp::Add(secp::Mul(secp::Sqr(x), x), secp::FeInt(7));
+  if (!secp::Equal(secp::Sqr(y), rhs)) return false;
+  *out = secp::Ge{x, y};
   return true;
 }
 
@@ -370,7 +386,7 @@ constexpr size_t kMaxBatch = 256;
 
 }  // namespace
 
-bool VerifySignatureBatch(std::span<const SignatureCheck> checks) {
+bool VerifySignatureBatch(std::span<const SignatureCheck> checks, Hash32* r_ys) {
   const size_t u = checks.size();
   if (u == 0) return true;
   static const Hash32 challenge_tag = Sha256(std::string_view("BIP0340/challenge"));
@@ -402,7 +418,12 @@ bool VerifySignatureBatch(std::span<const SignatureCheck> checks) {
     const uint8_t* r = c.sig->data();
     const uint8_t* s = c.sig->data() + 32;
     secp::Ge big_r;
-    if (!LiftX(r, &big_r) || !secp256k1_ec_seckey_verify(ctx, s)) return false;
+    if (c.r_y && LiftXWithHint(r, c.r_y->data(), &big_r)) {
+      if (r_ys) r_ys[i] = *c.r_y;
+    } else if (!LiftX(r, &big_r, r_ys ? r_ys[i].data() : nullptr)) {
+      return false;
+    }
+    if (!secp256k1_ec_seckey_verify(ctx, s)) return false;
 
     uint8_t e[32];
     {
@@ -467,8 +488,10 @@ bool VerifySignatureBatch(std::span<const SignatureCheck> checks) {
   return sum && secp::IsInfinity(*sum);
 }
 
-std::vector<bool> VerifySignatures(std::span<const SignatureCheck> checks) {
+std::vector<bool> VerifySignatures(std::span<const SignatureCheck> checks,
+                                   std::vector<Hash32>* r_ys) {
   std::vector<bool> ok(checks.size(), true);
+  if (r_ys) r_ys->assign(checks.size(), Hash32{});
   // The batch takes the signatures of keys seen before (in this batch or an earlier call);
   // the others are checked alone. A batch pays off from kMinBatch signatures
   // (bench/signature_bench); if it fails, its signatures are checked alone to find the bad.
@@ -493,10 +516,17 @@ std::vector<bool> VerifySignatures(std::span<const SignatureCheck> checks) {
   if (batch.size() >= kMinBatch) {
     const size_t chunks = (batch.size() + kMaxBatch - 1) / kMaxBatch;
     const size_t per_chunk = (batch.size() + chunks - 1) / chunks;
+    std::vector<Hash32> chunk_ys(r_ys ? per_chunk : 0);
     for (size_t from = 0; from < batch.size(); from += per_chunk) {
       size_t to = std::min(batch.size(), from + per_chunk);
-      if (!VerifySignatureBatch(std::span(batch).subspan(from, to - from))) continue;
-      for (size_t k = from; k < to; ++k) in_batch[batched[k]] = true;
+      if (!VerifySignatureBatch(std::span(batch).subspan(from, to - from),
+                                r_ys ? chunk_ys.data() : nullptr)) {
+        continue;
+      }
+      for (size_t k = from; k < to; ++k) {
+        in_batch[batched[k]] = true;
+        if (r_ys) (*r_ys)[batched[k]] = chunk_ys[k - from];
+      }
     }
   }
   for (size_t i = 0; i < checks.size(); ++i) {

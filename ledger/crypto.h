@@ -110,6 +110,12 @@ struct SignatureCheck {
   const PubKey* pubkey;
   const Hash32* digest;
   const Signature* sig;
+  // Optional: the y coordinate (32 bytes, big-endian) of the signature's R = lift_x(r), as
+  // another verifier found it (SignatureR). Batch verification needs R as a point, and
+  // lifting it costs a square root, about a quarter of a batched check; with a hint it costs
+  // a multiplication or two. The hint is checked, not trusted: one that is not lift_x(r)'s y
+  // is ignored and R is lifted as usual, so a hint never changes a verdict.
+  const Hash32* r_y = nullptr;
 };
 
 // BIP-340 batch verification: true iff every signature in `checks` is valid, with a chance of
@@ -119,12 +125,17 @@ struct SignatureCheck {
 // the batch hit a case it does not handle (a challenge or a sum of exactly zero, with
 // negligible probability): the caller then checks each on its own, e.g. with
 // VerifySignatures.
-bool VerifySignatureBatch(std::span<const SignatureCheck> checks);
+// `r_ys`, if given, has room for checks.size() values and receives each R's y (the hints
+// above), valid only when the batch returns true.
+bool VerifySignatureBatch(std::span<const SignatureCheck> checks, Hash32* r_ys = nullptr);
 
 // The verdict for each signature, as VerifySignature would give it: the signatures of keys seen
 // before (by this thread, or twice in `checks`) in one batch, the others each on its own, and
 // the batch's each on its own too if the batch fails (or is too small to pay off).
-std::vector<bool> VerifySignatures(std::span<const SignatureCheck> checks);
+// `r_ys`, if given, is set to checks.size() values: the y of each signature's R where a batch
+// verified it, all zero bytes (no hint) for the signatures checked alone.
+std::vector<bool> VerifySignatures(std::span<const SignatureCheck> checks,
+                                   std::vector<Hash32>* r_ys = nullptr);
 
 // True iff the 32 bytes are the x coordinate of a curve point (a usable public key).
 bool IsValidPubKey(const PubKey& pubkey);

@@ -47,7 +47,7 @@ struct Fe {
 };
 
 // 32 big-endian bytes, which must encode a value below p (callers pass libsecp256k1's
-// serialized coordinates).
+// serialized coordinates, or check with IsCanonical).
 inline Fe FeFromBytes(const uint8_t* b) {
   u64 w[4];
   for (int i = 0; i < 4; ++i) {
@@ -133,6 +133,12 @@ inline bool IsZero(const Fe& a) {
 inline bool Equal(const Fe& a, const Fe& b) {
   Fe x = Normalize(a), y = Normalize(b);
   return std::memcmp(x.n, y.n, sizeof x.n) == 0;
+}
+
+// Whether FeFromBytes's input was below p (a value at or above p normalizes to another).
+inline bool IsCanonical(const Fe& from_bytes) {
+  Fe r = Normalize(from_bytes);
+  return std::memcmp(r.n, from_bytes.n, sizeof r.n) == 0;
 }
 
 // Reduces the nine 104-bit-ish columns d[k] (each below 2^117) of a product.

@@ -90,7 +90,7 @@ void PostEntry(Node& node, const HttpRequest& req, Responder res) {
   if (!bytes.ok()) return Reply(res, bytes.status().WithContext("field 'entry'"));
   auto entry = Entry::Decode(*bytes);
   if (!entry.ok()) return Reply(res, entry.status().WithContext("entry"));
-  // Node::Submit verifies the signature on this (HTTP) thread, off the consensus thread.
+  // The signature is verified with the other submissions drained with it (Node::DrainIncoming).
   node.Submit(std::move(entry).value(), o, [res](const SubmitOutcome& out) {
     res.Send(SubmitResponse(out));
   });

@@ -46,13 +46,25 @@ class Node::Outbox : public consensus::Outbox {
     if (const auto* v = std::get_if<Vote>(&m)) {
       self_signed = v->validator == node_->key_.pubkey();
       if (self_signed && v->type == VoteType::kPrecommit) kind = SendQueue::Kind::kOwnPrecommit;
-    } else if (std::holds_alternative<consensus::EntryBatch>(m)) {
-      kind = SendQueue::Kind::kEntryBatch;  // ahead of the votes it shares a frame with
+    } else if (const auto* b = std::get_if<consensus::EntryBatch>(&m)) {
+      // Ahead of the votes it shares a frame with, and with the R hints of DrainIncoming.
+      queue_.Add({std::nullopt, consensus::EncodeMessage(WithHints(*b))},
+                 SendQueue::Kind::kEntryBatch);
+      return;
     } else {
       self_signed = std::holds_alternative<consensus::Proposal>(m);  // only ours are broadcast
     }
     queue_.Add({std::nullopt, consensus::EncodeMessage(m), self_signed}, kind);
   }
+  // The y of each R that DrainIncoming's batch verification lifted, by entry, in the order
+  // the entries went to SubmitEntries; an ENTRY_BATCH sent meanwhile carries them, so each
+  // receiver skips those square roots. Empty outside that call.
+  struct Hint {
+    Hash32 leaf;
+    Hash32 r_y;
+  };
+  std::vector<Hint> hints;
+
   // True when this call into the state machine precommitted: the height is about to end.
   bool precommit_queued() const { return queue_.precommit_queued(); }
   void Flush() {
@@ -90,6 +102,27 @@ class Node::Outbox : public consensus::Outbox {
   }
 
  private:
+  // `b` with r_ys from `hints`. The state machine admits a subsequence of what it was given,
+  // in order, so one pass pairs them up; an entry without a hint gets zeros (none).
+  consensus::EntryBatch WithHints(const consensus::EntryBatch& b) const {
+    consensus::EntryBatch out{b.entries};
+    if (hints.empty()) return out;
+    out.r_ys.resize(b.entries.size());
+    bool any = false;
+    size_t h = 0;
+    for (size_t i = 0; i < b.entries.size(); ++i) {
+      const Hash32& leaf = b.entries[i].leaf_hash();
+      size_t k = h;
+      while (k < hints.size() && hints[k].leaf != leaf) ++k;
+      if (k == hints.size()) continue;
+      out.r_ys[i] = hints[k].r_y;
+      any |= !hints[k].r_y.IsZero();
+      h = k + 1;
+    }
+    if (!any) out.r_ys.clear();
+    return out;
+  }
+
   Node* node_;
   SendQueue queue_;
 };
@@ -427,7 +460,10 @@ void Node::OnPeerMessage(const PubKey& from, Bytes payload, bool self_signed) {
   if (auto* batch = std::get_if<consensus::EntryBatch>(&*m)) {
     std::vector<SignatureCheck> checks;
     checks.reserve(batch->entries.size());
-    for (const Entry& e : batch->entries) checks.push_back(e.signature_check());
+    for (size_t i = 0; i < batch->entries.size(); ++i) {
+      checks.push_back(batch->entries[i].signature_check());
+      if (!batch->r_ys.empty() && !batch->r_ys[i].IsZero()) checks.back().r_y = &batch->r_ys[i];
+    }
     batch->signature_verified = VerifySignatures(checks);
   }
   auto msg = std::make_shared<consensus::Message>(std::move(m).value());
@@ -527,8 +563,14 @@ void Node::DrainIncoming() {
     entries.push_back(in.entry);
     checks.push_back(in.entry.signature_check());
   }
-  std::vector<bool> verified = VerifySignatures(checks);
+  std::vector<Hash32> r_ys;
+  std::vector<bool> verified = VerifySignatures(checks, &r_ys);
+  outbox_->hints.reserve(batch.size());
+  for (size_t i = 0; i < batch.size(); ++i) {
+    outbox_->hints.push_back({batch[i].entry.leaf_hash(), r_ys[i]});
+  }
   auto results = consensus_->SubmitEntries(std::move(entries), NowMs(), verified);
+  outbox_->hints.clear();
   if (!results.ok()) {
     Drive("submit", results.status());
     SubmitOutcome o;

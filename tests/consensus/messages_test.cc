@@ -65,8 +65,11 @@ TEST_CASE("messages: every type round-trips canonically", "[messages]") {
   CommittedBlock cb{p.block, Certificate{3, 2, p.block_hash, {{0, v.sig}, {2, v.sig}}}};
   CommittedBlock cb2 = cb;
   cb2.block.header.height = 4;
+  EntryBatch hinted{{SomeEntry("c1", 1, key), SomeEntry("c1", 2, key)}};
+  hinted.r_ys = {Sha256("y1"), Hash32{}};
   std::vector<Message> msgs = {p, v, SyncRequest{12, 8}, SyncResponse{{cb, cb2}},
-                               EntryBatch{{SomeEntry("c1", 1, key), SomeEntry("c1", 2, key)}}};
+                               EntryBatch{{SomeEntry("c1", 1, key), SomeEntry("c1", 2, key)}},
+                               hinted};
   for (const Message& m : msgs) {
     Bytes b = EncodeMessage(m);
     auto d = DecodeMessage(b);
@@ -80,6 +83,8 @@ TEST_CASE("messages: every type round-trips canonically", "[messages]") {
   CHECK(dp.block_hash == p.block.header.Hash());
   CHECK(dp.VerifySignature(key.pubkey()));
   CHECK_FALSE(dp.VerifySignature(SecretKey::FromSeed("other").pubkey()));
+  auto db = DecodeMessage(EncodeMessage(hinted));
+  CHECK(std::get<EntryBatch>(*db).r_ys == hinted.r_ys);
 }
 
 TEST_CASE("messages: the proposal signature is domain separated and binds every field",
@@ -186,6 +191,11 @@ TEST_CASE("messages: malformed input is rejected with a reason", "[messages]") {
   p.pol_round = kNoRound;
   p.pol_votes[0].round = kNoRound;
   expect_reject(EncodeMessage(p), "without a pol_round");
+
+  // R hints: none, or one per entry.
+  EntryBatch eb{{SomeEntry("c1", 1, key), SomeEntry("c1", 2, key)}};
+  eb.r_ys = {Sha256("y")};
+  expect_reject(EncodeMessage(eb), "1 R hints for 2 entries");
 
   // Sync responses must hold consecutive heights.
   CommittedBlock cb{SomeProposal(key).block, Certificate{}};

@@ -3,6 +3,7 @@
 #include <secp256k1.h>
 
 #include <catch2/catch.hpp>
+#include <cstring>
 #include <random>
 
 #include "ledger/crypto.h"
@@ -367,6 +368,102 @@ TEST_CASE("batch: errors that cancel without randomizers are caught") {
   CHECK_FALSE(VerifySignatureBatch(c));
   auto v = VerifySignatures(c);
   CHECK(std::count(v.begin(), v.end(), false) == 2);
+}
+
+// R's y as libsecp256k1 lifts it: the even-y point with x = r.
+Hash32 LibRY(const Signature& sig) {
+  uint8_t compressed[33];
+  compressed[0] = 0x02;
+  std::memcpy(compressed + 1, sig.data(), 32);
+  secp256k1_pubkey p;
+  REQUIRE(secp256k1_ec_pubkey_parse(TestCtx(), &p, compressed, sizeof compressed));
+  uint8_t full[65];
+  size_t len = sizeof full;
+  secp256k1_ec_pubkey_serialize(TestCtx(), full, &len, &p, SECP256K1_EC_UNCOMPRESSED);
+  Hash32 y;
+  std::memcpy(y.data(), full + 33, 32);
+  return y;
+}
+
+// p - y: the other point with the same x (odd y when y is even).
+Hash32 OtherY(const Hash32& y) {
+  static const uint8_t kP[32] = {0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+                                 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+                                 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFE, 0xFF, 0xFF, 0xFC, 0x2F};
+  Hash32 out;
+  int borrow = 0;
+  for (int i = 31; i >= 0; --i) {
+    int d = kP[i] - y.v[i] - borrow;
+    borrow = d < 0;
+    out.v[i] = static_cast<uint8_t>(d + (borrow ? 256 : 0));
+  }
+  return out;
+}
+
+TEST_CASE("batch: R's y comes out of a batch and goes back in as a hint") {
+  auto s = MakeSigned(40, 5, 606);
+  auto c = Checks(s);
+  std::vector<Hash32> ys;
+  auto v = VerifySignatures(c, &ys);
+  REQUIRE(std::count(v.begin(), v.end(), true) == 40);
+  REQUIRE(ys.size() == 40);
+  for (size_t i = 0; i < s.size(); ++i) REQUIRE(ys[i] == LibRY(s[i].sig));
+
+  // Hinted, the verdicts are the same, and so are the ys handed on.
+  for (size_t i = 0; i < c.size(); ++i) c[i].r_y = &ys[i];
+  std::vector<Hash32> again;
+  v = VerifySignatures(c, &again);
+  CHECK(std::count(v.begin(), v.end(), true) == 40);
+  CHECK(again == ys);
+
+  // A bad signature among good hints is still found, alone.
+  s[7].sig[45] ^= 0x04;
+  v = VerifySignatures(c);
+  for (size_t i = 0; i < s.size(); ++i) REQUIRE(v[i] == (i != 7));
+
+  // Signatures checked alone (fewer than a batch) have no y to hand on.
+  auto few = MakeSigned(2, 2, 607);
+  auto fc = Checks(few);
+  VerifySignatures(fc, &ys);
+  REQUIRE(ys.size() == 2);
+  CHECK(ys[0].IsZero());
+  CHECK(ys[1].IsZero());
+}
+
+// A hint is checked, never trusted: any y but lift_x(r)'s is ignored, R is lifted as without
+// one, and so no hint turns a valid batch invalid or an invalid one valid.
+TEST_CASE("batch: wrong R hints change no verdict") {
+  auto s = MakeSigned(24, 3, 909);
+  std::vector<Hash32> good;
+  for (const Signed& x : s) good.push_back(LibRY(x.sig));
+  Hash32 above_p;
+  above_p.v.fill(0xFF);
+  above_p.v[31] = 0xFE;  // even, but not below p
+  Hash32 zero_but_one_bit{};
+  zero_but_one_bit.v[30] = 1;  // even, below p, not on the curve for this x
+  std::vector<Hash32> wrong = {OtherY(good[0]), above_p, zero_but_one_bit, good[5]};
+  for (const Hash32& w : wrong) {
+    for (bool valid : {true, false}) {
+      auto t = s;
+      if (!valid) t[11].sig[40] ^= 0x20;
+      auto c = Checks(t);
+      std::vector<Hash32> hints = good;
+      for (size_t i = 0; i < c.size(); ++i) c[i].r_y = &hints[i];
+      hints[3] = w;  // never signature 5's own y: good[5] is the y of another R
+      std::vector<Hash32> ys;
+      INFO("hint " << w.Hex() << (valid ? " valid batch" : " one bad signature"));
+      CHECK(VerifySignatureBatch(c) == valid);
+      auto v = VerifySignatures(c, &ys);
+      for (size_t i = 0; i < t.size(); ++i) REQUIRE(v[i] == (valid || i != 11));
+      if (valid) CHECK(ys == good);  // the wrong hint replaced by the lifted y
+    }
+  }
+  // The odd y of R itself: the point (r, p - y) is on the curve but is not lift_x(r).
+  auto c = Checks(s);
+  Hash32 odd = OtherY(good[2]);
+  REQUIRE((odd.v[31] & 1) == 1);
+  c[2].r_y = &odd;
+  CHECK(VerifySignatureBatch(c));
 }
 
 }  // namespace
