@@ -541,7 +541,7 @@ TEST_CASE("node: a frame without a signature passes only the sender's own votes"
   REQUIRE(c.ok());
   c->log_level = net::LogLevel::kWarn;
   uint16_t peer_port = net::testing::FreePort();
-  c->peers.push_back({vals[1].pubkey(), {"127.0.0.1", peer_port}});
+  c->peers.push_back({vals[1].pubkey(), {"127.0.0.1", peer_port}, std::nullopt});
   std::mutex mu;
   std::vector<std::string> lines;
   auto n = Node::Open(*c, [&](net::LogLevel, const std::string& line) {
