@@ -111,9 +111,9 @@ struct SignatureCheck {
   const Hash32* digest;
   const Signature* sig;
   // Optional: the y coordinate (32 bytes, big-endian) of the signature's R = lift_x(r), as
-  // another verifier found it (SignatureR). Batch verification needs R as a point, and
-  // lifting it costs a square root, about a quarter of a batched check; with a hint it costs
-  // a multiplication or two. The hint is checked, not trusted: one that is not lift_x(r)'s y
+  // another verifier found it (VerifySignatures' r_ys). Batch verification needs R as a
+  // point; lifting it takes a square root, about a quarter of a batched check, and checking a
+  // hint a few multiplications. The hint is checked, not trusted: one that is not lift_x(r)'s y
   // is ignored and R is lifted as usual, so a hint never changes a verdict.
   const Hash32* r_y = nullptr;
 };
