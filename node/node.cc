@@ -492,6 +492,7 @@ void Node::Submit(Entry entry, SubmitOptions options, SubmitCallback done) {
   }
   bool post = false;
   bool now = false;
+  uint64_t generation = 0;
   {
     std::lock_guard<std::mutex> lock(incoming_mu_);
     if (!stopped_) {
@@ -500,6 +501,7 @@ void Node::Submit(Entry entry, SubmitOptions options, SubmitCallback done) {
           Incoming{std::move(entry), options, std::move(done), Steady::now(), unused_below});
       post = !drain_posted_;
       drain_posted_ = true;
+      if (post) generation = ++drain_generation_;
     }
   }
   if (!post) {
@@ -517,10 +519,20 @@ void Node::Submit(Entry entry, SubmitOptions options, SubmitCallback done) {
   // ENTRY_BATCH when this node precommits (Drive), in the frames that carry the precommit,
   // or after kSubmitBatchDelay if no precommit comes first (a slow height, a node catching
   // up). Draining every 2 ms instead cost a signed frame per peer and a wake-up each time.
+  // The timer drains only the submissions it was set for: if a precommit drained them first,
+  // a later submission has started a new generation with a timer of its own. (Stale timers
+  // used to drain whatever had arrived since, in the middle of the next height: two or three
+  // small ENTRY_BATCHes per height instead of one.)
   if (now) {
     loop_.Post([this] { DrainIncoming(); });
   } else {
-    loop_.PostAfter(kSubmitBatchDelay, [this] { DrainIncoming(); });
+    loop_.PostAfter(kSubmitBatchDelay, [this, generation] {
+      {
+        std::lock_guard<std::mutex> lock(incoming_mu_);
+        if (generation != drain_generation_ || !drain_posted_) return;
+      }
+      DrainIncoming();
+    });
   }
 }
 

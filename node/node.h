@@ -192,6 +192,7 @@ class Node {
   std::vector<std::function<void(const Block&)>> commit_listeners_;
   std::vector<Incoming> incoming_;  // guarded by incoming_mu_
   bool drain_posted_ = false;       // guarded by incoming_mu_
+  uint64_t drain_generation_ = 0;   // guarded by incoming_mu_; one per drain posted
 
   // Event-loop thread only.
   bool fatal_ = false;
