@@ -529,9 +529,9 @@ void Node::Submit(Entry entry, SubmitOptions options, SubmitCallback done) {
     loop_.PostAfter(kSubmitBatchDelay, [this, generation] {
       {
         std::lock_guard<std::mutex> lock(incoming_mu_);
-        if (generation != drain_generation_ || !drain_posted_) return;
+        if (generation != drain_generation_) return;
       }
-      DrainIncoming();
+      DrainIncoming();  // nothing to do if a precommit drained them and none came since
     });
   }
 }
