@@ -390,12 +390,7 @@ void Node::Stop() {
     for (Waiter& w : ws) w.done(o);
   }
   waiters_.clear();
-  std::vector<Incoming> pending;
-  {
-    std::lock_guard<std::mutex> lock(incoming_mu_);
-    pending.swap(incoming_);
-  }
-  for (Incoming& in : pending) in.done(o);
+  for (Incoming& in : incoming_.Close()) in.done(o);
   if (started_) {
     Log(LogLevel::kInfo, "component=node event=stopped height=" + std::to_string(store_->height()));
   }
@@ -490,59 +485,33 @@ void Node::Submit(Entry entry, SubmitOptions options, SubmitCallback done) {
       return;
     }
   }
-  bool post = false;
-  bool now = false;
-  uint64_t generation = 0;
-  {
-    std::lock_guard<std::mutex> lock(incoming_mu_);
-    if (!stopped_) {
-      now = incoming_.empty() && mempool_size_.load(std::memory_order_relaxed) == 0;
-      incoming_.push_back(
-          Incoming{std::move(entry), options, std::move(done), Steady::now(), unused_below});
-      post = !drain_posted_;
-      drain_posted_ = true;
-      if (post) generation = ++drain_generation_;
-    }
-  }
-  if (!post) {
-    if (stopped_ && done) {
+  auto pushed = incoming_.Push(
+      Incoming{std::move(entry), options, std::move(done), Steady::now(), unused_below},
+      mempool_size_.load(std::memory_order_relaxed) == 0);
+  switch (pushed.wake) {
+    case SubmissionQueue<Incoming>::Wake::kClosed: {
       SubmitOutcome o;
       o.kind = SubmitOutcome::Kind::kStopped;
       o.reason = "the node is stopping";
-      done(o);
+      if (pushed.refused->done) pushed.refused->done(o);
+      return;
     }
-    return;
-  }
-  // An idle node (empty mempool: no height is deciding work) hands the entry on at once.
-  // Otherwise the entry cannot be proposed before the current height ends anyway; it only has
-  // to reach the next proposer before that. So submissions gather and leave in one
-  // ENTRY_BATCH when this node precommits (Drive), in the frames that carry the precommit,
-  // or after kSubmitBatchDelay if no precommit comes first (a slow height, a node catching
-  // up). Draining every 2 ms instead cost a signed frame per peer and a wake-up each time.
-  // The timer drains only the submissions it was set for: if a precommit drained them first,
-  // a later submission has started a new generation with a timer of its own. (Stale timers
-  // used to drain whatever had arrived since, in the middle of the next height: two or three
-  // small ENTRY_BATCHes per height instead of one.)
-  if (now) {
-    loop_.Post([this] { DrainIncoming(); });
-  } else {
-    loop_.PostAfter(kSubmitBatchDelay, [this, generation] {
-      {
-        std::lock_guard<std::mutex> lock(incoming_mu_);
-        if (generation != drain_generation_) return;
-      }
-      DrainIncoming();  // nothing to do if a precommit drained them and none came since
-    });
+    case SubmissionQueue<Incoming>::Wake::kNone:
+      return;
+    case SubmissionQueue<Incoming>::Wake::kNow:
+      loop_.Post([this] { DrainIncoming(); });
+      return;
+    case SubmissionQueue<Incoming>::Wake::kTimer:
+      // node/submission_queue.h says when submissions leave; usually with our precommit.
+      loop_.PostAfter(kSubmitBatchDelay, [this, generation = pushed.generation] {
+        if (incoming_.TimerDue(generation)) DrainIncoming();
+      });
+      return;
   }
 }
 
 void Node::DrainIncoming() {
-  std::vector<Incoming> batch;
-  {
-    std::lock_guard<std::mutex> lock(incoming_mu_);
-    batch.swap(incoming_);
-    drain_posted_ = false;
-  }
+  std::vector<Incoming> batch = incoming_.Take();
   if (batch.empty()) return;
   if (fatal_) {
     SubmitOutcome o;

@@ -43,6 +43,7 @@
 #include "net/log.h"
 #include "node/config.h"
 #include "node/event_loop.h"
+#include "node/submission_queue.h"
 
 namespace fedledger::net {
 class PeerNetwork;
@@ -187,12 +188,9 @@ class Node {
   std::unique_ptr<net::HttpServer> http_;
   EventLoop loop_;
 
-  std::mutex incoming_mu_;
   std::mutex listeners_mu_;
   std::vector<std::function<void(const Block&)>> commit_listeners_;
-  std::vector<Incoming> incoming_;  // guarded by incoming_mu_
-  bool drain_posted_ = false;       // guarded by incoming_mu_
-  uint64_t drain_generation_ = 0;   // guarded by incoming_mu_; one per drain posted
+  SubmissionQueue<Incoming> incoming_;
 
   // Event-loop thread only.
   bool fatal_ = false;
