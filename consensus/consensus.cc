@@ -306,7 +306,7 @@ Status Consensus::HandleSyncResponse(const PubKey& from, const SyncResponse& r) 
     }
     ++committed;
     ++stats_.synced_blocks;
-    mempool_.RemoveCommitted(cb.block, *app_);
+    DropCommitted(cb.block);
     out_->Committed(cb.block, cb.cert);
     NewHeight();
     FL_TRY(StartRound(0));
@@ -604,7 +604,7 @@ Result<Block> Consensus::BuildBlock(std::vector<Entry> entries) {
     ++stats_.evicted_entries;
     out_->Rejected(signer_->pubkey(), "evicted " + bad.leaf_hash().Hex().substr(0, 16) +
                                           " from the mempool: " + reason);
-    out_->Evicted(bad, reason);
+    out_->Evicted(bad, Admission::kRejected, reason);
     std::vector<Entry> rest;
     if (evictions + 1 < kMaxEvictions) {
       rest.reserve(es.size() - 1);
@@ -658,10 +658,20 @@ Status Consensus::CommitBlock(const Block& block, const Certificate& cert) {
                             " that >2/3 of the validators precommitted: " + s.ToString());
   }
   ++stats_.commits;
-  mempool_.RemoveCommitted(block, *app_);
+  DropCommitted(block);
   out_->Committed(block, cert);
   NewHeight();
   return StartRound(0);
+}
+
+void Consensus::DropCommitted(const Block& block) {
+  for (const Entry& e : mempool_.RemoveCommitted(block, *app_)) {
+    ++stats_.stale_entries;
+    out_->Evicted(e, Admission::kStaleNonce,
+                  "nonce " + std::to_string(e.nonce()) + " is not above the signer's last committed " +
+                      std::to_string(app_->LastNonce(e.signer())) +
+                      " (a later entry of this signer committed first)");
+  }
 }
 
 void Consensus::NewHeight() {

@@ -56,10 +56,11 @@ class Outbox {
   virtual void Committed(const Block& block, const Certificate& cert) = 0;
   // A message from `from` was dropped; `reason` says why (for logs and metrics).
   virtual void Rejected(const PubKey& from, const std::string& reason) {}
-  // `entry` left the mempool without being committed: the application refused it on top of
-  // the entries before it in this validator's proposal (`reason` says why). Clients waiting
-  // for it can be told now.
-  virtual void Evicted(const Entry& entry, const std::string& reason) {}
+  // `entry` left the mempool without being committed, and never will be: the application
+  // refused it on top of the entries before it in this validator's proposal (kRejected), or
+  // a block committed a higher nonce of its signer first (kStaleNonce). `reason` says why.
+  // Clients waiting for it can be told now.
+  virtual void Evicted(const Entry& entry, Admission code, const std::string& reason) {}
 };
 
 struct ConsensusOptions {
@@ -88,6 +89,7 @@ struct ConsensusStats {
   uint64_t sync_requests_sent = 0;
   uint64_t sync_timeouts = 0;           // sync requests that went unanswered
   uint64_t evicted_entries = 0;         // mempool entries the proposer's block could not hold
+  uint64_t stale_entries = 0;           // mempool entries a later nonce of their signer outran
   uint64_t block_signature_checks = 0;  // entry signatures verified outside the mempool
 };
 
@@ -151,6 +153,8 @@ class Consensus {
   // Our vote `v` (nullptr: the signer refused) was signed: count it, send it, enter the step.
   void EnterVoteStep(VoteType type, const Vote* v);
   Status CommitBlock(const Block& block, const Certificate& cert);
+  // Drops the committed block's entries from the mempool, and those it made stale (Evicted).
+  void DropCommitted(const Block& block);
   void NewHeight();
   void SetProposeTimer();
   void RequestSync(const PubKey* peer);

@@ -107,8 +107,9 @@ void Mempool::Remove(const Hash32& leaf_hash) {
   by_leaf_.erase(it);
 }
 
-void Mempool::RemoveCommitted(const Block& block, const Application& app) {
+std::vector<Entry> Mempool::RemoveCommitted(const Block& block, const Application& app) {
   std::unordered_set<PubKey, Hash32Hasher> signers;
+  std::vector<Entry> stale;
   for (const Entry& e : block.entries) {
     Remove(e.leaf_hash());
     signers.insert(e.signer());
@@ -117,13 +118,17 @@ void Mempool::RemoveCommitted(const Block& block, const Application& app) {
     auto sit = by_signer_.find(signer);
     if (sit == by_signer_.end()) continue;
     uint64_t last = app.LastNonce(signer);
-    std::vector<Hash32> stale;
+    std::vector<Hash32> leaves;
     for (const auto& [nonce, leaf] : sit->second) {
       if (nonce > last) break;
-      stale.push_back(leaf);
+      leaves.push_back(leaf);
     }
-    for (const Hash32& leaf : stale) Remove(leaf);
+    for (const Hash32& leaf : leaves) {
+      stale.push_back(by_leaf_.at(leaf).entry);
+      Remove(leaf);
+    }
   }
+  return stale;
 }
 
 }  // namespace fedledger::consensus

@@ -57,8 +57,10 @@ class Mempool {
   // Up to `max_entries` entries and `max_bytes` entry bytes, in selection order (above).
   std::vector<Entry> Select(size_t max_entries, size_t max_bytes) const;
   // Drops the block's entries and every pending entry whose nonce is no longer above its
-  // signer's last committed nonce. REQUIRES: `block` has been committed to `app`.
-  void RemoveCommitted(const Block& block, const Application& app);
+  // signer's last committed nonce; returns the latter (they can never commit now: a higher
+  // nonce of their signer arrived first and was committed first). REQUIRES: `block` has been
+  // committed to `app`.
+  std::vector<Entry> RemoveCommitted(const Block& block, const Application& app);
   void Remove(const Hash32& leaf_hash);
 
   bool Contains(const Hash32& leaf_hash) const { return by_leaf_.count(leaf_hash) != 0; }

@@ -88,8 +88,8 @@ class Node::Outbox : public consensus::Outbox {
   void Committed(const Block& block, const Certificate& cert) override {
     node_->OnCommitted(block, cert);
   }
-  void Evicted(const Entry& entry, const std::string& reason) override {
-    node_->OnEvicted(entry, reason);
+  void Evicted(const Entry& entry, consensus::Admission code, const std::string& reason) override {
+    node_->OnEvicted(entry, code, reason);
   }
   void Rejected(const PubKey& from, const std::string& reason) override {
     node_->stat_rejected_msgs_.fetch_add(1, std::memory_order_relaxed);
@@ -676,15 +676,15 @@ void Node::SweepSubmitTimes() {
   loop_.PostAfter(std::chrono::seconds(10), [this] { SweepSubmitTimes(); });
 }
 
-void Node::OnEvicted(const Entry& entry, const std::string& reason) {
+void Node::OnEvicted(const Entry& entry, consensus::Admission code, const std::string& reason) {
   const Hash32& leaf = entry.leaf_hash();
   submitted_at_.erase(leaf);
   auto wt = waiters_.find(leaf);
   if (wt == waiters_.end()) return;
   SubmitOutcome o;
   o.kind = SubmitOutcome::Kind::kRejected;
-  o.admission = consensus::Admission::kRejected;
-  o.reason = "evicted from the mempool: " + reason;
+  o.admission = code;
+  o.reason = "dropped from the mempool: " + reason;
   o.leaf_hash = leaf;
   auto waiters = std::move(wt->second);
   waiters_.erase(wt);

@@ -157,7 +157,7 @@ class Node {
   void OnPeerMessage(const PubKey& from, Bytes payload, bool self_signed);
   void OnCommitted(const Block& block, const Certificate& cert);
   // The proposer evicted `entry` (consensus::Outbox::Evicted): its waiters get kRejected.
-  void OnEvicted(const Entry& entry, const std::string& reason);
+  void OnEvicted(const Entry& entry, consensus::Admission code, const std::string& reason);
   void ExpireWaiter(const Hash32& leaf, uint64_t id);
   // If the store holds `entry` in a block at or above `from_height`, answers `done` with
   // kCommitted (its height and index; the proof at that block if `proof`) and returns true.

@@ -18,6 +18,7 @@ using testing::TestChain;
 struct Recorder : Outbox {
   std::vector<Message> broadcasts;
   std::vector<std::pair<Hash32, std::string>> evicted;
+  std::vector<Admission> evicted_codes;
   std::vector<std::pair<PubKey, Message>> sends;
   std::vector<TimerRequest> timers;
   std::vector<uint64_t> committed;
@@ -30,8 +31,9 @@ struct Recorder : Outbox {
     committed.push_back(b.header.height);
   }
   void Rejected(const PubKey&, const std::string& r) override { rejected.push_back(r); }
-  void Evicted(const Entry& e, const std::string& r) override {
+  void Evicted(const Entry& e, Admission code, const std::string& r) override {
     evicted.emplace_back(e.leaf_hash(), r);
+    evicted_codes.push_back(code);
   }
 
   std::vector<Vote> Votes(VoteType type) const {
@@ -255,6 +257,34 @@ TEST_CASE("consensus: a validator that is behind catches up through sync and ver
   const auto& resp = std::get<SyncResponse>(h.out.sends[0].second);
   REQUIRE(resp.blocks.size() == 1);
   CHECK(resp.blocks[0].block.header.Hash() == b2.header.Hash());
+}
+
+TEST_CASE("consensus: a pending entry a later nonce outran is dropped and reported stale",
+          "[consensus]") {
+  // Elsewhere alice's nonce 2 reached a proposer first and was committed; our validator holds
+  // her nonce 1, which can never commit now. Whoever waits for it is told at once.
+  TestChain ahead;
+  SecretKey alice = SecretKey::FromSeed("alice");
+  Certificate c1;
+  Block b1;
+  REQUIRE(ahead.CommitEntries({MakeEntry(alice, 2)}, &c1, &b1).ok());
+
+  Harness h;
+  Entry late = MakeEntry(alice, 1);
+  auto r = h.core->SubmitEntries({late}, 50);
+  REQUIRE(r.ok());
+  REQUIRE((*r)[0].ok());
+  CHECK(h.out.evicted.empty());
+  h.Deliver(0, SyncResponse{{CommittedBlock{b1, c1}}});
+  REQUIRE(h.chain.store->height() == 1);
+  CHECK(h.core->mempool().empty());
+  REQUIRE(h.out.evicted.size() == 1);
+  CHECK(h.out.evicted[0].first == late.leaf_hash());
+  CHECK(h.out.evicted_codes[0] == Admission::kStaleNonce);
+  CHECK_THAT(h.out.evicted[0].second, Catch::Contains("nonce 1 is not above") &&
+                                          Catch::Contains("last committed 2"));
+  CHECK(h.core->stats().stale_entries == 1);
+  CHECK(h.core->stats().evicted_entries == 0);
 }
 
 TEST_CASE("consensus: messages for wrong chains, heights and signers are dropped", "[consensus]") {

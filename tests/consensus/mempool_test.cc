@@ -42,7 +42,9 @@ TEST_CASE("mempool: committed entries leave, stale nonces are refused", "[mempoo
   // A block with nonces 1 and 3 commits: 1 and 3 leave, 2 is now stale and leaves too.
   Block b;
   REQUIRE(chain.CommitEntries({MakeEntry(alice, 1), MakeEntry(alice, 3)}, nullptr, &b).ok());
-  mp.RemoveCommitted(b, *chain.app);
+  std::vector<Entry> stale = mp.RemoveCommitted(b, *chain.app);
+  REQUIRE(stale.size() == 1);
+  CHECK(stale[0].leaf_hash() == MakeEntry(alice, 2).leaf_hash());
   CHECK(mp.size() == 1);
   CHECK(mp.Contains(MakeEntry(alice, 4).leaf_hash()));
   AdmitResult r = mp.Add(MakeEntry(alice, 2), *chain.app);
