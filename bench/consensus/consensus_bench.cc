@@ -104,7 +104,7 @@ std::string Base64(const std::string& in) {
 
 // Takes one whole HTTP/1.1 response off the front of `buf`: 1 when one was complete (its
 // status and keep-alive in *status, *keep), 0 when more bytes are needed, -1 when malformed.
-int TakeResponse(std::string* buf, int* status, bool* keep) {
+int TakeResponse(std::string* buf, int* status, bool* keep, std::string* body_out = nullptr) {
   size_t end = buf->find("\r\n\r\n");
   if (end == std::string::npos) return 0;
   std::string head = buf->substr(0, end);
@@ -130,8 +130,24 @@ int TakeResponse(std::string* buf, int* status, bool* keep) {
   }
   *status = std::atoi(head.c_str() + 9);
   *keep = head.find("\r\nconnection: close") == std::string::npos;
+  if (body_out) *body_out = buf->substr(end + 4, body - end - 4);
   buf->erase(0, body);
   return 1;
+}
+
+// "HTTP 504: not committed yet (...)": the status and the reason a fedledger node gives in
+// its JSON answer, with numbers replaced by N so that errors of one kind count together.
+std::string ErrorKind(int status, const std::string& body) {
+  std::string kind = "HTTP " + std::to_string(status);
+  json j = json::parse(body, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object() || !j.contains("error") || !j["error"].is_string()) return kind;
+  std::string reason;
+  for (char c : j["error"].get<std::string>()) {
+    bool digit = std::isdigit(static_cast<unsigned char>(c));
+    if (!digit) reason += c;
+    else if (reason.empty() || reason.back() != 'N') reason += 'N';
+  }
+  return kind + ": " + reason;
 }
 
 bool SplitUrl(const std::string& url, std::string* host, int* port, std::string* path) {
@@ -355,6 +371,7 @@ struct Measure {
   double rate = 0;   // completed (committed) per second in the window
   double p50 = 0, p99 = 0, mean = 0;  // ms
   uint64_t ok = 0, errors = 0;
+  std::map<std::string, uint64_t> error_kinds;
   // CPU time (user + system) per completed request inside the measured window: of the server
   // processes (all validators or all etcd members) and of this client process. Unlike the
   // rates, these barely move with the load other users put on a shared machine.
@@ -389,6 +406,12 @@ std::map<std::string, double> CpuMicrosByThread(const std::vector<pid_t>& pids) 
 struct Tally {
   std::vector<double> lat;
   uint64_t errors = 0;
+  std::map<std::string, uint64_t> error_kinds;  // "HTTP 409", "connection", "gRPC", ...
+
+  void Error(const std::string& kind) {
+    ++errors;
+    ++error_kinds[kind];
+  }
 };
 
 Measure Summarize(const std::vector<Tally>& tallies, double seconds, double server_us,
@@ -398,6 +421,7 @@ Measure Summarize(const std::vector<Tally>& tallies, double seconds, double serv
   for (const Tally& t : tallies) {
     all.insert(all.end(), t.lat.begin(), t.lat.end());
     r.errors += t.errors;
+    for (const auto& [kind, n] : t.error_kinds) r.error_kinds[kind] += n;
   }
   std::sort(all.begin(), all.end());
   r.ok = all.size();
@@ -451,7 +475,7 @@ class EventClients {
       int wait_ms = 5;
       for (size_t k = 0; k < conns_.size(); ++k) {
         Conn& c = conns_[k];
-        if (c.busy && now - c.start > std::chrono::seconds(10)) Fail(c, now);
+        if (c.busy && now - c.start > std::chrono::seconds(10)) Fail(c, now, "no answer in 10 s");
         if (!c.busy && !stopping && now >= c.due) Start(k, now);
         busy = busy || c.busy;
         if (!c.busy && !stopping) {
@@ -500,7 +524,7 @@ class EventClients {
     Request r = make_(c.client, c.seq++);
     std::string host, path;
     int port = 0;
-    if (!SplitUrl(r.url, &host, &port, &path)) return Fail(c, now);
+    if (!SplitUrl(r.url, &host, &port, &path)) return Fail(c, now, "bad url");
     std::string target = host + ":" + std::to_string(port);
     if (c.fd >= 0 && c.target != target) Close(c);
     bool fresh = c.fd < 0;
@@ -578,15 +602,16 @@ class EventClients {
       if (n < 0 && errno == EINTR) continue;
       if (n < 0 && errno == EAGAIN) break;
       if (!c.busy) return Close(c);  // an idle connection the server closed
-      return Fail(c, now);           // closed by the server mid-request, or a socket error
+      return Fail(c, now);  // closed by the server mid-request, or a socket error
     }
     if (c.http2) return ReceiveFrames(c, now);
     int status = 0;
     bool keep = true;
-    int r = TakeResponse(&c.in, &status, &keep);
-    if (r < 0 || (r > 0 && !c.busy)) return Fail(c, now);
+    std::string body;
+    int r = TakeResponse(&c.in, &status, &keep, &body);
+    if (r < 0 || (r > 0 && !c.busy)) return Fail(c, now, "malformed HTTP response");
     if (r == 0) return;
-    Finish(c, now, status == 200);
+    Finish(c, now, status == 200 ? "" : ErrorKind(status, body));
     if (!keep) Close(c);
   }
 
@@ -608,13 +633,13 @@ class EventClients {
         case h2::kData:
           c.unacked += len;
           if (ours && len > 5) c.got_message = true;  // a gRPC message: 5-byte prefix + body
-          if (ours && (flags & h2::kEndStream)) EndCall(c, now, c.got_message);
+          if (ours && (flags & h2::kEndStream)) EndCall(c, now, c.got_message ? "" : "gRPC call without a message");
           break;
         case h2::kHeaders:  // response headers, or the trailers that end the call
-          if (ours && (flags & h2::kEndStream)) EndCall(c, now, c.got_message);
+          if (ours && (flags & h2::kEndStream)) EndCall(c, now, c.got_message ? "" : "gRPC call without a message");
           break;
         case h2::kRstStream:
-          if (ours) EndCall(c, now, false);
+          if (ours) EndCall(c, now, "gRPC stream reset");
           break;
         case h2::kSettings:
           if (!(flags & h2::kAck)) {
@@ -629,7 +654,7 @@ class EventClients {
           }
           break;
         case h2::kGoAway:
-          return Fail(c, now);
+          return Fail(c, now, "HTTP/2 GOAWAY");
         case h2::kWindowUpdate:
           if (stream == 0 && payload.size() == 4) {
             c.send_window += h2::ReadU32(reinterpret_cast<const uint8_t*>(payload.data())) & 0x7fffffffu;
@@ -648,26 +673,27 @@ class EventClients {
     if (reply) Flush(c, now);
   }
 
-  void EndCall(Conn& c, Clock::time_point now, bool ok) {
+  // `error` is empty for a call that succeeded, else what went wrong.
+  void EndCall(Conn& c, Clock::time_point now, const std::string& error) {
     c.stream = 0;
-    if (c.busy) Finish(c, now, ok);
+    if (c.busy) Finish(c, now, error);
   }
 
-  void Finish(Conn& c, Clock::time_point now, bool ok) {
+  void Finish(Conn& c, Clock::time_point now, const std::string& error) {
     c.busy = false;
     if (now >= w0_ && now < w1_) {
-      if (ok) {
+      if (error.empty()) {
         tally_.lat.push_back(std::chrono::duration<double, std::milli>(now - c.start).count());
       } else {
-        ++tally_.errors;
+        tally_.Error(error);
       }
     }
-    if (!ok) c.due = std::max(c.due, now + std::chrono::milliseconds(5));
+    if (!error.empty()) c.due = std::max(c.due, now + std::chrono::milliseconds(5));
   }
 
-  void Fail(Conn& c, Clock::time_point now) {
+  void Fail(Conn& c, Clock::time_point now, const std::string& why = "connection") {
     Close(c);
-    if (c.busy) Finish(c, now, false);
+    if (c.busy) Finish(c, now, why);
     else c.due = std::max(c.due, now + std::chrono::milliseconds(5));
   }
 
@@ -739,7 +765,7 @@ Measure Drive(Transport& transport, int clients, double rate_per_client, double 
             if (ok) {
               tallies[c].lat.push_back(std::chrono::duration<double, std::milli>(e - s).count());
             } else {
-              ++tallies[c].errors;
+              tallies[c].Error("request failed");
             }
           }
           if (!ok) std::this_thread::sleep_for(std::chrono::milliseconds(5));
@@ -782,6 +808,13 @@ void Print(const Measure& r, std::vector<Measure>* table) {
   std::printf("| %-9s | %-14s | %9.0f | %8.1f | %8.1f | %8llu | %10.0f | %10.0f |\n",
               r.system.c_str(), r.mode.c_str(), r.rate, r.p50, r.p99,
               static_cast<unsigned long long>(r.errors), r.server_cpu_us, r.client_cpu_us);
+  if (!r.error_kinds.empty()) {
+    std::string kinds;
+    for (const auto& [kind, n] : r.error_kinds) {
+      kinds += (kinds.empty() ? "" : ", ") + kind + " x" + std::to_string(n);
+    }
+    std::printf("(%s errors: %s)\n", r.system.c_str(), kinds.c_str());
+  }
   std::fflush(stdout);
 }
 
