@@ -16,4 +16,9 @@ inline void NameThread(std::thread& t, const std::string& name) {
   pthread_setname_np(t.native_handle(), name.substr(0, 15).c_str());
 }
 
+// The calling thread, for threads a library starts (LevelDB's compaction thread).
+inline void NameThisThread(const std::string& name) {
+  pthread_setname_np(pthread_self(), name.substr(0, 15).c_str());
+}
+
 }  // namespace fedledger

@@ -2,6 +2,9 @@
 
 #include <leveldb/db.h>
 
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <random>
 #include <sstream>
@@ -375,4 +378,26 @@ TEST_CASE("export: round trip verifies - any change to a line is caught") {
     INFO("line " << li << " pos " << pos);
     CHECK(fails(join(changed)));
   }
+}
+
+TEST_CASE("store: LevelDB's compaction thread is named fl-leveldb, not after the thread that wrote") {
+  namespace fs = std::filesystem;
+  char tmpl[] = "/tmp/fedledger-store-XXXXXX";
+  fs::path dir = mkdtemp(tmpl);
+  DevChainOptions o;
+  o.entries = 50;
+  o.write_keys = false;
+  {
+    auto store = SeedDevChain((dir / "db").string(), o).value();
+    store->db()->CompactRange(nullptr, nullptr);  // runs on the background thread
+  }
+  fs::remove_all(dir);
+  std::vector<std::string> names;
+  for (const auto& t : fs::directory_iterator("/proc/self/task")) {
+    std::ifstream comm(t.path() / "comm");
+    std::string name;
+    std::getline(comm, name);
+    names.push_back(name);
+  }
+  CHECK(std::count(names.begin(), names.end(), "fl-leveldb") == 1);
 }
