@@ -288,7 +288,7 @@ Result<std::unique_ptr<Node>> Node::Open(const NodeConfig& config, net::LogFn lo
   // the transport's own RegisterPeerMetrics.
   net::RegisterPeerMetrics(m, *node->network_);
   net::RegisterProcessCpuMetrics(
-      m, {"fl-consensus", "fl-peer", "fl-http", "fl-rounds", "fl-artifacts"});
+      m, {"fl-consensus", "fl-peer", "fl-http", "fl-leveldb", "fl-rounds", "fl-artifacts"});
   node->m_latency_ = &m.AddHistogram(
       "fedledger_commit_latency_seconds",
       "Submit-to-commit latency of entries submitted to this node.",
