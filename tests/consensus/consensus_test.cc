@@ -52,6 +52,15 @@ struct Recorder : Outbox {
   }
 };
 
+// `entries` committed as block 1 of a separate chain, with its certificate: what a validator
+// that is behind receives in a sync response.
+CommittedBlock CommittedElsewhere(std::vector<Entry> entries) {
+  TestChain ahead;
+  CommittedBlock cb;
+  REQUIRE(ahead.CommitEntries(std::move(entries), &cb.cert, &cb.block).ok());
+  return cb;
+}
+
 // Validator 1 is under test (validator 1 proposes at height 1 round 0: (1 + 0) % 4).
 struct Harness {
   TestChain chain;
@@ -263,11 +272,8 @@ TEST_CASE("consensus: a pending entry a later nonce outran is dropped and report
           "[consensus]") {
   // Elsewhere alice's nonce 2 reached a proposer first and was committed; our validator holds
   // her nonce 1, which can never commit now. Whoever waits for it is told at once.
-  TestChain ahead;
   SecretKey alice = SecretKey::FromSeed("alice");
-  Certificate c1;
-  Block b1;
-  REQUIRE(ahead.CommitEntries({MakeEntry(alice, 2)}, &c1, &b1).ok());
+  CommittedBlock b1 = CommittedElsewhere({MakeEntry(alice, 2)});
 
   Harness h;
   Entry late = MakeEntry(alice, 1);
@@ -275,7 +281,7 @@ TEST_CASE("consensus: a pending entry a later nonce outran is dropped and report
   REQUIRE(r.ok());
   REQUIRE((*r)[0].ok());
   CHECK(h.out.evicted.empty());
-  h.Deliver(0, SyncResponse{{CommittedBlock{b1, c1}}});
+  h.Deliver(0, SyncResponse{{b1}});
   REQUIRE(h.chain.store->height() == 1);
   CHECK(h.core->mempool().empty());
   REQUIRE(h.out.evicted.size() == 1);
@@ -573,11 +579,8 @@ TEST_CASE("consensus: a block the application refuses is still an invalid propos
 
 TEST_CASE("consensus: a store error while applying a synced block stops the validator - the peer is not blamed",
           "[consensus]") {
-  TestChain ahead;
   SecretKey alice = SecretKey::FromSeed("alice");
-  Certificate c1;
-  Block b1;
-  REQUIRE(ahead.CommitEntries({MakeEntry(alice, 1)}, &c1, &b1).ok());
+  CommittedBlock b1 = CommittedElsewhere({MakeEntry(alice, 1)});
 
   Harness h(false);
   FailingApp app(h.chain.store.get());
@@ -585,7 +588,7 @@ TEST_CASE("consensus: a store error while applying a synced block stops the vali
   h.Boot();
   app.failure = kReadFailed;
   h.out.rejected.clear();
-  Status s = h.core->OnMessage(h.key(0), SyncResponse{{CommittedBlock{b1, c1}}}, 100);
+  Status s = h.core->OnMessage(h.key(0), SyncResponse{{b1}}, 100);
   REQUIRE_FALSE(s.ok());
   CHECK(s.code() == Status::Code::kCorruption);
   CHECK_THAT(s.message(), Catch::Contains("committing synced block 1"));
@@ -598,11 +601,11 @@ TEST_CASE("consensus: a store error while applying a synced block stops the vali
   g.app = &refusing;
   g.Boot();
   refusing.failure = Status::FailedPrecondition("block 1 entry 0: rule [reason]");
-  g.Deliver(0, SyncResponse{{CommittedBlock{b1, c1}}});
+  g.Deliver(0, SyncResponse{{b1}});
   REQUIRE_FALSE(g.out.rejected.empty());
   CHECK_THAT(g.out.rejected.back(), Catch::Contains("sync block 1: block 1 entry 0: rule"));
   refusing.failure.reset();
-  g.Deliver(0, SyncResponse{{CommittedBlock{b1, c1}}});
+  g.Deliver(0, SyncResponse{{b1}});
   CHECK(g.out.committed == std::vector<uint64_t>{1});
 }
 
