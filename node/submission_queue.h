@@ -44,18 +44,18 @@ class SubmissionQueue {
   Pushed Push(T item, bool mempool_empty) {
     std::lock_guard<std::mutex> lock(mu_);
     if (closed_) return {Wake::kClosed, 0, std::move(item)};
-    bool idle = items_.empty() && mempool_empty;
+    // Items waiting means a drain is arranged for them (a post or a timer); the first item
+    // after a drain arranges the next one.
+    bool first = items_.empty();
     items_.push_back(std::move(item));
-    if (drain_arranged_) return {Wake::kNone, 0, std::nullopt};
-    drain_arranged_ = true;
+    if (!first) return {Wake::kNone, 0, std::nullopt};
     ++generation_;
-    return {idle ? Wake::kNow : Wake::kTimer, generation_, std::nullopt};
+    return {mempool_empty ? Wake::kNow : Wake::kTimer, generation_, std::nullopt};
   }
 
   // Everything waiting, oldest first. The next Push arranges a drain of its own.
   std::vector<T> Take() {
     std::lock_guard<std::mutex> lock(mu_);
-    drain_arranged_ = false;
     return std::exchange(items_, {});
   }
 
@@ -64,22 +64,20 @@ class SubmissionQueue {
   // the queue is empty.)
   bool TimerDue(uint64_t generation) const {
     std::lock_guard<std::mutex> lock(mu_);
-    return generation == generation_ && drain_arranged_;
+    return generation == generation_ && !items_.empty();
   }
 
   // Refuses every later Push and returns what was waiting.
   std::vector<T> Close() {
     std::lock_guard<std::mutex> lock(mu_);
     closed_ = true;
-    drain_arranged_ = false;
     return std::exchange(items_, {});
   }
 
  private:
   mutable std::mutex mu_;
   std::vector<T> items_;
-  bool drain_arranged_ = false;  // a drain is posted or a timer armed for items_
-  uint64_t generation_ = 0;      // one per drain arranged
+  uint64_t generation_ = 0;  // one per drain arranged
   bool closed_ = false;
 };
 
