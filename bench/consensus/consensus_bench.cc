@@ -941,6 +941,7 @@ pid_t SpawnEtcd(const std::string& etcd, const std::vector<std::string>& args, c
 // Counters of one validator's /metrics that explain its cost per height.
 struct WireCounters {
   double blocks = 0, entries = 0, frames = 0, self_frames = 0, messages = 0;
+  double rounds = 0, timeouts = 0;
 };
 
 WireCounters ScrapeWire(const std::string& url) {
@@ -960,6 +961,8 @@ WireCounters ScrapeWire(const std::string& url) {
     else if (name == "fedledger_peer_frames_sent_total") w.frames = v;
     else if (name == "fedledger_peer_self_signed_frames_sent_total") w.self_frames = v;
     else if (name == "fedledger_peer_messages_sent_total") w.messages = v;
+    else if (name == "fedledger_consensus_rounds_total") w.rounds = v;
+    else if (name == "fedledger_consensus_timeouts_total") w.timeouts = v;
   }
   return w;
 }
@@ -969,10 +972,12 @@ void PrintWire(const WireCounters& a, const WireCounters& b) {
   double blocks = b.blocks - a.blocks;
   if (blocks <= 0) return;
   double self_frames = (b.self_frames - a.self_frames) / blocks;
+  // A round past the first at some height means a timeout acted: a latency spike.
   std::printf("(node1 per block: %.1f entries; %.1f signed and %.1f self-signed frames with "
-              "%.1f messages sent)\n",
+              "%.1f messages sent; %.0f blocks, %.0f extra rounds, %.0f timeouts acted)\n",
               (b.entries - a.entries) / blocks, (b.frames - a.frames) / blocks - self_frames,
-              self_frames, (b.messages - a.messages) / blocks);
+              self_frames, (b.messages - a.messages) / blocks, blocks,
+              std::max(0.0, (b.rounds - a.rounds) - blocks), b.timeouts - a.timeouts);
 }
 
 std::string LoadAverage() {
