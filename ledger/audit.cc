@@ -310,45 +310,53 @@ std::string Printable(const leveldb::Slice& key) {
   return out;
 }
 
-// Compares stored Merkle nodes with recomputed ones, reading each level sequentially.
+// Compares stored Merkle nodes with recomputed ones. In the log database a node sorts right
+// after the entry that completes it, lowest level first: the order the verifier produces
+// them in, so one sequential pass over the database (skipping the entries) meets each node
+// where it is expected.
 class NodeChecker {
  public:
-  explicit NodeChecker(leveldb::DB* db) : db_(db) {}
+  explicit NodeChecker(leveldb::DB* log_db) : db_(log_db) {}
   void Check(NodeId id, const Hash32& h) {
     if (!error_.ok()) return;
-    if (id.level >= its_.size()) its_.resize(id.level + 1);
-    auto& it = its_[id.level];
     std::string key = keys::Node(id);
-    if (!it) {
-      it.reset(db_->NewIterator(AuditRead()));
-      it->Seek(key);
+    if (!it_) {
+      it_.reset(db_->NewIterator(AuditRead()));
+      it_->Seek(key);
     }
-    if (!it->Valid() || it->key() != leveldb::Slice(key)) {
+    while (it_->Valid() && !keys::IsNodeKey(it_->key().size()) && it_->key().compare(key) < 0) {
+      it_->Next();
+    }
+    if (!it_->Valid() || it_->key() != leveldb::Slice(key)) {
       error_ = Status::Corruption("Merkle node (" + std::to_string(id.level) + ", " +
                                   std::to_string(id.index) + ") is missing or out of place");
       return;
     }
-    if (it->value().size() != 32 || Hash32::FromView(ViewOf(it->value())) != h) {
+    if (it_->value().size() != 32 || Hash32::FromView(ViewOf(it_->value())) != h) {
       error_ = Status::Corruption("stored Merkle node (" + std::to_string(id.level) + ", " +
                                   std::to_string(id.index) + ") differs from the recomputed one");
       return;
     }
     ++checked_;
-    it->Next();
+    it_->Next();
   }
   const Status& error() const { return error_; }
   uint64_t checked() const { return checked_; }
 
  private:
   leveldb::DB* db_;
-  std::vector<std::unique_ptr<leveldb::Iterator>> its_;
+  std::unique_ptr<leveldb::Iterator> it_;
   Status error_;
   uint64_t checked_ = 0;
 };
 
 // `block_first[h]` is block h's first global entry index; block_first.back() the log size.
-Status CheckIndexesAndRecords(leveldb::DB* db, const ChainVerifier& v, uint64_t head_height,
-                              uint64_t node_count, const std::vector<uint64_t>& block_first) {
+// Log records at or past the log size are an unfinished commit's (a crash between the log's
+// write and the index's): not part of the ledger, never read, removed when a node next opens
+// the store. They are not counted.
+Status CheckIndexesAndRecords(leveldb::DB* db, leveldb::DB* log_db, const ChainVerifier& v,
+                              uint64_t head_height, uint64_t node_count,
+                              const std::vector<uint64_t>& block_first) {
   const auto& facts = v.facts();
   uint64_t n = facts.size();
   uint64_t tasks_expected = 0;
@@ -365,12 +373,6 @@ Status CheckIndexesAndRecords(leveldb::DB* db, const ChainVerifier& v, uint64_t 
     if (p == 'B' && k.size() == 9) {
       if (BE64(k.data() + 1) > head_height) return bad("block record above the head");
       ++seen_blocks;
-    } else if (p == 'E' && k.size() == 9) {
-      if (BE64(k.data() + 1) >= n) return bad("entry beyond the log");
-      ++seen_entries;
-    } else if (p == 'L' && k.size() == 10) {
-      if (k[1] == 0) return bad("leaf hashes are not stored (they are the entries' own)");
-      ++seen_nodes;
     } else if (p == 'M') {
       if (k != leveldb::Slice("Mgenesis") && k != leveldb::Slice("Mhead") &&
           k != leveldb::Slice("Mformat")) {
@@ -417,6 +419,31 @@ Status CheckIndexesAndRecords(leveldb::DB* db, const ChainVerifier& v, uint64_t 
     }
   }
   if (!it->status().ok()) return Status::Corruption("reading store: " + it->status().ToString());
+  std::unique_ptr<leveldb::Iterator> lit(log_db->NewIterator(AuditRead()));
+  for (lit->SeekToFirst(); lit->Valid(); lit->Next()) {
+    leveldb::Slice k = lit->key();
+    auto bad = [&](const std::string& why) {
+      return Status::Corruption("log database key '" + Printable(k) + "': " + why);
+    };
+    if (k.empty() || k[0] != 'E' || (k.size() != 9 && !keys::IsNodeKey(k.size()))) {
+      return bad("not a fedledger log key");
+    }
+    uint64_t index = BE64(k.data() + 1);
+    if (!keys::IsNodeKey(k.size())) {
+      if (index < n) ++seen_entries;
+      continue;
+    }
+    uint32_t level = static_cast<uint8_t>(k[9]);
+    if (level == 0) return bad("leaf hashes are not stored (they are the entries' own)");
+    if (level >= 64 || (index + 1) % (uint64_t{1} << level) != 0) {
+      return bad("no Merkle node of level " + std::to_string(level) + " ends at leaf " +
+                 std::to_string(index));
+    }
+    if (index < n) ++seen_nodes;
+  }
+  if (!lit->status().ok()) {
+    return Status::Corruption("reading the log database: " + lit->status().ToString());
+  }
   auto count = [](const char* what, uint64_t seen, uint64_t want) {
     if (seen == want) return Status::Ok();
     return Status::Corruption(std::string(what) + ": found " + std::to_string(seen) +
@@ -490,9 +517,28 @@ Result<AuditSummary> AuditStore(const std::string& path, const AuditOptions& opt
     auto f = r.U32("format");
     if (!f.ok() || !r.done()) return Status::Corruption("format record is not a u32");
     if (*f != kStoreFormat) {
-      return Status::Corruption("store format " + std::to_string(*f) + "; this build audits format " +
-                                std::to_string(kStoreFormat));
+      return Status::Corruption(
+          "store format " + std::to_string(*f) + "; this build audits format " +
+          std::to_string(kStoreFormat) +
+          (*f == 2 ? " (format 2, one LevelDB database, was written before 2026-12-06: audit it "
+                     "with a build from before then)"
+                   : ""));
     }
+  }
+  std::unique_ptr<leveldb::DB> log_db;
+  {
+    const std::string log_path = db_path + "/" + kLogDbDir;
+    leveldb::DB* raw_log = nullptr;
+    leveldb::Status ls = leveldb::DB::Open(opts, log_path, &raw_log);
+    if (!ls.ok()) {
+      std::string why = ls.IsInvalidArgument() ? "it is missing" : ls.ToString();
+      for (size_t at; db_path != path && (at = why.find(db_path)) != std::string::npos;) {
+        why.replace(at, db_path.size(), path);
+      }
+      return Status::Corruption("cannot open the log database (entries and Merkle nodes) " +
+                                path + "/" + kLogDbDir + ": " + why);
+    }
+    log_db.reset(raw_log);
   }
   std::optional<Hash32> recorded_genesis;
   if (db->Get(AuditRead(), keys::Meta("genesis"), &v).ok() && v.size() == 32) {
@@ -516,14 +562,14 @@ Result<AuditSummary> AuditStore(const std::string& path, const AuditOptions& opt
     o.progress = [user, expected_total](uint64_t done, uint64_t) { user(done, expected_total); };
   }
   ChainVerifier verifier(o);
-  NodeChecker nodes(db.get());
+  NodeChecker nodes(log_db.get());
   auto on_node = [&](NodeId id, const Hash32& h) {
     if (id.level > 0) nodes.Check(id, h);  // leaves are the entries' own hashes
   };
   std::vector<uint64_t> block_first;
 
   std::unique_ptr<leveldb::Iterator> blocks(db->NewIterator(AuditRead()));
-  std::unique_ptr<leveldb::Iterator> entries(db->NewIterator(AuditRead()));
+  std::unique_ptr<leveldb::Iterator> entries(log_db->NewIterator(AuditRead()));
   entries->Seek(keys::Entry(0));
   uint64_t next_index = 0;
   Status structural;
@@ -577,6 +623,7 @@ Result<AuditSummary> AuditStore(const std::string& path, const AuditOptions& opt
     entry_bytes.clear();
     views.clear();
     for (uint32_t i = 0; i < header->entry_count; ++i, entries->Next()) {
+      while (entries->Valid() && keys::IsNodeKey(entries->key().size())) entries->Next();
       std::string ekey = keys::Entry(next_index + i);
       if (!entries->Valid() || entries->key() != leveldb::Slice(ekey)) {
         std::string why = entries->status().ok()
@@ -612,7 +659,8 @@ Result<AuditSummary> AuditStore(const std::string& path, const AuditOptions& opt
     return Status::Corruption("Merkle nodes: recomputed " + std::to_string(node_count) +
                               ", matched " + std::to_string(nodes.checked()));
   }
-  FL_TRY(CheckIndexesAndRecords(db.get(), verifier, head_height, node_count, block_first));
+  FL_TRY(CheckIndexesAndRecords(db.get(), log_db.get(), verifier, head_height, node_count,
+                                block_first));
   AuditSummary summary = verifier.summary();
   summary.seconds = Now() - start;
   return summary;

@@ -55,23 +55,35 @@ Result<std::unique_ptr<PrivateCopy>> PrivateCopy::Make(const std::string& dir) {
   std::unique_ptr<PrivateCopy> copy(new PrivateCopy);
   copy->path_ = templ;  // from here on the destructor removes it, on every error too
 
-  DIR* d = ::opendir(dir.c_str());
-  if (d == nullptr) return Status::IOError("cannot list " + dir + ": " + Reason());
+  FL_TRY(copy->CopyTree(dir, copy->path_));
+  return copy;
+}
+
+Status PrivateCopy::CopyTree(const std::string& from_dir, const std::string& to_dir) {
+  DIR* d = ::opendir(from_dir.c_str());
+  if (d == nullptr) return Status::IOError("cannot list " + from_dir + ": " + Reason());
   std::unique_ptr<DIR, int (*)(DIR*)> closer(d, ::closedir);
   while (const dirent* e = ::readdir(d)) {
     std::string name = e->d_name;
     if (Skipped(name)) continue;
-    std::string from = dir + "/" + name;
-    std::string to = copy->path_ + "/" + name;
-    if (::stat(from.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+    std::string from = from_dir + "/" + name;
+    std::string to = to_dir + "/" + name;
+    struct stat st;
+    if (::stat(from.c_str(), &st) != 0) continue;
+    if (S_ISDIR(st.st_mode)) {  // the store's log database (ledger/store.h)
+      if (::mkdir(to.c_str(), 0700) != 0) return Status::IOError("cannot create " + to + ": " + Reason());
+      FL_TRY(CopyTree(from, to));
+      continue;
+    }
+    if (!S_ISREG(st.st_mode)) continue;
     if (::link(from.c_str(), to.c_str()) == 0) continue;
     // Another file system, read-only media, a file system without hard links: copy.
     std::error_code ec;
     std::filesystem::copy_file(from, to, ec);
     if (ec) return Status::IOError("cannot copy " + from + " to " + to + ": " + ec.message());
-    ++copy->copied_;
+    ++copied_;
   }
-  return copy;
+  return Status::Ok();
 }
 
 PrivateCopy::~PrivateCopy() {

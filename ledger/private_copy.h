@@ -8,7 +8,8 @@
 // files, or byte copies where a link is impossible (another file system, read-only media).
 // Links are safe because LevelDB never writes into a file that exists when it opens (it
 // adds files and unlinks old ones, and here it unlinks only our links). LOCK and the LOG
-// files are left out. The temporary directory is removed with the object.
+// files are left out. Subdirectories (a ledger store's log database) are copied the same
+// way, level by level. The temporary directory is removed with the object.
 //
 //   FL_ASSIGN(auto copy, PrivateCopy::Make(dir));
 //   leveldb::DB::Open(opts, copy->path(), &db);   // db closes before `copy` is destroyed
@@ -38,6 +39,8 @@ class PrivateCopy {
 
  private:
   PrivateCopy() = default;
+  // Links (or copies) the files of `from_dir` into `to_dir`, subdirectories included.
+  Status CopyTree(const std::string& from_dir, const std::string& to_dir);
   std::string path_;
   size_t copied_ = 0;
 };

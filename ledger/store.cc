@@ -37,9 +37,9 @@ std::string Entry(uint64_t index) {
   return k;
 }
 std::string Node(NodeId id) {
-  std::string k = "L";
+  std::string k = "E";
+  PutBE64(k, ((id.index + 1) << id.level) - 1);  // its last leaf
   k.push_back(static_cast<char>(id.level));
-  PutBE64(k, id.index);
   return k;
 }
 std::string BySigner(const PubKey& signer, uint64_t height) {
@@ -174,24 +174,27 @@ leveldb::Env* DefaultEnv() {
   return env;
 }
 
-leveldb::Options MakeOptions(const StoreOptions& o) {
+// Both databases share `cache` and `filter` (owned by the Store).
+leveldb::Options MakeOptions(const StoreOptions& o, leveldb::Cache* cache,
+                             const leveldb::FilterPolicy* filter) {
   leveldb::Options opts;
   opts.env = o.env ? o.env : DefaultEnv();
   // A damaged write-ahead log or table is an error, not something to skip: without this,
   // LevelDB drops the log records after a bad checksum on open (committed blocks) and
   // deletes the log.
   opts.paranoid_checks = true;
-  opts.block_cache = leveldb::NewLRUCache(o.block_cache_bytes);
-  opts.filter_policy = leveldb::NewBloomFilterPolicy(10);
+  opts.block_cache = cache;
+  opts.filter_policy = filter;
   opts.write_buffer_size = 16 << 20;
   opts.max_file_size = 8 << 20;
   return opts;
 }
 
-// Adds every key of `block` (entries, nodes, indexes, nonces, record) to `batch`.
-// `log` is advanced past the block's entries.
+// Adds every key of `block` to the two batches: entries and Merkle nodes to `log_batch`,
+// the block record, indexes and head to `batch`. `log` is advanced past the block's entries.
 void AddBlockToBatch(const Block& block, const std::optional<Certificate>& cert,
-                     CompactRange& log, leveldb::WriteBatch& batch) {
+                     CompactRange& log, leveldb::WriteBatch& batch,
+                     leveldb::WriteBatch& log_batch) {
   BlockRecord rec;
   rec.header = block.header;
   rec.cert = cert;
@@ -205,11 +208,11 @@ void AddBlockToBatch(const Block& block, const std::optional<Certificate>& cert,
   std::string node_value(32, '\0');
   for (uint32_t offset = 0; offset < block.entries.size(); ++offset) {
     const Entry& e = block.entries[offset];
-    batch.Put(keys::Entry(log.size()), ToSlice(e.bytes()));
+    log_batch.Put(keys::Entry(log.size()), ToSlice(e.bytes()));
     log.Append(e.leaf_hash(), [&](NodeId id, const Hash32& h) {
       if (id.level == 0) return;  // the leaf hash is its entry's, recomputed on demand
       std::memcpy(node_value.data(), h.data(), 32);
-      batch.Put(keys::Node(id), node_value);
+      log_batch.Put(keys::Node(id), node_value);
     });
     by_signer[e.signer()].push_back(offset);
     by_kind[e.kind()].push_back(offset);
@@ -257,8 +260,9 @@ Result<Block> MakeGenesisBlock(const Entry& genesis_entry) {
 }
 
 Store::~Store() {
-  // The DB must close before its cache and filter policy are freed, and before its private
-  // copy (OpenReadOnly) is removed.
+  // The DBs must close before their cache and filter policy are freed, and before their
+  // private copy (OpenReadOnly) is removed.
+  log_db_.reset();
   db_.reset();
   delete block_cache_;
   delete filter_policy_;
@@ -282,9 +286,9 @@ Result<std::unique_ptr<Store>> Store::Create(const std::string& path, const Bloc
   }
   std::unique_ptr<Store> store(new Store);
   store->options_ = options;
-  leveldb::Options opts = MakeOptions(options);
-  store->block_cache_ = opts.block_cache;
-  store->filter_policy_ = opts.filter_policy;
+  store->block_cache_ = leveldb::NewLRUCache(options.block_cache_bytes);
+  store->filter_policy_ = leveldb::NewBloomFilterPolicy(10);
+  leveldb::Options opts = MakeOptions(options, store->block_cache_, store->filter_policy_);
   opts.create_if_missing = true;
   opts.error_if_exists = true;
   leveldb::DB* db = nullptr;
@@ -296,10 +300,11 @@ Result<std::unique_ptr<Store>> Store::Create(const std::string& path, const Bloc
     return FromLevelDB(s, "cannot create store at " + path);
   }
   store->db_.reset(db);
+  FL_TRY(store->OpenLog(path, /*create=*/true));
 
-  leveldb::WriteBatch batch;
+  leveldb::WriteBatch batch, log_batch;
   CompactRange log;
-  AddBlockToBatch(genesis, std::nullopt, log, batch);
+  AddBlockToBatch(genesis, std::nullopt, log, batch, log_batch);
   Hash32 genesis_hash = genesis.header.Hash();
   batch.Put(keys::Meta("genesis"),
             leveldb::Slice(reinterpret_cast<const char*>(genesis_hash.data()), 32));
@@ -310,7 +315,9 @@ Result<std::unique_ptr<Store>> Store::Create(const std::string& path, const Bloc
   }
   leveldb::WriteOptions wo;
   wo.sync = true;
+  FL_TRY(FromLevelDB(store->log_db_->Write(wo, &log_batch), "cannot write the genesis entry"));
   FL_TRY(FromLevelDB(store->db_->Write(wo, &batch), "cannot write genesis"));
+  FL_TRY(store->CheckFormat());
   FL_TRY(store->LoadState());
   return store;
 }
@@ -342,9 +349,9 @@ Result<std::unique_ptr<Store>> Store::OpenAt(const std::string& path, const std:
   std::unique_ptr<Store> store(new Store);
   store->options_ = options;
   store->view_ = std::move(view);
-  leveldb::Options opts = MakeOptions(options);
-  store->block_cache_ = opts.block_cache;
-  store->filter_policy_ = opts.filter_policy;
+  store->block_cache_ = leveldb::NewLRUCache(options.block_cache_bytes);
+  store->filter_policy_ = leveldb::NewBloomFilterPolicy(10);
+  leveldb::Options opts = MakeOptions(options, store->block_cache_, store->filter_policy_);
   opts.create_if_missing = false;
   leveldb::DB* db = nullptr;
   leveldb::Status s = leveldb::DB::Open(opts, db_path, &db);
@@ -359,11 +366,55 @@ Result<std::unique_ptr<Store>> Store::OpenAt(const std::string& path, const std:
     return Status::IOError("cannot open store at " + path + ": " + why);
   }
   store->db_.reset(db);
+  FL_TRY(store->CheckFormat().WithContext("store " + path));
+  Status log = store->OpenLog(db_path, /*create=*/false);
+  if (!log.ok()) {
+    // As above: name the caller's directory.
+    std::string why = log.message();
+    for (size_t at; db_path != path && (at = why.find(db_path)) != std::string::npos;) {
+      why.replace(at, db_path.size(), path);
+    }
+    why = "store " + path + ": " + why;
+    return log.code() == Status::Code::kCorruption ? Status::Corruption(why) : Status::IOError(why);
+  }
   FL_TRY(store->LoadState().WithContext("store " + path));
+  // A private copy (OpenReadOnly) is cleaned too: only the copy changes.
+  FL_TRY(store->DropUnfinishedCommit().WithContext("store " + path));
   return store;
 }
 
-Status Store::LoadState() {
+Status Store::OpenLog(const std::string& dir, bool create) {
+  leveldb::Options opts = MakeOptions(options_, block_cache_, filter_policy_);
+  opts.create_if_missing = create;
+  opts.error_if_exists = create;
+  const std::string path = dir + "/" + kLogDbDir;
+  leveldb::DB* db = nullptr;
+  leveldb::Status s = leveldb::DB::Open(opts, path, &db);
+  if (s.IsInvalidArgument() && !create) {
+    return Status::Corruption("the log database " + path + " (entries and Merkle nodes) is missing");
+  }
+  FL_TRY(FromLevelDB(s, "cannot open the log database " + path));
+  log_db_.reset(db);
+  return Status::Ok();
+}
+
+Status Store::DropUnfinishedCommit() {
+  const uint64_t size = log_size();
+  std::unique_ptr<leveldb::Iterator> it(log_db_->NewIterator(Reads()));
+  leveldb::WriteBatch drop;
+  uint64_t dropped = 0;
+  for (it->Seek(keys::Entry(size)); it->Valid(); it->Next()) {
+    drop.Delete(it->key());
+    ++dropped;
+  }
+  FL_TRY(FromLevelDB(it->status(), "reading the log database past the head"));
+  if (dropped == 0) return Status::Ok();
+  leveldb::WriteOptions wo;
+  wo.sync = true;
+  return FromLevelDB(log_db_->Write(wo, &drop), "removing an unfinished commit's log records");
+}
+
+Status Store::CheckFormat() {
   std::string v;
   leveldb::ReadOptions ro = Reads();
   leveldb::Status s = db_->Get(ro, keys::Meta("genesis"), &v);
@@ -382,6 +433,12 @@ Status Store::LoadState() {
     Reader fr(ToView(format));
     auto f = fr.U32("store format");
     if (!f.ok() || !fr.done()) return Status::Corruption("format record is not a u32");
+    if (*f == 2) {
+      return Status::InvalidArgument(
+          "the store is in format 2 (one LevelDB database; written before 2026-12-06), which "
+          "this build does not read: start the node on an empty data directory so it catches "
+          "up from its peers, or keep the old build to audit it");
+    }
     if (*f != kStoreFormat) {
       return Status::InvalidArgument("the store is in format " + std::to_string(*f) +
                                      "; this build reads format " + std::to_string(kStoreFormat));
@@ -389,6 +446,12 @@ Status Store::LoadState() {
   }
   if (v.size() != 32) return Status::Corruption("genesis record is not 32 bytes");
   genesis_hash_ = Hash32::FromView(ToView(v));
+  return Status::Ok();
+}
+
+Status Store::LoadState() {
+  std::string v;
+  leveldb::ReadOptions ro = Reads();
 
   FL_ASSIGN(Block genesis, GetBlock(0));
   if (genesis.header.Hash() != genesis_hash_) {
@@ -400,7 +463,7 @@ Status Store::LoadState() {
   genesis_ = *g;
   validators_ = ValidatorSet(g->validators);
 
-  s = db_->Get(ro, keys::Meta("head"), &v);
+  leveldb::Status s = db_->Get(ro, keys::Meta("head"), &v);
   FL_TRY(FromLevelDB(s, "reading head record"));
   if (v.size() != 8) return Status::Corruption("head record is not 8 bytes");
   uint64_t head_height;
@@ -586,10 +649,14 @@ Status Store::Commit(const Block& block, const Certificate& cert) {
     std::shared_lock lock(mu_);
     log = log_;
   }
-  leveldb::WriteBatch batch;
-  AddBlockToBatch(block, cert, log, batch);
+  leveldb::WriteBatch batch, log_batch;
+  AddBlockToBatch(block, cert, log, batch, log_batch);
   leveldb::WriteOptions wo;
   wo.sync = options_.sync;
+  // The log first: until the index write, its records lie past the head, unread.
+  FL_TRY(FromLevelDB(log_db_->Write(wo, &log_batch), "committing block " +
+                                                         std::to_string(block.header.height) +
+                                                         " (log)"));
   FL_TRY(FromLevelDB(db_->Write(wo, &batch), "committing block " +
                                                  std::to_string(block.header.height)));
   std::unique_lock lock(mu_);
@@ -621,7 +688,7 @@ Result<BlockRecord> Store::GetBlockRecord(uint64_t height) const {
 
 Result<Entry> Store::GetEntry(uint64_t index) const {
   std::string v;
-  leveldb::Status s = db_->Get(Reads(), keys::Entry(index), &v);
+  leveldb::Status s = log_db_->Get(Reads(), keys::Entry(index), &v);
   if (s.IsNotFound()) return Status::NotFound("no entry at index " + std::to_string(index));
   FL_TRY(FromLevelDB(s, "reading entry " + std::to_string(index)));
   auto e = Entry::Decode(ToView(v));
@@ -636,11 +703,12 @@ Result<Block> Store::GetBlock(uint64_t height) const {
   Block b;
   b.header = rec.header;
   b.entries.reserve(rec.header.entry_count);
-  std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(Reads()));
+  std::unique_ptr<leveldb::Iterator> it(log_db_->NewIterator(Reads()));
   std::string first = keys::Entry(rec.first_entry_index);
   uint64_t index = rec.first_entry_index;
   it->Seek(first);
   for (uint32_t i = 0; i < rec.header.entry_count; ++i, ++index, it->Next()) {
+    while (it->Valid() && keys::IsNodeKey(it->key().size())) it->Next();  // between entries
     if (!it->Valid() || it->key() != leveldb::Slice(keys::Entry(index))) {
       return Status::Corruption("block " + std::to_string(height) + ": entry " +
                                 std::to_string(index) + " is missing");
@@ -850,14 +918,14 @@ Status Store::QueryEntries(const EntryQuery& q,
 Result<Hash32> Store::Node(NodeId id) const {
   std::string v;
   if (id.level == 0) {  // leaves are not stored twice: hash the entry
-    leveldb::Status s = db_->Get(Reads(), keys::Entry(id.index), &v);
+    leveldb::Status s = log_db_->Get(Reads(), keys::Entry(id.index), &v);
     if (s.IsNotFound()) {
       return Status::NotFound("Merkle leaf " + std::to_string(id.index) + ": no such entry");
     }
     FL_TRY(FromLevelDB(s, "reading entry " + std::to_string(id.index)));
     return MerkleLeafHash(ToView(v));
   }
-  leveldb::Status s = db_->Get(Reads(), keys::Node(id), &v);
+  leveldb::Status s = log_db_->Get(Reads(), keys::Node(id), &v);
   if (s.IsNotFound()) {
     return Status::NotFound("Merkle node (" + std::to_string(id.level) + ", " +
                             std::to_string(id.index) + ") is not stored");

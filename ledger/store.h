@@ -1,15 +1,27 @@
 // The LevelDB ledger store: blocks, entries, Merkle log nodes and indexes.
 //
-// Every committed block is written in ONE synced leveldb::WriteBatch holding the block
-// record, its entries, every Merkle node the block completes, the index keys and the new
-// head: a crash leaves all of a block or none of it. Key layout (docs/FORMAT.md section 8,
-// store format 2):
-//   "M" name                      meta: "Mgenesis" -> genesis block hash, "Mhead" -> u64 height,
-//                                 "Mformat" -> u32 store format (2)
-//   "B" be64 height               block record: u64 first_entry_index | bytes header | bytes cert
+// Two LevelDB databases (docs/FORMAT.md section 8, store format 3). The log database, in the
+// store directory's "entries" subdirectory, holds what only ever grows at its end: the
+// entries and the Merkle nodes, keyed by log position, so every table LevelDB writes lies
+// above every older one and is moved down the levels without being rewritten. The index
+// database, the store directory itself, holds the rest (block records, indexes, meta), whose
+// keys every block scatters. In one database (format 2) the scattered keys made each new table
+// overlap the older ones, and compactions rewrote the entries with them, more often as the
+// store grew: bench/store_bench wrote 456 bytes of tables per entry over 400,000 entries and
+// 712 over 1,200,000, against 194 and 209 now (bench/RESULTS.md).
+//
+// A committed block is one synced write batch to each database, the log's first: a crash
+// between the two leaves log records past the head, which no reader looks at and the next
+// read-write open removes. Keys:
+//   log database ("entries/"):
 //   "E" be64 index                canonical entry bytes (index = position in the global log)
-//   "L" u8 level be64 index       perfect Merkle node (32 bytes), levels >= 1; a leaf (level 0)
-//                                 is the leaf hash of its "E" record and is not stored twice
+//   "E" be64 last u8 level        perfect Merkle node (32 bytes) of level >= 1 whose last leaf
+//                                 is `last`: written with that entry, sorted right after it.
+//                                 A leaf (level 0) is its entry's leaf hash, not stored twice
+//   index database:
+//   "M" name                      meta: "Mgenesis" -> genesis block hash, "Mhead" -> u64 height,
+//                                 "Mformat" -> u32 store format (3)
+//   "B" be64 height               block record: u64 first_entry_index | bytes header | bytes cert
 //   "Is" signer(32) be64 height   the block's entries by that signer    \  value: u32 offsets
 //   "Ik" u8 kind be64 height      the block's entries of that kind       |  into the block,
 //   "It" u8 len task_id be64 h    the block's entries of that task       |  strictly increasing
@@ -154,8 +166,9 @@ class Store : public MerkleNodeSource {
   // MerkleNodeSource.
   Result<Hash32> Node(NodeId id) const override;
 
-  // For the auditor, which reads every key.
+  // For the auditor, which reads every key: the index database and the log database.
   leveldb::DB* db() const { return db_.get(); }
+  leveldb::DB* log_db() const { return log_db_.get(); }
 
  private:
   Store() = default;
@@ -163,7 +176,13 @@ class Store : public MerkleNodeSource {
   static Result<std::unique_ptr<Store>> OpenAt(const std::string& path, const std::string& db_path,
                                                std::unique_ptr<PrivateCopy> view,
                                                const StoreOptions& options);
+  // Opens (or with `create`, creates) the log database under `dir`.
+  Status OpenLog(const std::string& dir, bool create);
+  // The genesis and format records, before anything else is read.
+  Status CheckFormat();
   Status LoadState();
+  // Removes log records past the head: a commit that wrote the log and not the index.
+  Status DropUnfinishedCommit();
   // LastNonce with nonce_mu_ held: the remembered value, or the signer's last entry's nonce
   // read through the signer index (and remembered). The read and the insert happen under
   // nonce_mu_, and Commit updates the signers of a block under it after the block's write,
@@ -177,6 +196,7 @@ class Store : public MerkleNodeSource {
   leveldb::Cache* block_cache_ = nullptr;              // owned; outlives db_
   const leveldb::FilterPolicy* filter_policy_ = nullptr;  // owned; outlives db_
   std::unique_ptr<leveldb::DB> db_;
+  std::unique_ptr<leveldb::DB> log_db_;
   std::string chain_id_;
   GenesisPayload genesis_;
   Hash32 genesis_hash_;
@@ -194,7 +214,9 @@ class Store : public MerkleNodeSource {
 Result<Block> MakeGenesisBlock(const Entry& genesis_entry);
 
 // The store format this build reads and writes ("Mformat").
-inline constexpr uint32_t kStoreFormat = 2;
+inline constexpr uint32_t kStoreFormat = 3;
+// The log database's directory under the store's.
+inline constexpr const char* kLogDbDir = "entries";
 // The time index's bucket: entries are indexed by the minute of their signer's timestamp.
 inline constexpr uint64_t kTimeBucketMs = 60000;
 
@@ -205,6 +227,8 @@ std::string Meta(std::string_view name);
 std::string Block(uint64_t height);
 std::string Entry(uint64_t index);
 std::string Node(NodeId id);
+// In the log database an entry key is 9 bytes and a node key 10.
+inline bool IsNodeKey(size_t key_size) { return key_size == 10; }
 std::string BySigner(const PubKey& signer, uint64_t height);
 std::string ByKind(EntryKind kind, uint64_t height);
 std::string ByTask(std::string_view task_id, uint64_t height);

@@ -114,7 +114,7 @@ TEST_CASE("cli: dev seed, audit verify, log, prove and check-proof - tampering e
   // Reorder two entries of one block in the store: verification fails naming block 3.
   {
     leveldb::DB* raw = nullptr;
-    REQUIRE(leveldb::DB::Open(leveldb::Options(), d / "n/ledger", &raw).ok());
+    REQUIRE(leveldb::DB::Open(leveldb::Options(), d / "n/ledger/entries", &raw).ok());
     std::unique_ptr<leveldb::DB> db(raw);
     std::string a, b;
     REQUIRE(db->Get({}, fedledger::keys::Entry(450), &a).ok());
@@ -220,10 +220,13 @@ TEST_CASE("cli: audit --out refuses an existing file without --force and never l
     // Compacted into table files, which the read-only open hard-links into its private copy
     // instead of replaying a log into a new table: under the file size limit below, only
     // the output file is too large to write.
-    leveldb::DB* raw = nullptr;
-    REQUIRE(leveldb::DB::Open(leveldb::Options(), d / "n/ledger", &raw).ok());
-    std::unique_ptr<leveldb::DB> db(raw);
-    db->CompactRange(nullptr, nullptr);
+    // Both of the store's databases.
+    for (const char* dir : {"n/ledger", "n/ledger/entries"}) {
+      leveldb::DB* raw = nullptr;
+      REQUIRE(leveldb::DB::Open(leveldb::Options(), d / dir, &raw).ok());
+      std::unique_ptr<leveldb::DB> db(raw);
+      db->CompactRange(nullptr, nullptr);
+    }
   }
   const std::string data = " --data-dir " + (d / "n");
   struct Cmd {

@@ -570,10 +570,10 @@ def main(doc):
     eq("store.key.meta_genesis", b"Mgenesis")
     eq("store.key.block.1", b"B" + be(1))
     eq("store.key.entry.2", b"E" + be(2))
-    eq("store.key.node.1.0", b"L\x01" + be(0))
+    eq("store.key.node.1.0", b"E" + be(1) + b"\x01")  # after its last leaf, entry 1
     # Index keys name the block (height 1 holds log entries 1 and 2); values list offsets.
     eq("store.key.meta_format", b"Mformat")
-    eq("store.value.meta_format", le(2, 4))
+    eq("store.value.meta_format", le(3, 4))
     eq("store.key.by_signer.bob.1", b"Is" + pk["bob"] + be(1))
     eq("store.key.by_kind.model_update.1", b"Ik\x09" + be(1))
     eq("store.value.by_kind.model_update.1", le(2 - 1, 4))

@@ -169,15 +169,107 @@ TEST_CASE("store: a store in another format is refused by Open and by the audit,
     REQUIRE(!audited.ok());
     CHECK_THAT(audited.status().message(), Catch::Contains("format 1"));
   }
-  SECTION("a later format") {
+  SECTION("format 2: one database, before the log database") {
     rewrite([](leveldb::DB* db) {
-      REQUIRE(db->Put({}, keys::Meta("format"), std::string("\x03\x00\x00\x00", 4)).ok());
+      REQUIRE(db->Put({}, keys::Meta("format"), std::string("\x02\x00\x00\x00", 4)).ok());
     });
     auto opened = Store::Open("/db/ledger", so);
     REQUIRE(!opened.ok());
-    CHECK_THAT(opened.status().message(), Catch::Contains("format 3"));
+    CHECK_THAT(opened.status().message(), Catch::Contains("format 2"));
+    CHECK_THAT(opened.status().message(), Catch::Contains("empty data directory"));
+    auto audited = AuditStore("/db/ledger", ao);
+    REQUIRE(!audited.ok());
+    CHECK_THAT(audited.status().message(), Catch::Contains("format 2"));
+  }
+  SECTION("a later format") {
+    rewrite([](leveldb::DB* db) {
+      REQUIRE(db->Put({}, keys::Meta("format"), std::string("\x04\x00\x00\x00", 4)).ok());
+    });
+    auto opened = Store::Open("/db/ledger", so);
+    REQUIRE(!opened.ok());
+    CHECK_THAT(opened.status().message(), Catch::Contains("format 4"));
     CHECK(!AuditStore("/db/ledger", ao).ok());
   }
+}
+
+// A commit writes the log database, then the index database. A crash between the two leaves
+// log records past the head: no reader sees them, the audit does not count them, and the
+// next read-write open removes them.
+TEST_CASE("store: log records of an unfinished commit are ignored, then removed on open") {
+  MemEnv mem;
+  uint64_t log_size = 0;
+  Hash32 root;
+  {
+    auto store = SeedDevChain("/db", SmallChain(mem.get(), 20, 5)).value();
+    log_size = store->log_size();
+    root = store->log_root();
+  }
+  REQUIRE(log_size == 21);
+  leveldb::Options opts;
+  opts.env = mem.get();
+  auto with_log_db = [&](const std::function<void(leveldb::DB*)>& use) {
+    leveldb::DB* raw = nullptr;
+    REQUIRE(leveldb::DB::Open(opts, std::string("/db/ledger/") + kLogDbDir, &raw).ok());
+    std::unique_ptr<leveldb::DB> db(raw);
+    use(db.get());
+  };
+  auto past_head = [&] {
+    size_t n = 0;
+    with_log_db([&](leveldb::DB* db) {
+      std::unique_ptr<leveldb::Iterator> it(db->NewIterator({}));
+      for (it->Seek(keys::Entry(log_size)); it->Valid(); it->Next()) ++n;
+    });
+    return n;
+  };
+  // What the next block's log write would add: entries 21 and 22, and node (1, 10) over
+  // leaves 20 and 21, written after entry 21.
+  with_log_db([&](leveldb::DB* db) {
+    REQUIRE(db->Put({}, keys::Entry(21), "an entry of a block never committed").ok());
+    REQUIRE(db->Put({}, keys::Node({1, 10}), std::string(32, 'n')).ok());
+    REQUIRE(db->Put({}, keys::Entry(22), "another").ok());
+  });
+  REQUIRE(past_head() == 3);
+
+  AuditOptions ao;
+  ao.env = mem.get();
+  ao.threads = 1;
+  auto audited = AuditStore("/db/ledger", ao);
+  INFO(audited.status().ToString());
+  REQUIRE(audited.ok());
+  CHECK(audited->entries == 21);
+  CHECK(audited->log_root == root);
+
+  StoreOptions so;
+  so.env = mem.get();
+  {
+    auto store = Store::Open("/db/ledger", so);
+    REQUIRE(store.ok());
+    CHECK((*store)->log_size() == 21);
+    CHECK((*store)->log_root() == root);
+    CHECK((*store)->GetEntry(21).status().code() == Status::Code::kNotFound);
+  }
+  CHECK(past_head() == 0);
+  CHECK(AuditStore("/db/ledger", ao).ok());
+}
+
+TEST_CASE("store: a store without its log database is refused, naming it") {
+  MemEnv mem;
+  { auto store = SeedDevChain("/db", SmallChain(mem.get(), 10, 5)).value(); }
+  std::vector<std::string> files;
+  const std::string log_dir = std::string("/db/ledger/") + kLogDbDir;
+  REQUIRE(mem.get()->GetChildren(log_dir, &files).ok());
+  for (const std::string& f : files) mem.get()->RemoveFile(log_dir + "/" + f);
+  StoreOptions so;
+  so.env = mem.get();
+  auto opened = Store::Open("/db/ledger", so);
+  REQUIRE(!opened.ok());
+  CHECK(opened.status().code() == Status::Code::kCorruption);
+  CHECK_THAT(opened.status().message(), Catch::Contains(log_dir));
+  AuditOptions ao;
+  ao.env = mem.get();
+  auto audited = AuditStore("/db/ledger", ao);
+  REQUIRE(!audited.ok());
+  CHECK_THAT(audited.status().message(), Catch::Contains("log database"));
 }
 
 TEST_CASE("store: after reopening, every signer's last nonce is read back through the signer index") {

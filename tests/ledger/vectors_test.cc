@@ -255,23 +255,28 @@ std::unique_ptr<Fixture> Build() {
   REQUIRE(VerifyConsistencyProof(3, 7, root3, root7, cp).ok());
   add_list("merkle.log7.consistency.3.7", cp);
 
-  // ---- the store: every key and value of the two-block chain, in LevelDB key order ----
+  // ---- the store: every key and value of the two-block chain, in LevelDB key order, the
+  // log database's after the index database's ----
   {
     std::ostringstream listing;
-    std::unique_ptr<leveldb::Iterator> it(f->store->db()->NewIterator(leveldb::ReadOptions()));
-    for (it->SeekToFirst(); it->Valid(); it->Next()) {
-      std::string key = it->key().ToString(), value = it->value().ToString();
-      listing << Hx(key) << "  ";
-      if (key[0] == 'E') {
-        listing << "<entry bytes, " << value.size() << " bytes>";
-      } else if (value.empty()) {
-        listing << "<empty>";
-      } else {
-        listing << Hx(value);
+    for (leveldb::DB* db : {f->store->db(), f->store->log_db()}) {
+      listing << (db == f->store->db() ? "index database (ledger/):\n"
+                                       : "log database (ledger/entries/):\n");
+      std::unique_ptr<leveldb::Iterator> it(db->NewIterator(leveldb::ReadOptions()));
+      for (it->SeekToFirst(); it->Valid(); it->Next()) {
+        std::string key = it->key().ToString(), value = it->value().ToString();
+        listing << Hx(key) << "  ";
+        if (db == f->store->log_db() && !keys::IsNodeKey(key.size())) {
+          listing << "<entry bytes, " << value.size() << " bytes>";
+        } else if (value.empty()) {
+          listing << "<empty>";
+        } else {
+          listing << Hx(value);
+        }
+        listing << '\n';
       }
-      listing << '\n';
+      REQUIRE(it->status().ok());
     }
-    REQUIRE(it->status().ok());
     f->blocks["store-listing"] = listing.str();
   }
   f->Add("store.key.meta_genesis", Hx(keys::Meta("genesis")));
