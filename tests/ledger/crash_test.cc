@@ -98,9 +98,7 @@ TEST_CASE("crash: losing unsynced writes after any fsync leaves a consistent pre
       CHECK(h <= acknowledged + 1);
       if (h > 0) CHECK((*reopened)->head().hash == chain.blocks[h - 1].header.Hash());
       reopened->reset();
-      AuditOptions ao;
-      ao.env = mem.get();
-      ao.threads = 1;
+      AuditOptions ao = testing::OneThreadAudit(mem.get());
       auto audit = AuditStore("/db", ao);
       INFO(audit.status().ToString());
       CHECK(audit.ok());

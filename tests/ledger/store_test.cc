@@ -147,9 +147,7 @@ TEST_CASE("store: a store in another format is refused by Open and by the audit,
   { auto store = SeedDevChain("/db", SmallChain(mem.get(), 20, 5)).value(); }
   StoreOptions so;
   so.env = mem.get();
-  AuditOptions ao;
-  ao.env = mem.get();
-  ao.threads = 1;
+  AuditOptions ao = testing::OneThreadAudit(mem.get());
   REQUIRE(Store::Open("/db/ledger", so).ok());
   REQUIRE(AuditStore("/db/ledger", ao).ok());
   auto rewrite = [&](const std::function<void(leveldb::DB*)>& change) {
@@ -230,9 +228,7 @@ TEST_CASE("store: log records of an unfinished commit are ignored, then removed 
   });
   REQUIRE(past_head() == 3);
 
-  AuditOptions ao;
-  ao.env = mem.get();
-  ao.threads = 1;
+  AuditOptions ao = testing::OneThreadAudit(mem.get());
   auto audited = AuditStore("/db/ledger", ao);
   INFO(audited.status().ToString());
   REQUIRE(audited.ok());

@@ -53,9 +53,7 @@ TEST_CASE("tamper sweep: every single-byte change to a stored ledger is detected
   {
     auto store = SeedDevChain("/db", SmallChain(mem.get(), 14, 7)).value();  // 3 blocks
   }
-  AuditOptions ao;
-  ao.env = mem.get();
-  ao.threads = 1;
+  AuditOptions ao = testing::OneThreadAudit(mem.get());
   REQUIRE(AuditStore("/db/ledger", ao).ok());
 
   RawStore dbs(mem.get());

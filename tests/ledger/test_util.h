@@ -6,6 +6,7 @@
 
 #include <memory>
 
+#include "ledger/audit.h"
 #include "ledger/devchain.h"
 #include "ledger/store.h"
 
@@ -24,6 +25,14 @@ inline DevChainOptions SmallChain(leveldb::Env* env, uint64_t entries, uint32_t 
   o.write_keys = false;
   o.threads = 1;
   o.store.env = env;
+  return o;
+}
+
+// Audits a store in `env` on one thread: what the ledger tests check after every change.
+inline AuditOptions OneThreadAudit(leveldb::Env* env) {
+  AuditOptions o;
+  o.env = env;
+  o.threads = 1;
   return o;
 }
 
