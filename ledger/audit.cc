@@ -488,10 +488,7 @@ Result<AuditSummary> AuditStore(const std::string& path, const AuditOptions& opt
     if (s.IsInvalidArgument() || s.IsNotFound()) {
       return Status::NotFound("no ledger store at " + path);
     }
-    std::string why = s.ToString();
-    for (size_t at; db_path != path && (at = why.find(db_path)) != std::string::npos;) {
-      why.replace(at, db_path.size(), path);
-    }
+    std::string why = PrivateCopy::NameOriginal(s.ToString(), db_path, path);
     if (s.IsIOError()) return Status::IOError("cannot open store " + path + ": " + why);
     return Status::Corruption("cannot open store " + path + ": " + why);
   }
@@ -531,10 +528,8 @@ Result<AuditSummary> AuditStore(const std::string& path, const AuditOptions& opt
     leveldb::DB* raw_log = nullptr;
     leveldb::Status ls = leveldb::DB::Open(opts, log_path, &raw_log);
     if (!ls.ok()) {
-      std::string why = ls.IsInvalidArgument() ? "it is missing" : ls.ToString();
-      for (size_t at; db_path != path && (at = why.find(db_path)) != std::string::npos;) {
-        why.replace(at, db_path.size(), path);
-      }
+      std::string why = PrivateCopy::NameOriginal(
+          ls.IsInvalidArgument() ? "it is missing" : ls.ToString(), db_path, path);
       return Status::Corruption("cannot open the log database (entries and Merkle nodes) " +
                                 path + "/" + kLogDbDir + ": " + why);
     }

@@ -86,6 +86,15 @@ Status PrivateCopy::CopyTree(const std::string& from_dir, const std::string& to_
   return Status::Ok();
 }
 
+std::string PrivateCopy::NameOriginal(std::string text, const std::string& copy_path,
+                                      const std::string& original) {
+  if (copy_path.empty() || copy_path == original) return text;
+  for (size_t at; (at = text.find(copy_path)) != std::string::npos;) {
+    text.replace(at, copy_path.size(), original);
+  }
+  return text;
+}
+
 PrivateCopy::~PrivateCopy() {
   std::error_code ec;
   std::filesystem::remove_all(path_, ec);

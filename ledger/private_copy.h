@@ -36,6 +36,10 @@ class PrivateCopy {
   const std::string& path() const { return path_; }
   // Files that had to be copied because a hard link was impossible.
   size_t copied_files() const { return copied_; }
+  // `text` (a LevelDB message naming files it opened) with every mention of the copy's
+  // directory `copy_path` replaced by the `original` directory the caller asked for.
+  static std::string NameOriginal(std::string text, const std::string& copy_path,
+                                  const std::string& original);
 
  private:
   PrivateCopy() = default;

@@ -357,10 +357,7 @@ Result<std::unique_ptr<Store>> Store::OpenAt(const std::string& path, const std:
   leveldb::Status s = leveldb::DB::Open(opts, db_path, &db);
   if (!s.ok()) {
     // LevelDB names the files it opened: name the caller's directory, not a private copy.
-    std::string why = s.ToString();
-    for (size_t at; db_path != path && (at = why.find(db_path)) != std::string::npos;) {
-      why.replace(at, db_path.size(), path);
-    }
+    std::string why = PrivateCopy::NameOriginal(s.ToString(), db_path, path);
     if (s.IsInvalidArgument()) return Status::NotFound("no ledger store at " + path + " (" + why + ")");
     if (s.IsCorruption()) return Status::Corruption("cannot open store at " + path + ": " + why);
     return Status::IOError("cannot open store at " + path + ": " + why);
@@ -370,10 +367,7 @@ Result<std::unique_ptr<Store>> Store::OpenAt(const std::string& path, const std:
   Status log = store->OpenLog(db_path, /*create=*/false);
   if (!log.ok()) {
     // As above: name the caller's directory.
-    std::string why = log.message();
-    for (size_t at; db_path != path && (at = why.find(db_path)) != std::string::npos;) {
-      why.replace(at, db_path.size(), path);
-    }
+    std::string why = PrivateCopy::NameOriginal(log.message(), db_path, path);
     why = "store " + path + ": " + why;
     return log.code() == Status::Code::kCorruption ? Status::Corruption(why) : Status::IOError(why);
   }
