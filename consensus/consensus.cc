@@ -73,6 +73,13 @@ Status Consensus::OnTimeout(const TimerRequest& t, uint64_t now_ms) {
     return Run();
   }
   if (t.height != height_ || t.round != round_) return Status::Ok();  // stale
+  if (t.propose) {
+    if (!proposal_deferred_) return Status::Ok();
+    proposal_deferred_ = false;
+    FL_TRY(TryPropose());
+    if (!proposed_ && RoundHasWork()) SetProposeTimer();
+    return Run();
+  }
   switch (t.step) {
     case Step::kPropose:
       if (step_ != Step::kPropose) return Status::Ok();
@@ -128,7 +135,7 @@ bool Consensus::Admit(std::vector<Entry> entries, const std::vector<bool>& pre_v
 }
 
 Status Consensus::OnNewWork() {
-  if (step_ != Step::kPropose) return Status::Ok();
+  if (step_ != Step::kPropose || proposal_deferred_) return Status::Ok();
   if (vals_.Proposer(height_, round_).key == signer_->pubkey()) FL_TRY(TryPropose());
   if (!proposed_) SetProposeTimer();
   return Status::Ok();
@@ -490,20 +497,34 @@ Result<bool> Consensus::Step1() {
 
 // ---- Actions ----
 
-Status Consensus::StartRound(uint32_t round) {
+Status Consensus::StartRound(uint32_t round, bool after_commit) {
   round_ = round;
   step_ = Step::kPropose;
   proposed_ = false;
   propose_timer_set_ = false;
   polka_seen_ = false;
   precommit_timer_set_ = false;
+  proposal_deferred_ = false;
   ++stats_.rounds_started;
-  if (vals_.Proposer(height_, round_).key == signer_->pubkey()) FL_TRY(TryPropose());
-  if (!proposed_ && (round_ > 0 || !mempool_.empty() || valid_block_ || locked_round_ >= 0 ||
-                     !votes_.Rounds().empty())) {
-    SetProposeTimer();
+  if (vals_.Proposer(height_, round_).key == signer_->pubkey()) {
+    if (after_commit && options_.propose_after_pending) {
+      proposal_deferred_ = true;
+      TimerRequest t;
+      t.height = height_;
+      t.round = round_;
+      t.propose = true;
+      out_->SetTimer(t);
+      return Status::Ok();
+    }
+    FL_TRY(TryPropose());
   }
+  if (!proposed_ && RoundHasWork()) SetProposeTimer();
   return Status::Ok();
+}
+
+bool Consensus::RoundHasWork() const {
+  return round_ > 0 || !mempool_.empty() || valid_block_ || locked_round_ >= 0 ||
+         !votes_.Rounds().empty();
 }
 
 void Consensus::SetProposeTimer() {
@@ -661,7 +682,7 @@ Status Consensus::CommitBlock(const Block& block, const Certificate& cert) {
   DropCommitted(block);
   out_->Committed(block, cert);
   NewHeight();
-  return StartRound(0);
+  return StartRound(0, /*after_commit=*/true);
 }
 
 void Consensus::DropCommitted(const Block& block) {

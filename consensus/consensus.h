@@ -74,6 +74,12 @@ struct ConsensusOptions {
                                              // count towards round skipping, they are not kept
   size_t max_future_messages = 4096;         // buffered messages for the next height
   size_t verified_cache_entries = 1u << 17;  // leaf hashes of verified non-mempool entries
+  // A proposer that starts a height by committing the last one does not propose at once: it
+  // asks for a zero-delay timer (TimerRequest::propose) and proposes when that fires. The
+  // inputs that arrived while it committed are handled first, above all the entry batches
+  // the other validators send right after their precommits (node/node.cc, Node::Drive):
+  // their entries join this block instead of the next one.
+  bool propose_after_pending = true;
   MempoolOptions mempool;
 };
 
@@ -143,7 +149,10 @@ class Consensus {
   Status Run();
   Result<bool> Step1();  // one rule firing; false when quiescent
 
-  Status StartRound(uint32_t round);
+  Status StartRound(uint32_t round, bool after_commit = false);
+  // Something to decide in this round (work, a valid or locked block, votes): the round's
+  // propose timeout must run.
+  bool RoundHasWork() const;
   Status TryPropose();
   // The proposer's block from `entries` (in mempool order). When the application refuses the
   // combination, keeps the longest valid prefix, evicts the entry after it from the mempool
@@ -195,6 +204,7 @@ class Consensus {
   // Per-round flags.
   bool proposed_ = false;
   bool propose_timer_set_ = false;
+  bool proposal_deferred_ = false;  // a TimerRequest::propose is on its way
   bool polka_seen_ = false;           // line 36 fired in this round
   bool precommit_timer_set_ = false;  // line 47 fired (or precommit step entered)
 

@@ -42,6 +42,9 @@ struct TimerRequest {
   uint32_t round = 0;
   uint64_t delay_ms = 0;
   uint64_t sync_id = 0;
+  // A proposer's "propose now" (ConsensusOptions::propose_after_pending): zero delay, so the
+  // adapter runs it after the inputs already waiting for the state machine.
+  bool propose = false;
   bool operator==(const TimerRequest&) const = default;
 };
 

@@ -34,6 +34,8 @@ class EventLoop {
   void Start();
   void Stop();
   void Post(Task t);
+  // A timer that has come due runs behind every task posted before then: with a zero delay,
+  // behind everything already waiting (Consensus relies on it, TimerRequest::propose).
   void PostAfter(std::chrono::milliseconds delay, Task t);
   // Tasks queued (not timers): for metrics and back-pressure.
   size_t QueueLength() const;

@@ -149,6 +149,60 @@ TEST_CASE("consensus: a proposer with work proposes at once - nobody waits on a 
   CHECK(h.core->stats().block_signature_checks == 0);
 }
 
+TEST_CASE("consensus: a proposer that just committed handles what arrived meanwhile first",
+          "[consensus]") {
+  // The entry batches that travel after the precommits the height did not need reach the
+  // next proposer while it commits: they join its block when it proposes on a zero-delay
+  // timer, and miss it when it proposes inside the commit.
+  for (bool after_pending : {true, false}) {
+    CAPTURE(after_pending);
+    Harness h(false);
+    h.me = 2;  // validator 2 proposes at height 2, round 0
+    h.options.propose_after_pending = after_pending;
+    h.Boot();
+    SecretKey alice = SecretKey::FromSeed("alice"), bob = SecretKey::FromSeed("bob"),
+              carol = SecretKey::FromSeed("carol");
+    REQUIRE(h.core->SubmitEntries({MakeEntry(bob, 1)}, 50).ok());
+    Proposal p = h.MakeProposal(1, 0, {MakeEntry(alice, 1)});
+    h.Deliver(1, p);
+    for (size_t v : {0, 1, 3}) h.Deliver(v, h.MakeVote(v, VoteType::kPrevote, 0, p.block_hash));
+    REQUIRE(h.out.Votes(VoteType::kPrecommit).size() == 1);
+    h.out.timers.clear();
+    for (size_t v : {0, 1}) h.Deliver(v, h.MakeVote(v, VoteType::kPrecommit, 0, p.block_hash));
+    REQUIRE(h.out.committed == std::vector<uint64_t>{1});
+    REQUIRE(h.core->height() == 2);
+
+    // Validator 3's batch, sent after its precommit, arrives during our commit.
+    Entry late = MakeEntry(carol, 1);
+    if (!after_pending) {
+      REQUIRE(h.out.Proposals().size() == 1);  // proposed inside the commit: bob's entry only
+      h.Deliver(3, EntryBatch{{late}});
+      CHECK(h.out.Proposals().back().block.entries.size() == 1);
+      continue;
+    }
+    CHECK(h.out.Proposals().empty());
+    std::optional<TimerRequest> now;
+    for (const TimerRequest& t : h.out.timers) {
+      if (t.propose) now = t;
+    }
+    REQUIRE(now);
+    CHECK(now->delay_ms == 0);
+    CHECK(now->height == 2);
+    CHECK(now->round == 0);
+    h.Deliver(3, EntryBatch{{late}});
+    CHECK(h.out.Proposals().empty());  // new work waits for the timer too
+    REQUIRE(h.core->OnTimeout(*now, 100).ok());
+    auto props = h.out.Proposals();
+    REQUIRE(props.size() == 1);
+    REQUIRE(props[0].block.entries.size() == 2);
+    CHECK(props[0].block.entries[1].leaf_hash() == late.leaf_hash());
+    CHECK(h.out.Votes(VoteType::kPrevote).back().block_hash == props[0].block_hash);
+    // The timer again (an adapter that fires twice) changes nothing.
+    REQUIRE(h.core->OnTimeout(*now, 101).ok());
+    CHECK(h.out.Proposals().size() == 1);
+  }
+}
+
 TEST_CASE("consensus: proposals from the wrong proposer or with bad entries get nowhere",
           "[consensus]") {
   Harness h;
