@@ -26,7 +26,7 @@ using net::LogLevel;
 using net::LogQuote;
 using Steady = std::chrono::steady_clock;
 // The longest a submission waits for others to join its ENTRY_BATCH while a height is
-// deciding: normally they leave earlier, with this node's precommit (see Node::Submit).
+// deciding: normally they leave earlier, right after this node's precommit (Node::Drive).
 constexpr std::chrono::milliseconds kSubmitBatchDelay{50};
 
 // The state machine's Outbox, called synchronously on the event loop's thread. Messages wait
@@ -400,11 +400,15 @@ uint16_t Node::http_port() const { return http_ ? http_->port() : 0; }
 uint16_t Node::p2p_port() const { return network_ ? network_->listen_port() : 0; }
 
 void Node::Drive(const char* what, const Status& s) {
-  // Submissions waiting for their batch leave with our precommit, in one frame per peer: the
-  // entries reach the next proposer before this height commits, once per height, instead of
-  // in a signed frame of their own every few milliseconds.
-  if (s.ok() && !fatal_ && outbox_->precommit_queued()) DrainIncoming();
+  // Submissions waiting for their batch leave right after our precommit, in one ENTRY_BATCH
+  // per height instead of a signed frame every few milliseconds. The precommit goes first,
+  // in a frame of its own: the height ends as soon as a quorum of precommits is in, while
+  // the batch checks (ours here, the peers' on their transport threads) overlap the commit's
+  // disk writes. The next proposer still gets the entries into its block: it handles what
+  // arrived during its commit before it proposes (ConsensusOptions::propose_after_pending).
+  bool precommitted = outbox_->precommit_queued();
   outbox_->Flush();
+  if (s.ok() && !fatal_ && precommitted) DrainIncoming();
   PublishState();
   if (s.ok() || fatal_) return;
   fatal_ = true;
@@ -502,7 +506,7 @@ void Node::Submit(Entry entry, SubmitOptions options, SubmitCallback done) {
       loop_.Post([this] { DrainIncoming(); });
       return;
     case SubmissionQueue<Incoming>::Wake::kTimer:
-      // node/submission_queue.h says when submissions leave; usually with our precommit.
+      // node/submission_queue.h says when submissions leave; usually right after our precommit.
       loop_.PostAfter(kSubmitBatchDelay, [this, generation = pushed.generation] {
         if (incoming_.TimerDue(generation)) DrainIncoming();
       });

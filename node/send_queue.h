@@ -1,12 +1,12 @@
 // What one call into the consensus state machine sends, held until the call returns and then
 // handed to the peer network in one SendAll (one frame per peer).
 //
-// Order matters for one case. A node drains waiting client submissions when it precommits
-// (Node::Drive): while a height is deciding a new entry can only go into the next block, so it
-// only has to reach the next proposer before this height commits. The ENTRY_BATCH therefore
-// goes ahead of every vote queued with it: a peer handles a frame's messages in order, so it
-// admits the entries before our precommit can complete the height at that peer, and the next
-// proposer (whichever peer it is) holds them when it proposes.
+// Order matters for one case: an ENTRY_BATCH queued in the same call as a proposal or votes.
+// A submission that wakes an idle proposer (Node::DrainIncoming) is broadcast and proposed in
+// one call; a peer handles a frame's messages in order, so the batch goes ahead of everything
+// queued with it and the peer admits (and checks) the entries before it meets them in the
+// block. The submissions drained at our precommit are not in that case: Node::Drive sends the
+// precommit first and the batch in a frame of its own after it.
 #pragma once
 
 #include <cstddef>

@@ -2,9 +2,9 @@
 //
 // An idle node (empty mempool: no height is deciding work) hands an entry on at once.
 // Otherwise the entry cannot be proposed before the current height ends anyway; it only has
-// to reach the next proposer before that. So submissions gather and leave in one ENTRY_BATCH
-// when this node precommits (Node::Drive), in the frames that carry the precommit, or after a
-// delay if no precommit comes first (a slow height, a node catching up). Draining every 2 ms
+// to reach the next proposer before it proposes. So submissions gather and leave in one
+// ENTRY_BATCH right after this node's precommit (Node::Drive), or after a delay if no
+// precommit comes first (a slow height, a node catching up). Draining every 2 ms
 // instead cost a signed frame per peer and a wake-up each time.
 //
 // Timers are never cancelled, so each carries the generation it was set for and drains only

@@ -25,7 +25,7 @@ TEST_CASE("send queue: entry batches go ahead of the votes they leave with, in t
   CHECK_FALSE(q.precommit_queued());
   q.Add(Msg("precommit", true), Kind::kOwnPrecommit);
   CHECK(q.precommit_queued());
-  // What Node::Drive adds when it sees the precommit: the submissions that waited.
+  // Entry batches queued in the same call (an idle proposer woken by submissions).
   q.Add(Msg("entries-1"), Kind::kEntryBatch);
   q.Add(Msg("sync-reply"), Kind::kOther);
   q.Add(Msg("entries-2"), Kind::kEntryBatch);
