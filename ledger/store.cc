@@ -631,6 +631,12 @@ Status Store::CheckBlock(const Block& block) const {
 
 Status Store::Commit(const Block& block, const Certificate& cert) {
   if (read_only_) return Status::FailedPrecondition("the store was opened read-only");
+  using Clock = std::chrono::steady_clock;
+  auto since = [](Clock::time_point t) {
+    return static_cast<uint64_t>(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - t).count());
+  };
+  const Clock::time_point start = Clock::now();
   std::lock_guard commit_lock(commit_mu_);
   FL_TRY(CheckBlock(block));
   Hash32 hash = block.header.Hash();
@@ -648,11 +654,15 @@ Status Store::Commit(const Block& block, const Certificate& cert) {
   leveldb::WriteOptions wo;
   wo.sync = options_.sync;
   // The log first: until the index write, its records lie past the head, unread.
+  Clock::time_point t = Clock::now();
   FL_TRY(FromLevelDB(log_db_->Write(wo, &log_batch), "committing block " +
                                                          std::to_string(block.header.height) +
                                                          " (log)"));
+  const uint64_t log_ns = since(t);
+  t = Clock::now();
   FL_TRY(FromLevelDB(db_->Write(wo, &batch), "committing block " +
                                                  std::to_string(block.header.height)));
+  const uint64_t index_ns = since(t);
   std::unique_lock lock(mu_);
   head_.header = block.header;
   head_.hash = hash;
@@ -661,7 +671,20 @@ Status Store::Commit(const Block& block, const Certificate& cert) {
   log_ = std::move(log);
   std::lock_guard nonce_lock(nonce_mu_);
   for (const Entry& e : block.entries) nonces_[e.signer()] = e.nonce();
+  log_write_ns_.fetch_add(log_ns, std::memory_order_relaxed);
+  index_write_ns_.fetch_add(index_ns, std::memory_order_relaxed);
+  commit_ns_.fetch_add(since(start), std::memory_order_relaxed);
+  commits_timed_.fetch_add(1, std::memory_order_relaxed);
   return Status::Ok();
+}
+
+Store::CommitTimes Store::commit_times() const {
+  CommitTimes t;
+  t.commits = commits_timed_.load(std::memory_order_relaxed);
+  t.total_ns = commit_ns_.load(std::memory_order_relaxed);
+  t.log_write_ns = log_write_ns_.load(std::memory_order_relaxed);
+  t.index_write_ns = index_write_ns_.load(std::memory_order_relaxed);
+  return t;
 }
 
 Result<BlockRecord> Store::GetBlockRecord(uint64_t height) const {

@@ -34,6 +34,8 @@
 // Thread safety: any number of concurrent readers; Commit() calls are serialised internally.
 #pragma once
 
+#include <atomic>
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
@@ -141,6 +143,14 @@ class Store : public MerkleNodeSource {
   // CheckBlock, then the certificate (unless disabled), then one synced write batch.
   Status Commit(const Block& block, const Certificate& cert);
 
+  // Where the time of the successful commits so far went (wall clock, since the store was
+  // opened): the log batch's synced write, the index batch's, and the whole call. Any thread.
+  struct CommitTimes {
+    uint64_t commits = 0;
+    uint64_t total_ns = 0, log_write_ns = 0, index_write_ns = 0;
+  };
+  CommitTimes commit_times() const;
+
   Result<BlockRecord> GetBlockRecord(uint64_t height) const;
   Result<Block> GetBlock(uint64_t height) const;
   Result<Entry> GetEntry(uint64_t index) const;
@@ -204,6 +214,8 @@ class Store : public MerkleNodeSource {
 
   mutable std::shared_mutex mu_;  // guards everything below
   std::mutex commit_mu_;          // serialises Commit()
+  // CommitTimes, written by Commit() only.
+  std::atomic<uint64_t> commits_timed_{0}, commit_ns_{0}, log_write_ns_{0}, index_write_ns_{0};
   BlockRecord head_;
   CompactRange log_;
   mutable std::mutex nonce_mu_;  // guards nonces_; taken after mu_ where both are held

@@ -45,6 +45,7 @@ class Node::Outbox : public consensus::Outbox {
     auto kind = SendQueue::Kind::kOther;
     if (const auto* v = std::get_if<Vote>(&m)) {
       self_signed = v->validator == node_->key_.pubkey();
+      if (self_signed) node_->NoteOwnVote(v->type);
       if (self_signed && v->type == VoteType::kPrecommit) kind = SendQueue::Kind::kOwnPrecommit;
     } else if (const auto* b = std::get_if<consensus::EntryBatch>(&m)) {
       // Ahead of the votes it shares a frame with, and with the R hints of DrainIncoming.
@@ -315,6 +316,37 @@ Result<std::unique_ptr<Node>> Node::Open(const NodeConfig& config, net::LogFn lo
                        [raw] { return static_cast<double>(raw->stat_equivocations_.load()); });
   m.AddCounterFunction("fedledger_blocks_synced_total", "Blocks committed from peers' sync responses.",
                        [raw] { return static_cast<double>(raw->stat_synced_.load()); });
+  const char* phase_help =
+      "Wall time of the heights this node voted through, by phase: from the height's start "
+      "(the previous commit, or the first work after an idle spell) to its first prevote, to "
+      "its first precommit, to the commit (store write included).";
+  const std::pair<const char*, std::atomic<uint64_t> HeightPhases::*> phases[] = {
+      {"to_prevote", &HeightPhases::to_prevote_ns},
+      {"to_precommit", &HeightPhases::to_precommit_ns},
+      {"to_commit", &HeightPhases::to_commit_ns}};
+  for (const auto& [phase, sum] : phases) {
+    m.AddCounterFunction(
+        "fedledger_height_phase_seconds_total", phase_help,
+        [raw, sum] { return static_cast<double>((raw->phases_.*sum).load()) / 1e9; },
+        {{"phase", phase}});
+  }
+  m.AddCounterFunction("fedledger_height_phases_total", "Heights timed by phase (voted through).",
+                       [raw] { return static_cast<double>(raw->phases_.heights.load()); });
+  const char* store_help =
+      "Wall time of the store's block commits: the synced log write, the synced index write, "
+      "and the whole commit (checks and batch building included).";
+  const std::pair<const char*, uint64_t Store::CommitTimes::*> parts[] = {
+      {"log_write", &Store::CommitTimes::log_write_ns},
+      {"index_write", &Store::CommitTimes::index_write_ns},
+      {"all", &Store::CommitTimes::total_ns}};
+  for (const auto& [part, field] : parts) {
+    m.AddCounterFunction(
+        "fedledger_store_commit_seconds_total", store_help,
+        [raw, field] { return static_cast<double>(raw->store_->commit_times().*field) / 1e9; },
+        {{"part", part}});
+  }
+  m.AddCounterFunction("fedledger_store_commits_total", "Blocks the store committed.",
+                       [raw] { return static_cast<double>(raw->store_->commit_times().commits); });
   m.AddGaugeFunction("fedledger_event_queue", "Tasks waiting for the consensus thread.",
                      [raw] { return static_cast<double>(raw->loop_.QueueLength()); });
 
@@ -409,6 +441,10 @@ void Node::Drive(const char* what, const Status& s) {
   bool precommitted = outbox_->precommit_queued();
   outbox_->Flush();
   if (s.ok() && !fatal_ && precommitted) DrainIncoming();
+  if (!phases_.start &&
+      (!consensus_->mempool().empty() || consensus_->step() != consensus::Step::kPropose)) {
+    phases_.start = Steady::now();  // this height has work: its time starts counting
+  }
   PublishState();
   if (s.ok() || fatal_) return;
   fatal_ = true;
@@ -695,9 +731,27 @@ void Node::OnEvicted(const Entry& entry, consensus::Admission code, const std::s
   for (Waiter& w : waiters) w.done(o);
 }
 
+void Node::NoteOwnVote(VoteType type) {
+  auto& stamp = type == VoteType::kPrevote ? phases_.prevote : phases_.precommit;
+  if (!stamp) stamp = Steady::now();
+}
+
 void Node::OnCommitted(const Block& block, const Certificate& cert) {
   const BlockHeader& h = block.header;
   auto now = Steady::now();
+  HeightPhases& ph = phases_;
+  if (ph.start && ph.prevote && ph.precommit) {  // a height we voted through, not a synced one
+    auto ns = [](Steady::time_point a, Steady::time_point b) {
+      return static_cast<uint64_t>(std::max<int64_t>(
+          0, std::chrono::duration_cast<std::chrono::nanoseconds>(b - a).count()));
+    };
+    ph.to_prevote_ns.fetch_add(ns(*ph.start, *ph.prevote), std::memory_order_relaxed);
+    ph.to_precommit_ns.fetch_add(ns(*ph.prevote, *ph.precommit), std::memory_order_relaxed);
+    ph.to_commit_ns.fetch_add(ns(*ph.precommit, now), std::memory_order_relaxed);
+    ph.heights.fetch_add(1, std::memory_order_relaxed);
+  }
+  ph.prevote.reset();
+  ph.precommit.reset();
   uint64_t first_index = h.log_size - h.entry_count;
   double max_latency_ms = 0;
   size_t local = 0;
@@ -757,6 +811,7 @@ void Node::OnCommitted(const Block& block, const Certificate& cert) {
                            " signatures=" + std::to_string(cert.sigs.size()) +
                            " local_entries=" + std::to_string(local) +
                            (local ? " max_latency_ms=" + std::to_string(static_cast<int64_t>(max_latency_ms)) : ""));
+  ph.start.reset();  // the next one starts when there is work for it (Drive)
 }
 
 void Node::AddCommitListener(std::function<void(const Block& block)> fn) {

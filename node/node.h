@@ -201,6 +201,17 @@ class Node {
   std::unordered_map<Hash32, std::chrono::steady_clock::time_point, Hash32Hasher> submitted_at_;
   uint64_t rejected_logged_ = 0;
 
+  // Where the heights this node voted through spent their time, wall clock: from the
+  // height's start (the previous commit, or the first work after an idle spell) to our first
+  // prevote, from there to our first precommit, and from there to the commit (the store's
+  // write included). The stamps belong to the event loop; the sums are read by /metrics.
+  struct HeightPhases {
+    std::optional<std::chrono::steady_clock::time_point> start, prevote, precommit;
+    std::atomic<uint64_t> heights{0}, to_prevote_ns{0}, to_precommit_ns{0}, to_commit_ns{0};
+  };
+  HeightPhases phases_;
+  void NoteOwnVote(VoteType type);
+
   // Published by the event loop for other threads.
   std::atomic<uint64_t> cons_height_{0};
   std::atomic<uint32_t> cons_round_{0};

@@ -20,7 +20,9 @@
 // Each row also gives the CPU time (user + system) per completed request, of the servers (all
 // validators, or all etcd members) and of the client process, which a shared machine's other
 // load moves far less than the rates. After each fedledger level, the validators' share of
-// it by thread name (fl-consensus, fl-peer, fl-http, ...) and node1's frames per block.
+// it by thread name (fl-consensus, fl-peer, fl-http, ...), node1's frames per block, and where
+// node1's heights spent their time (to its prevote, to its precommit, to the commit, and the
+// store's synced writes inside that).
 // --signature-limit also measures, in the same run, how many entry signatures per second
 // this machine verifies on all its cores, one at a time and in batches of 32 (the ceiling for
 // 4 validators that each verify every entry once is a quarter of it).
@@ -942,6 +944,10 @@ pid_t SpawnEtcd(const std::string& etcd, const std::vector<std::string>& args, c
 struct WireCounters {
   double blocks = 0, entries = 0, frames = 0, self_frames = 0, messages = 0;
   double rounds = 0, timeouts = 0;
+  // Seconds summed over the heights node1 voted through, by phase, and over its store's
+  // commits, by part (fedledger_height_phase_seconds_total, fedledger_store_commit_...).
+  double heights = 0, to_prevote = 0, to_precommit = 0, to_commit = 0;
+  double store_commits = 0, store_all = 0, store_log = 0, store_index = 0;
 };
 
 WireCounters ScrapeWire(const std::string& url) {
@@ -963,6 +969,14 @@ WireCounters ScrapeWire(const std::string& url) {
     else if (name == "fedledger_peer_messages_sent_total") w.messages = v;
     else if (name == "fedledger_consensus_rounds_total") w.rounds = v;
     else if (name == "fedledger_consensus_timeouts_total") w.timeouts = v;
+    else if (name == "fedledger_height_phases_total") w.heights = v;
+    else if (name == "fedledger_height_phase_seconds_total{phase=\"to_prevote\"}") w.to_prevote = v;
+    else if (name == "fedledger_height_phase_seconds_total{phase=\"to_precommit\"}") w.to_precommit = v;
+    else if (name == "fedledger_height_phase_seconds_total{phase=\"to_commit\"}") w.to_commit = v;
+    else if (name == "fedledger_store_commits_total") w.store_commits = v;
+    else if (name == "fedledger_store_commit_seconds_total{part=\"all\"}") w.store_all = v;
+    else if (name == "fedledger_store_commit_seconds_total{part=\"log_write\"}") w.store_log = v;
+    else if (name == "fedledger_store_commit_seconds_total{part=\"index_write\"}") w.store_index = v;
   }
   return w;
 }
@@ -978,6 +992,15 @@ void PrintWire(const WireCounters& a, const WireCounters& b) {
               (b.entries - a.entries) / blocks, (b.frames - a.frames) / blocks - self_frames,
               self_frames, (b.messages - a.messages) / blocks, blocks,
               std::max(0.0, (b.rounds - a.rounds) - blocks), b.timeouts - a.timeouts);
+  // Where a height's time goes on node1: the store's share is inside "to commit".
+  double heights = b.heights - a.heights, commits = b.store_commits - a.store_commits;
+  if (heights <= 0 || commits <= 0) return;
+  auto ms = [](double seconds, double n) { return 1000 * seconds / n; };
+  std::printf("(node1 per height, ms: to prevote %.1f, to precommit %.1f, to commit %.1f; "
+              "store commit %.1f of it: log write %.1f, index write %.1f)\n",
+              ms(b.to_prevote - a.to_prevote, heights), ms(b.to_precommit - a.to_precommit, heights),
+              ms(b.to_commit - a.to_commit, heights), ms(b.store_all - a.store_all, commits),
+              ms(b.store_log - a.store_log, commits), ms(b.store_index - a.store_index, commits));
 }
 
 std::string LoadAverage() {

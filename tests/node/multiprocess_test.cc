@@ -67,6 +67,20 @@ TEST_CASE("kill -9 one of 4 validators: commits continue - restarted, it catches
   c.Up();
   LoadGenerator load(c, {0, 1, 2}, 3);
   REQUIRE(Cluster::WaitFor(15s, [&] { return c.Height(0) >= 5; }));
+  {
+    // The heights node0 voted through are timed by phase, and its store's commits by part.
+    auto m = net::HttpGet(c.url(0) + "/metrics");
+    REQUIRE(m.ok());
+    auto value = [&](const std::string& series) {
+      size_t at = m->body.find("\n" + series + " ");
+      REQUIRE(at != std::string::npos);
+      return std::stod(m->body.substr(at + series.size() + 2));
+    };
+    CHECK(value("fedledger_height_phases_total") >= 1);
+    CHECK(value("fedledger_height_phase_seconds_total{phase=\"to_commit\"}") > 0);
+    CHECK(value("fedledger_store_commits_total") >= 5);
+    CHECK(value("fedledger_store_commit_seconds_total{part=\"log_write\"}") > 0);
+  }
 
   c.Signal(3, SIGKILL);
   int64_t h_kill = c.Height(0);

@@ -216,6 +216,10 @@ TEST_CASE("node API: a waited-for submit is committed and its proof checks offli
   CHECK_THAT(metrics->body, Catch::Contains("fedledger_commit_latency_seconds_count 1"));
   CHECK_THAT(metrics->body, Catch::Contains("fedledger_peers_connected 0"));
   CHECK_THAT(metrics->body, Catch::Contains("fedledger_mempool_entries 0"));
+  // Where the time of a height and of the store's commits goes.
+  CHECK_THAT(metrics->body, Catch::Contains("fedledger_height_phase_seconds_total{phase=\"to_commit\"}"));
+  CHECK_THAT(metrics->body, Catch::Contains("fedledger_store_commits_total 1"));
+  CHECK_THAT(metrics->body, Catch::Contains("fedledger_store_commit_seconds_total{part=\"index_write\"}"));
   // The transport's peer metrics are there, and every family and series exactly once.
   CHECK_THAT(metrics->body, Catch::Contains("fedledger_peer_bytes_sent_total 0"));
   // CPU time, of the process and by thread family.
