@@ -7,6 +7,7 @@
 #include <leveldb/write_batch.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <memory>
