@@ -351,18 +351,19 @@ class NodeChecker {
 };
 
 // `block_first[h]` is block h's first global entry index; block_first.back() the log size.
-// Log records at or past the log size are an unfinished commit's (a crash between the log's
-// write and the index's): not part of the ledger, never read, removed when a node next opens
-// the store. They are not counted.
+// The log database holds the blocks up to `log_head` (the last commit record), the index
+// database those up to `index_head` (<= log_head: its unsynced writes of the blocks after it
+// were lost in a crash, and the next open of the store writes them again).
 Status CheckIndexesAndRecords(leveldb::DB* db, leveldb::DB* log_db, const ChainVerifier& v,
-                              uint64_t head_height, uint64_t node_count,
+                              uint64_t index_head, uint64_t log_head, uint64_t node_count,
                               const std::vector<uint64_t>& block_first) {
   const auto& facts = v.facts();
-  uint64_t n = facts.size();
+  const uint64_t n = facts.size();
+  const uint64_t indexed = block_first[index_head + 1];  // entries the index database lists
   uint64_t tasks_expected = 0;
-  for (const EntryFacts& f : facts) tasks_expected += f.task_id != nullptr;
+  for (uint64_t i = 0; i < indexed; ++i) tasks_expected += facts[i].task_id != nullptr;
   uint64_t seen_signer = 0, seen_kind = 0, seen_task = 0, seen_time = 0;
-  uint64_t seen_blocks = 0, seen_entries = 0, seen_nodes = 0, seen_meta = 0;
+  uint64_t seen_blocks = 0, seen_entries = 0, seen_nodes = 0, seen_commits = 0, seen_meta = 0;
   std::unique_ptr<leveldb::Iterator> it(db->NewIterator(AuditRead()));
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
     leveldb::Slice k = it->key();
@@ -371,7 +372,7 @@ Status CheckIndexesAndRecords(leveldb::DB* db, leveldb::DB* log_db, const ChainV
     };
     char p = k.empty() ? 0 : k[0];
     if (p == 'B' && k.size() == 9) {
-      if (BE64(k.data() + 1) > head_height) return bad("block record above the head");
+      if (BE64(k.data() + 1) > index_head) return bad("block record above the head");
       ++seen_blocks;
     } else if (p == 'M') {
       if (k != leveldb::Slice("Mgenesis") && k != leveldb::Slice("Mhead") &&
@@ -386,7 +387,7 @@ Status CheckIndexesAndRecords(leveldb::DB* db, leveldb::DB* log_db, const ChainV
       char t = k[1];
       if (k.size() < 10) return bad("malformed index key");
       uint64_t height = BE64(k.data() + k.size() - 8);
-      if (height > head_height) return bad("index names a block above the head");
+      if (height > index_head) return bad("index names a block above the head");
       uint64_t first = block_first[height];
       auto offsets = keys::DecodeIndexValue(std::string_view(it->value().data(), it->value().size()),
                                             static_cast<uint32_t>(block_first[height + 1] - first));
@@ -425,21 +426,30 @@ Status CheckIndexesAndRecords(leveldb::DB* db, leveldb::DB* log_db, const ChainV
     auto bad = [&](const std::string& why) {
       return Status::Corruption("log database key '" + Printable(k) + "': " + why);
     };
-    if (k.empty() || k[0] != 'E' || (k.size() != 9 && !keys::IsNodeKey(k.size()))) {
+    if (k.empty() || k[0] != 'E' ||
+        !(keys::IsEntryKey(k.size()) || keys::IsNodeKey(k.size()) || keys::IsCommitKey(k.size()))) {
       return bad("not a fedledger log key");
     }
     uint64_t index = BE64(k.data() + 1);
-    if (!keys::IsNodeKey(k.size())) {
-      if (index < n) ++seen_entries;
-      continue;
+    if (index >= n) return bad("past the last commit record's log size " + std::to_string(n));
+    if (keys::IsEntryKey(k.size())) {
+      ++seen_entries;
+    } else if (keys::IsCommitKey(k.size())) {
+      uint64_t height = BE64(k.data() + 10);
+      if (static_cast<uint8_t>(k[9]) != 0xff || height > log_head ||
+          block_first[height + 1] != index + 1) {
+        return bad("not the commit record of a block of this chain");
+      }
+      ++seen_commits;
+    } else {
+      uint32_t level = static_cast<uint8_t>(k[9]);
+      if (level == 0) return bad("leaf hashes are not stored (they are the entries' own)");
+      if (level >= 64 || (index + 1) % (uint64_t{1} << level) != 0) {
+        return bad("no Merkle node of level " + std::to_string(level) + " ends at leaf " +
+                   std::to_string(index));
+      }
+      ++seen_nodes;
     }
-    uint32_t level = static_cast<uint8_t>(k[9]);
-    if (level == 0) return bad("leaf hashes are not stored (they are the entries' own)");
-    if (level >= 64 || (index + 1) % (uint64_t{1} << level) != 0) {
-      return bad("no Merkle node of level " + std::to_string(level) + " ends at leaf " +
-                 std::to_string(index));
-    }
-    if (index < n) ++seen_nodes;
   }
   if (!lit->status().ok()) {
     return Status::Corruption("reading the log database: " + lit->status().ToString());
@@ -449,14 +459,15 @@ Status CheckIndexesAndRecords(leveldb::DB* db, leveldb::DB* log_db, const ChainV
     return Status::Corruption(std::string(what) + ": found " + std::to_string(seen) +
                               ", expected " + std::to_string(want));
   };
-  FL_TRY(count("block records", seen_blocks, head_height + 1));
+  FL_TRY(count("block records", seen_blocks, index_head + 1));
+  FL_TRY(count("commit records", seen_commits, log_head + 1));
   FL_TRY(count("entry records", seen_entries, n));
   FL_TRY(count("Merkle nodes", seen_nodes, node_count));
   FL_TRY(count("meta records", seen_meta, 3));
-  FL_TRY(count("entries in the signer index", seen_signer, n));
-  FL_TRY(count("entries in the kind index", seen_kind, n));
+  FL_TRY(count("entries in the signer index", seen_signer, indexed));
+  FL_TRY(count("entries in the kind index", seen_kind, indexed));
   FL_TRY(count("entries in the task index", seen_task, tasks_expected));
-  FL_TRY(count("entries in the time index", seen_time, n));
+  FL_TRY(count("entries in the time index", seen_time, indexed));
   return Status::Ok();
 }
 
@@ -496,13 +507,13 @@ Result<AuditSummary> AuditStore(const std::string& path, const AuditOptions& opt
   std::unique_ptr<leveldb::DB> db(raw);
 
   std::string v;
-  uint64_t head_height = 0;
+  uint64_t index_head = 0;  // the index database's; the log database's may be above it
   if (!db->Get(AuditRead(), keys::Meta("head"), &v).ok() || v.size() != 8) {
     return Status::Corruption("head record is missing or malformed");
   }
   {
     Reader r(AsView(v));
-    head_height = r.U64("head").value();
+    index_head = r.U64("head").value();
   }
   if (!db->Get(AuditRead(), keys::Meta("format"), &v).ok()) {
     return Status::Corruption(
@@ -517,9 +528,11 @@ Result<AuditSummary> AuditStore(const std::string& path, const AuditOptions& opt
       return Status::Corruption(
           "store format " + std::to_string(*f) + "; this build audits format " +
           std::to_string(kStoreFormat) +
-          (*f == 2 ? " (format 2, one LevelDB database, was written before 2026-12-06: audit it "
-                     "with a build from before then)"
-                   : ""));
+          (*f == 2   ? " (format 2, one LevelDB database, was written before 2026-12-06: audit it "
+                       "with a build from before then)"
+           : *f == 3 ? " (format 3, without commit records in the log database, was written "
+                       "before 2026-12-07: audit it with a build from before then)"
+                     : ""));
     }
   }
   std::unique_ptr<leveldb::DB> log_db;
@@ -542,7 +555,7 @@ Result<AuditSummary> AuditStore(const std::string& path, const AuditOptions& opt
     return Status::Corruption("genesis record is missing or malformed");
   }
   uint64_t expected_total = 0;
-  if (db->Get(AuditRead(), keys::Block(head_height), &v).ok() && v.size() > 9) {
+  if (db->Get(AuditRead(), keys::Block(index_head), &v).ok() && v.size() > 9) {
     Reader r(AsView(v));
     (void)r.U64("first");
     auto hb = r.VarBytes("header", 4096);
@@ -563,88 +576,123 @@ Result<AuditSummary> AuditStore(const std::string& path, const AuditOptions& opt
   };
   std::vector<uint64_t> block_first;
 
+  // One pass over the log database, block by block: its entries (the Merkle nodes between
+  // them are NodeChecker's), then its commit record. The index database's block records
+  // must repeat the commit records byte for byte, up to its head.
+  std::unique_ptr<leveldb::Iterator> log(log_db->NewIterator(AuditRead()));
   std::unique_ptr<leveldb::Iterator> blocks(db->NewIterator(AuditRead()));
-  std::unique_ptr<leveldb::Iterator> entries(log_db->NewIterator(AuditRead()));
-  entries->Seek(keys::Entry(0));
-  uint64_t next_index = 0;
+  log->SeekToFirst();
+  blocks->Seek(keys::Block(0));
+  uint64_t next_index = 0, log_head = 0;
   Status structural;
   uint64_t structural_at = UINT64_MAX;
+  auto fail = [&](std::string why, uint64_t at) {
+    structural = Status::Corruption(std::move(why));
+    structural_at = at;
+  };
   std::vector<std::string> entry_bytes;
   std::vector<ByteView> views;
-  blocks->Seek(keys::Block(0));
-  for (uint64_t h = 0; h <= head_height; ++h, blocks->Next()) {
-    std::string bkey = keys::Block(h);
-    if (!blocks->Valid() || blocks->key() != leveldb::Slice(bkey)) {
-      structural = Status::Corruption(
-          At(h) + (blocks->status().ok() ? ": block record is missing"
-                                         : ": block record is unreadable (" +
-                                               blocks->status().ToString() + ")"));
-      structural_at = next_index;
-      break;
+  for (uint64_t h = 0;; ++h) {
+    entry_bytes.clear();
+    views.clear();
+    for (; log->Valid() && !keys::IsCommitKey(log->key().size()); log->Next()) {
+      if (!keys::IsEntryKey(log->key().size())) continue;  // a node, or a stray key (see below)
+      const uint64_t index = next_index + entry_bytes.size();
+      if (log->key() != leveldb::Slice(keys::Entry(index))) {
+        fail(At(h, entry_bytes.size(), index) + ": entry record is missing", index);
+        break;
+      }
+      entry_bytes.emplace_back(log->value().ToString());
     }
-    Reader r(ViewOf(blocks->value()));
+    if (!structural.ok()) break;
+    if (!log->Valid()) {
+      if (!log->status().ok()) {
+        fail(At(h) + ": the log database is unreadable (" + log->status().ToString() + ")",
+             next_index);
+      } else if (h == 0) {
+        fail(At(0) + ": commit record is missing", 0);
+      } else if (!entry_bytes.empty()) {
+        fail("entry " + std::to_string(next_index) + " lies past the last commit record (block " +
+                 std::to_string(h - 1) + "'s)",
+             next_index);
+      }
+      break;  // the end of the log: block h - 1 is its head
+    }
+    const leveldb::Slice ckey = log->key();
+    Reader r(ViewOf(log->value()));
     auto first = r.U64("first_entry_index");
     auto hb = r.VarBytes("header", 4096);
     auto cb = hb.ok() ? r.VarBytes("certificate", 1 << 16) : Result<ByteView>(hb.status());
     if (!first.ok() || !hb.ok() || !cb.ok() || !r.done()) {
-      structural = Status::Corruption(At(h) + ": block record is malformed");
-      structural_at = next_index;
+      fail(At(h) + ": commit record is malformed", next_index);
       break;
     }
     auto header = BlockHeader::Decode(*hb);
     if (!header.ok()) {
-      structural = Status::Corruption(At(h) + ": " + header.status().message());
-      structural_at = next_index;
+      fail(At(h) + ": " + header.status().message(), next_index);
+      break;
+    }
+    if (header->entry_count > entry_bytes.size()) {
+      const uint64_t index = next_index + entry_bytes.size();
+      fail(At(h, entry_bytes.size(), index) + ": entry record is missing", index);
+      break;
+    }
+    if (ckey != leveldb::Slice(keys::Commit(next_index + entry_bytes.size(), h)) ||
+        header->entry_count != entry_bytes.size()) {
+      fail(At(h) + ": commit record is out of place (key '" + Printable(ckey) + "')", next_index);
       break;
     }
     std::optional<Certificate> cert;
     if (!cb->empty()) {
       auto c = Certificate::Decode(*cb);
       if (!c.ok()) {
-        structural = Status::Corruption(At(h) + ": " + c.status().message());
-        structural_at = next_index;
+        fail(At(h) + ": " + c.status().message(), next_index);
         break;
       }
       cert = std::move(c).value();
     }
     if (*first != next_index) {
-      structural = Status::Corruption(At(h) + ": block record says its entries start at " +
-                                      std::to_string(*first) + ", expected " +
-                                      std::to_string(next_index));
-      structural_at = next_index;
+      fail(At(h) + ": block record says its entries start at " + std::to_string(*first) +
+               ", expected " + std::to_string(next_index),
+           next_index);
       break;
     }
-    block_first.push_back(next_index);
-    entry_bytes.clear();
-    views.clear();
-    for (uint32_t i = 0; i < header->entry_count; ++i, entries->Next()) {
-      while (entries->Valid() && keys::IsNodeKey(entries->key().size())) entries->Next();
-      std::string ekey = keys::Entry(next_index + i);
-      if (!entries->Valid() || entries->key() != leveldb::Slice(ekey)) {
-        std::string why = entries->status().ok()
-                              ? "entry record is missing"
-                              : "entry record is unreadable (" + entries->status().ToString() + ")";
-        structural = Status::Corruption(At(h, i, next_index + i) + ": " + why);
-        structural_at = next_index + i;
+    if (h <= index_head) {
+      if (!blocks->Valid() || blocks->key() != leveldb::Slice(keys::Block(h))) {
+        fail(At(h) + (blocks->status().ok() ? ": block record is missing"
+                                            : ": block record is unreadable (" +
+                                                  blocks->status().ToString() + ")"),
+             next_index);
         break;
       }
-      entry_bytes.emplace_back(entries->value().ToString());
+      if (blocks->value() != log->value()) {
+        fail(At(h) + ": the block record differs from the commit record in the log database",
+             next_index);
+        break;
+      }
+      blocks->Next();
     }
-    if (!structural.ok()) break;
+    block_first.push_back(next_index);
     for (const std::string& e : entry_bytes) views.push_back(AsView(e));
     Status bs = verifier.AddBlock(*header, cert, views, on_node);
     if (!bs.ok()) break;
     if (!nodes.error().ok()) {
-      structural = Status::Corruption(At(h) + ": " + nodes.error().message());
-      structural_at = next_index + header->entry_count;
+      fail(At(h) + ": " + nodes.error().message(), next_index + header->entry_count);
       break;
     }
     next_index += header->entry_count;
+    log_head = h;
+    log->Next();
   }
   Status result = verifier.Finish(structural, structural_at);
   if (!result.ok()) return result;
   if (verifier.summary().genesis_hash != *recorded_genesis) {
     return Status::Corruption("the genesis record does not match block 0");
+  }
+  if (index_head > log_head) {
+    return Status::Corruption("the index database's head, block " + std::to_string(index_head) +
+                              ", is past the log database's last commit record, block " +
+                              std::to_string(log_head));
   }
   // Expected stored perfect nodes: sum over levels >= 1 of floor(n / 2^level).
   uint64_t n = verifier.log_size(), node_count = 0;
@@ -654,9 +702,10 @@ Result<AuditSummary> AuditStore(const std::string& path, const AuditOptions& opt
     return Status::Corruption("Merkle nodes: recomputed " + std::to_string(node_count) +
                               ", matched " + std::to_string(nodes.checked()));
   }
-  FL_TRY(CheckIndexesAndRecords(db.get(), log_db.get(), verifier, head_height, node_count,
-                                block_first));
+  FL_TRY(CheckIndexesAndRecords(db.get(), log_db.get(), verifier, index_head, log_head,
+                                node_count, block_first));
   AuditSummary summary = verifier.summary();
+  summary.index_behind = log_head - index_head;
   summary.seconds = Now() - start;
   return summary;
 }

@@ -41,6 +41,10 @@ struct AuditSummary {
   uint64_t first_time_ms = 0;  // block times of the genesis and the head
   uint64_t last_time_ms = 0;
   uint64_t signatures_checked = 0;  // entry and certificate signatures
+  // Blocks at the head whose index records (block record, index keys) are not written yet:
+  // their node stopped between the synced write of a block's log records and the unsynced
+  // one of its index records. The store's next read-write open writes them.
+  uint64_t index_behind = 0;
   double seconds = 0;
 };
 

@@ -43,6 +43,13 @@ std::string Node(NodeId id) {
   k.push_back(static_cast<char>(id.level));
   return k;
 }
+std::string Commit(uint64_t log_size, uint64_t height) {
+  std::string k = "E";
+  PutBE64(k, log_size - 1);
+  k.push_back(static_cast<char>(0xff));
+  PutBE64(k, height);
+  return k;
+}
 std::string BySigner(const PubKey& signer, uint64_t height) {
   std::string k = "Is";
   PutHash(k, signer);
@@ -191,30 +198,17 @@ leveldb::Options MakeOptions(const StoreOptions& o, leveldb::Cache* cache,
   return opts;
 }
 
-// Adds every key of `block` to the two batches: entries and Merkle nodes to `log_batch`,
-// the block record, indexes and head to `batch`. `log` is advanced past the block's entries.
-void AddBlockToBatch(const Block& block, const std::optional<Certificate>& cert,
-                     CompactRange& log, leveldb::WriteBatch& batch,
-                     leveldb::WriteBatch& log_batch) {
-  BlockRecord rec;
-  rec.header = block.header;
-  rec.cert = cert;
-  rec.first_entry_index = log.size();
+// The index database's records of `block`: its block record (`record`, encoded), its index
+// keys and the new head.
+void AddIndexRecords(const Block& block, const leveldb::Slice& record, leveldb::WriteBatch& batch) {
   const uint64_t height = block.header.height;
   // Index keys, one per (block, value): the offsets of the block's matching entries.
   std::map<PubKey, std::vector<uint32_t>> by_signer;
   std::map<EntryKind, std::vector<uint32_t>> by_kind;
   std::map<std::string_view, std::vector<uint32_t>> by_task;
   std::map<uint64_t, std::vector<uint32_t>> by_minute;
-  std::string node_value(32, '\0');
   for (uint32_t offset = 0; offset < block.entries.size(); ++offset) {
     const Entry& e = block.entries[offset];
-    log_batch.Put(keys::Entry(log.size()), ToSlice(e.bytes()));
-    log.Append(e.leaf_hash(), [&](NodeId id, const Hash32& h) {
-      if (id.level == 0) return;  // the leaf hash is its entry's, recomputed on demand
-      std::memcpy(node_value.data(), h.data(), 32);
-      log_batch.Put(keys::Node(id), node_value);
-    });
     by_signer[e.signer()].push_back(offset);
     by_kind[e.kind()].push_back(offset);
     if (const std::string* task = TaskIdOf(e.payload())) by_task[*task].push_back(offset);
@@ -226,10 +220,34 @@ void AddBlockToBatch(const Block& block, const std::optional<Certificate>& cert,
   for (const auto& [minute, o] : by_minute) {
     batch.Put(keys::ByTime(minute * kTimeBucketMs, height), keys::IndexValue(o));
   }
-  batch.Put(keys::Block(block.header.height), ToSlice(EncodeBlockRecord(rec)));
+  batch.Put(keys::Block(height), record);
   Writer hw(8);
-  hw.U64(block.header.height);
+  hw.U64(height);
   batch.Put(keys::Meta("head"), ToSlice(hw.bytes()));
+}
+
+// Adds every key of `block` to the two batches: entries, Merkle nodes and the commit record to
+// `log_batch`, the index database's records to `batch`. `log` is advanced past the block's
+// entries.
+void AddBlockToBatch(const Block& block, const std::optional<Certificate>& cert,
+                     CompactRange& log, leveldb::WriteBatch& batch,
+                     leveldb::WriteBatch& log_batch) {
+  BlockRecord rec;
+  rec.header = block.header;
+  rec.cert = cert;
+  rec.first_entry_index = log.size();
+  std::string node_value(32, '\0');
+  for (const Entry& e : block.entries) {
+    log_batch.Put(keys::Entry(log.size()), ToSlice(e.bytes()));
+    log.Append(e.leaf_hash(), [&](NodeId id, const Hash32& h) {
+      if (id.level == 0) return;  // the leaf hash is its entry's, recomputed on demand
+      std::memcpy(node_value.data(), h.data(), 32);
+      log_batch.Put(keys::Node(id), node_value);
+    });
+  }
+  const Bytes record = EncodeBlockRecord(rec);
+  log_batch.Put(keys::Commit(log.size(), block.header.height), ToSlice(record));
+  AddIndexRecords(block, ToSlice(record), batch);
 }
 
 // Every read checks the checksums of the table blocks it touches: a damaged block is an
@@ -372,9 +390,9 @@ Result<std::unique_ptr<Store>> Store::OpenAt(const std::string& path, const std:
     why = "store " + path + ": " + why;
     return log.code() == Status::Code::kCorruption ? Status::Corruption(why) : Status::IOError(why);
   }
+  // A private copy (OpenReadOnly) catches up too: only the copy changes.
+  FL_TRY(store->CatchUpIndex().WithContext("store " + path));
   FL_TRY(store->LoadState().WithContext("store " + path));
-  // A private copy (OpenReadOnly) is cleaned too: only the copy changes.
-  FL_TRY(store->DropUnfinishedCommit().WithContext("store " + path));
   return store;
 }
 
@@ -393,20 +411,80 @@ Status Store::OpenLog(const std::string& dir, bool create) {
   return Status::Ok();
 }
 
-Status Store::DropUnfinishedCommit() {
-  const uint64_t size = log_size();
-  std::unique_ptr<leveldb::Iterator> it(log_db_->NewIterator(Reads()));
-  leveldb::WriteBatch drop;
-  uint64_t dropped = 0;
-  for (it->Seek(keys::Entry(size)); it->Valid(); it->Next()) {
-    drop.Delete(it->key());
-    ++dropped;
+Status Store::CatchUpIndex() {
+  std::string v;
+  FL_TRY(FromLevelDB(db_->Get(Reads(), keys::Meta("head"), &v), "reading head record"));
+  if (v.size() != 8) return Status::Corruption("head record is not 8 bytes");
+  uint64_t height = 0;
+  {
+    Reader r(ToView(v));
+    FL_ASSIGN(height, r.U64("head"));
   }
-  FL_TRY(FromLevelDB(it->status(), "reading the log database past the head"));
-  if (dropped == 0) return Status::Ok();
+  FL_ASSIGN(BlockRecord prev, GetBlockRecord(height));
+  // The index head's commit record, then every one past it, in log order.
+  std::unique_ptr<leveldb::Iterator> it(log_db_->NewIterator(Reads()));
+  const std::string head_key = keys::Commit(prev.header.log_size, height);
+  it->Seek(head_key);
+  if (!it->Valid() || it->key() != leveldb::Slice(head_key)) {
+    FL_TRY(FromLevelDB(it->status(), "reading the log database"));
+    return Status::Corruption("the log database holds no commit record for block " +
+                              std::to_string(height) + ", the index database's head");
+  }
+  {
+    std::string block_record;
+    FL_TRY(FromLevelDB(db_->Get(Reads(), keys::Block(height), &block_record),
+                       "reading block " + std::to_string(height)));
+    if (it->value() != leveldb::Slice(block_record)) {
+      return Status::Corruption("block " + std::to_string(height) +
+                                ": its block record differs from its commit record");
+    }
+  }
+  leveldb::WriteBatch batch;
+  uint64_t caught_up = 0;
+  for (it->Next(); it->Valid(); it->Next()) {
+    if (!keys::IsCommitKey(it->key().size())) continue;  // the next block's entries and nodes
+    const uint64_t h = height + caught_up + 1;
+    auto bad = [&](const std::string& why) {
+      return Status::Corruption("commit record of block " + std::to_string(h) +
+                                " past the index database's head " + std::to_string(height) +
+                                ": " + why);
+    };
+    auto rec = DecodeBlockRecord(ByteView(reinterpret_cast<const uint8_t*>(it->value().data()),
+                                          it->value().size()));
+    if (!rec.ok()) return bad(rec.status().message());
+    if (rec->header.height != h || it->key() != leveldb::Slice(keys::Commit(rec->header.log_size, h))) {
+      return bad("it is not block " + std::to_string(h) + "'s");
+    }
+    if (rec->header.prev_hash != prev.hash || rec->first_entry_index != prev.header.log_size ||
+        rec->header.log_size != rec->first_entry_index + rec->header.entry_count || !rec->cert) {
+      return bad("it does not follow block " + std::to_string(h - 1));
+    }
+    Block block;
+    block.header = rec->header;
+    for (uint64_t i = rec->first_entry_index; i < rec->header.log_size; ++i) {
+      auto e = GetEntry(i);
+      if (!e.ok()) return bad(e.status().message());
+      block.entries.push_back(std::move(e).value());
+    }
+    AddIndexRecords(block, it->value(), batch);
+    prev = std::move(rec).value();
+    ++caught_up;
+  }
+  FL_TRY(FromLevelDB(it->status(), "reading the log database past the index head"));
+  // A block's log records are one atomic batch: nothing lies past the last commit record.
+  it->Seek(keys::Entry(prev.header.log_size));
+  if (it->Valid()) {
+    return Status::Corruption("the log database holds records past the commit record of block " +
+                              std::to_string(prev.header.height) + " (log size " +
+                              std::to_string(prev.header.log_size) + "), the last one");
+  }
+  FL_TRY(FromLevelDB(it->status(), "reading the log database past its last commit record"));
+  if (caught_up == 0) return Status::Ok();
   leveldb::WriteOptions wo;
   wo.sync = true;
-  return FromLevelDB(log_db_->Write(wo, &drop), "removing an unfinished commit's log records");
+  return FromLevelDB(db_->Write(wo, &batch),
+                     "writing the index records of " + std::to_string(caught_up) +
+                         " block(s) past the index head");
 }
 
 Status Store::CheckFormat() {
@@ -428,11 +506,13 @@ Status Store::CheckFormat() {
     Reader fr(ToView(format));
     auto f = fr.U32("store format");
     if (!f.ok() || !fr.done()) return Status::Corruption("format record is not a u32");
-    if (*f == 2) {
+    if (*f == 2 || *f == 3) {
       return Status::InvalidArgument(
-          "the store is in format 2 (one LevelDB database; written before 2026-12-06), which "
-          "this build does not read: start the node on an empty data directory so it catches "
-          "up from its peers, or keep the old build to audit it");
+          std::string("the store is in format ") +
+          (*f == 2 ? "2 (one LevelDB database; written before 2026-12-06)"
+                   : "3 (no commit records in the log database; written before 2026-12-07)") +
+          ", which this build does not read: start the node on an empty data directory so it "
+          "catches up from its peers, or keep the old build to audit it");
     }
     if (*f != kStoreFormat) {
       return Status::InvalidArgument("the store is in format " + std::to_string(*f) +
@@ -654,14 +734,15 @@ Status Store::Commit(const Block& block, const Certificate& cert) {
   AddBlockToBatch(block, cert, log, batch, log_batch);
   leveldb::WriteOptions wo;
   wo.sync = options_.sync;
-  // The log first: until the index write, its records lie past the head, unread.
+  // The log's synced write is the commit. The index records follow unsynced: a crash may
+  // lose them, and the next open writes them again from the commit record (CatchUpIndex).
   Clock::time_point t = Clock::now();
   FL_TRY(FromLevelDB(log_db_->Write(wo, &log_batch), "committing block " +
                                                          std::to_string(block.header.height) +
                                                          " (log)"));
   const uint64_t log_ns = since(t);
   t = Clock::now();
-  FL_TRY(FromLevelDB(db_->Write(wo, &batch), "committing block " +
+  FL_TRY(FromLevelDB(db_->Write(leveldb::WriteOptions(), &batch), "committing block " +
                                                  std::to_string(block.header.height)));
   const uint64_t index_ns = since(t);
   std::unique_lock lock(mu_);

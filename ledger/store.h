@@ -1,26 +1,32 @@
 // The LevelDB ledger store: blocks, entries, Merkle log nodes and indexes.
 //
-// Two LevelDB databases (docs/FORMAT.md section 8, store format 3). The log database, in the
+// Two LevelDB databases (docs/FORMAT.md section 8, store format 4). The log database, in the
 // store directory's "entries" subdirectory, holds what only ever grows at its end: the
-// entries and the Merkle nodes, keyed by log position, so every table LevelDB writes lies
-// above every older one and is moved down the levels without being rewritten. The index
-// database, the store directory itself, holds the rest (block records, indexes, meta), whose
-// keys every block scatters. In one database (format 2) the scattered keys made each new table
-// overlap the older ones, and compactions rewrote the entries with them, more often as the
-// store grew: bench/store_bench wrote 456 bytes of tables per entry over 400,000 entries and
-// 712 over 1,200,000, against 194 and 209 now (bench/RESULTS.md).
+// entries, the Merkle nodes and each block's commit record, keyed by log position, so every
+// table LevelDB writes lies above every older one and is moved down the levels without being
+// rewritten. The index database, the store directory itself, holds the rest (block records,
+// indexes, meta), whose keys every block scatters. In one database (format 2) the scattered
+// keys made each new table overlap the older ones, and compactions rewrote the entries with
+// them, more often as the store grew: bench/store_bench wrote 456 bytes of tables per entry
+// over 400,000 entries and 712 over 1,200,000, against 194 and 209 apart (bench/RESULTS.md).
 //
-// A committed block is one synced write batch to each database, the log's first: a crash
-// between the two leaves log records past the head, which no reader looks at and the next
-// read-write open removes. Keys:
+// A committed block is one synced write batch to the log database: its entries, its Merkle
+// nodes and its commit record (the block record: header and certificate). That write is the
+// commit. The index database is a function of the log: its batch for the block follows
+// unsynced, and a crash can lose the last few of them (never part of one: a LevelDB batch is
+// atomic). Opening a store writes the index records of every commit record past the index
+// database's head before anything is read (format 3 synced both writes: one disk flush more
+// on every block's path). Keys:
 //   log database ("entries/"):
 //   "E" be64 index                canonical entry bytes (index = position in the global log)
 //   "E" be64 last u8 level        perfect Merkle node (32 bytes) of level >= 1 whose last leaf
 //                                 is `last`: written with that entry, sorted right after it.
 //                                 A leaf (level 0) is its entry's leaf hash, not stored twice
+//   "E" be64 last 0xff be64 h     commit record of block h, whose last leaf is `last` (the
+//                                 block's log size - 1): the block record, byte for byte
 //   index database:
 //   "M" name                      meta: "Mgenesis" -> genesis block hash, "Mhead" -> u64 height,
-//                                 "Mformat" -> u32 store format (3)
+//                                 "Mformat" -> u32 store format (4)
 //   "B" be64 height               block record: u64 first_entry_index | bytes header | bytes cert
 //   "Is" signer(32) be64 height   the block's entries by that signer    \  value: u32 offsets
 //   "Ik" u8 kind be64 height      the block's entries of that kind       |  into the block,
@@ -143,7 +149,8 @@ class Store : public MerkleNodeSource {
   Status Commit(const Block& block, const Certificate& cert);
 
   // Where the time of the successful commits so far went (wall clock, since the store was
-  // opened): the log batch's synced write, the index batch's, and the whole call. Any thread.
+  // opened): the log batch's synced write, the index batch's (unsynced), and the whole call.
+  // Any thread.
   struct CommitTimes {
     uint64_t commits = 0;
     uint64_t total_ns = 0, log_write_ns = 0, index_write_ns = 0;
@@ -190,8 +197,11 @@ class Store : public MerkleNodeSource {
   // The genesis and format records, before anything else is read.
   Status CheckFormat();
   Status LoadState();
-  // Removes log records past the head: a commit that wrote the log and not the index.
-  Status DropUnfinishedCommit();
+  // Writes the index records of the blocks whose commit records lie past the index
+  // database's head (a crash lost their unsynced index writes), checking that each links to
+  // the one before. Corruption if the log holds no commit record for the index head, or
+  // records past its last commit record; nothing is written then.
+  Status CatchUpIndex();
   // LastNonce with nonce_mu_ held: the remembered value, or the signer's last entry's nonce
   // read through the signer index (and remembered). The read and the insert happen under
   // nonce_mu_, and Commit updates the signers of a block under it after the block's write,
@@ -225,7 +235,7 @@ class Store : public MerkleNodeSource {
 Result<Block> MakeGenesisBlock(const Entry& genesis_entry);
 
 // The store format this build reads and writes ("Mformat").
-inline constexpr uint32_t kStoreFormat = 3;
+inline constexpr uint32_t kStoreFormat = 4;
 // The log database's directory under the store's.
 inline constexpr const char* kLogDbDir = "entries";
 // The time index's bucket: entries are indexed by the minute of their signer's timestamp.
@@ -238,8 +248,13 @@ std::string Meta(std::string_view name);
 std::string Block(uint64_t height);
 std::string Entry(uint64_t index);
 std::string Node(NodeId id);
-// In the log database an entry key is 9 bytes and a node key 10.
+// The commit record of block `height`, whose log size is `log_size` (>= 1): sorted right after
+// the block's last entry and the nodes that entry completes, before the next block's.
+std::string Commit(uint64_t log_size, uint64_t height);
+// In the log database an entry key is 9 bytes, a node key 10 and a commit record's 18.
+inline bool IsEntryKey(size_t key_size) { return key_size == 9; }
 inline bool IsNodeKey(size_t key_size) { return key_size == 10; }
+inline bool IsCommitKey(size_t key_size) { return key_size == 18; }
 std::string BySigner(const PubKey& signer, uint64_t height);
 std::string ByKind(EntryKind kind, uint64_t height);
 std::string ByTask(std::string_view task_id, uint64_t height);

@@ -333,8 +333,8 @@ Result<std::unique_ptr<Node>> Node::Open(const NodeConfig& config, net::LogFn lo
   m.AddCounterFunction("fedledger_height_phases_total", "Heights timed by phase (voted through).",
                        [raw] { return static_cast<double>(raw->phases_.heights.load()); });
   const char* store_help =
-      "Wall time of the store's block commits: the synced log write, the synced index write, "
-      "and the whole commit (checks and batch building included).";
+      "Wall time of the store's block commits: the synced log write (the commit), the unsynced "
+      "index write, and the whole commit (checks and batch building included).";
   const std::pair<const char*, uint64_t Store::CommitTimes::*> parts[] = {
       {"log_write", &Store::CommitTimes::log_write_ns},
       {"index_write", &Store::CommitTimes::index_write_ns},

@@ -47,6 +47,7 @@ json SummaryJson(const AuditSummary& s, const KeyNames& names) {
           {"first_time", FormatTimeMs(s.first_time_ms)},
           {"last_time", FormatTimeMs(s.last_time_ms)},
           {"signatures_checked", s.signatures_checked},
+          {"index_behind", s.index_behind},
           {"seconds", s.seconds}};
 }
 
@@ -73,6 +74,11 @@ void PrintSummary(const AuditSummary& s, const KeyNames& names, const char* what
   std::printf("\n  checked      %s signatures in %.2f s (%s/s)\n",
               WithCommas(s.signatures_checked).c_str(), s.seconds,
               WithCommas(static_cast<uint64_t>(s.signatures_checked / std::max(s.seconds, 1e-9))).c_str());
+  if (s.index_behind > 0) {
+    std::printf("  note         the index database is %s block(s) behind the log: its node stopped "
+                "before writing them; it writes them when it next opens the store\n",
+                WithCommas(s.index_behind).c_str());
+  }
 }
 
 void Fail(const Status& s, bool as_json) {

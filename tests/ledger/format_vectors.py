@@ -573,7 +573,9 @@ def main(doc):
     eq("store.key.node.1.0", b"E" + be(1) + b"\x01")  # after its last leaf, entry 1
     # Index keys name the block (height 1 holds log entries 1 and 2); values list offsets.
     eq("store.key.meta_format", b"Mformat")
-    eq("store.value.meta_format", le(3, 4))
+    eq("store.value.meta_format", le(4, 4))
+    # Block 1's commit record, in the log database: after its last leaf (entry 2, log size 3).
+    eq("store.key.commit.1", b"E" + be(2) + b"\xff" + be(1))
     eq("store.key.by_signer.bob.1", b"Is" + pk["bob"] + be(1))
     eq("store.key.by_kind.model_update.1", b"Ik\x09" + be(1))
     eq("store.value.by_kind.model_update.1", le(2 - 1, 4))
@@ -581,6 +583,11 @@ def main(doc):
     eq("store.key.by_time.1", b"Im" + be(ents["model_update"]["timestamp_ms"] // 60000) + be(1))
     eq("store.value.block.1", le(1, 8) + enc_bytes(vec["block.1.header"]) +
        enc_bytes(vec["certificate.1.bytes"]))
+
+    # In the store listing every commit record repeats its block record byte for byte.
+    listed = dict(line.split("  ") for line in blocks["store-listing"].splitlines() if "  " in line)
+    for height, last in ((0, 0), (1, 2)):
+        assert listed[(b"E" + be(last) + b"\xff" + be(height)).hex()] == listed[(b"B" + be(height)).hex()]
 
     genesis_hash, size, root = verify_chain(blocks["export"], anchor=h0["hash"])
     assert genesis_hash == h0["hash"] and size == 3 and root == h1["log_root"]

@@ -167,6 +167,11 @@ TEST_CASE("store: Open refuses a head block whose certificate does not verify") 
     REQUIRE(db->Get({}, keys::Block(4), &rec).ok());
     rec[rec.size() - 5] ^= 0x01;  // inside the certificate's last signature
     REQUIRE(db->Put({}, keys::Block(4), rec).ok());
+    // And the same in its commit record, which the block record must repeat.
+    leveldb::DB* raw_log = nullptr;
+    REQUIRE(leveldb::DB::Open(opts, std::string("/db/ledger/") + kLogDbDir, &raw_log).ok());
+    std::unique_ptr<leveldb::DB> log_db(raw_log);
+    REQUIRE(log_db->Put({}, keys::Commit(41, 4), rec).ok());
   }
   StoreOptions so;
   so.env = mem.get();

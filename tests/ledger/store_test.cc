@@ -179,73 +179,148 @@ TEST_CASE("store: a store in another format is refused by Open and by the audit,
     REQUIRE(!audited.ok());
     CHECK_THAT(audited.status().message(), Catch::Contains("format 2"));
   }
-  SECTION("a later format") {
+  SECTION("format 3: no commit records in the log database") {
     rewrite([](leveldb::DB* db) {
-      REQUIRE(db->Put({}, keys::Meta("format"), std::string("\x04\x00\x00\x00", 4)).ok());
+      REQUIRE(db->Put({}, keys::Meta("format"), std::string("\x03\x00\x00\x00", 4)).ok());
     });
     auto opened = Store::Open("/db/ledger", so);
     REQUIRE(!opened.ok());
-    CHECK_THAT(opened.status().message(), Catch::Contains("format 4"));
+    CHECK_THAT(opened.status().message(), Catch::Contains("format 3"));
+    CHECK_THAT(opened.status().message(), Catch::Contains("empty data directory"));
+    auto audited = AuditStore("/db/ledger", ao);
+    REQUIRE(!audited.ok());
+    CHECK_THAT(audited.status().message(), Catch::Contains("format 3"));
+  }
+  SECTION("a later format") {
+    rewrite([](leveldb::DB* db) {
+      REQUIRE(db->Put({}, keys::Meta("format"), std::string("\x05\x00\x00\x00", 4)).ok());
+    });
+    auto opened = Store::Open("/db/ledger", so);
+    REQUIRE(!opened.ok());
+    CHECK_THAT(opened.status().message(), Catch::Contains("format 5"));
     CHECK(!AuditStore("/db/ledger", ao).ok());
   }
 }
 
-// A commit writes the log database, then the index database. A crash between the two leaves
-// log records past the head: no reader sees them, the audit does not count them, and the
-// next read-write open removes them.
-TEST_CASE("store: log records of an unfinished commit are ignored, then removed on open") {
+// A commit's synced write is the log database's (entries, nodes, commit record); the index
+// database's records follow unsynced. A crash can lose the index records of the last blocks:
+// the audit still verifies those blocks from the log and says the index is behind, and the
+// next open writes the index records again from the commit records.
+TEST_CASE("store: index records a crash lost are written again on open, from the commit records") {
   MemEnv mem;
-  uint64_t log_size = 0;
+  auto vals = Validators("dev", 4);
+  std::vector<uint64_t> kinds_before;
   Hash32 root;
   {
-    auto store = SeedDevChain("/db", SmallChain(mem.get(), 20, 5)).value();
-    log_size = store->log_size();
+    auto store = SeedDevChain("/db", SmallChain(mem.get(), 20, 5)).value();  // heights 0..4
+    // Two more blocks: an empty one (its commit record sorts right after block 4's) and one
+    // of three entries.
+    const uint64_t nonce = store->LastNonce(DevOperatorKey("dev").pubkey()) + 1;
+    for (int n : {0, 3}) {
+      Block b = NextBlock(*store, "dev", n, nonce);
+      REQUIRE(store->Commit(b, DevCertificate(store->chain_id(), b.header, vals)).ok());
+    }
+    REQUIRE(store->height() == 6);
+    REQUIRE(store->log_size() == 24);
     root = store->log_root();
   }
-  REQUIRE(log_size == 21);
   leveldb::Options opts;
   opts.env = mem.get();
-  auto with_log_db = [&](const std::function<void(leveldb::DB*)>& use) {
+  auto with_db = [&](const std::string& path, const std::function<void(leveldb::DB*)>& use) {
     leveldb::DB* raw = nullptr;
-    REQUIRE(leveldb::DB::Open(opts, std::string("/db/ledger/") + kLogDbDir, &raw).ok());
+    REQUIRE(leveldb::DB::Open(opts, path, &raw).ok());
     std::unique_ptr<leveldb::DB> db(raw);
     use(db.get());
   };
-  auto past_head = [&] {
-    size_t n = 0;
-    with_log_db([&](leveldb::DB* db) {
+  auto index_keys = [&] {
+    std::vector<std::string> out;
+    with_db("/db/ledger", [&](leveldb::DB* db) {
       std::unique_ptr<leveldb::Iterator> it(db->NewIterator({}));
-      for (it->Seek(keys::Entry(log_size)); it->Valid(); it->Next()) ++n;
+      for (it->SeekToFirst(); it->Valid(); it->Next()) out.push_back(it->key().ToString());
     });
-    return n;
+    return out;
   };
-  // What the next block's log write would add: entries 21 and 22, and node (1, 10) over
-  // leaves 20 and 21, written after entry 21.
-  with_log_db([&](leveldb::DB* db) {
-    REQUIRE(db->Put({}, keys::Entry(21), "an entry of a block never committed").ok());
-    REQUIRE(db->Put({}, keys::Node({1, 10}), std::string(32, 'n')).ok());
-    REQUIRE(db->Put({}, keys::Entry(22), "another").ok());
+  const std::vector<std::string> complete = index_keys();
+  // What a crash after the log writes of blocks 5 and 6 and before their index writes leaves:
+  // no block records or index keys for them, and the head at 4.
+  with_db("/db/ledger", [&](leveldb::DB* db) {
+    std::unique_ptr<leveldb::Iterator> it(db->NewIterator({}));
+    size_t removed = 0;
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      leveldb::Slice k = it->key();
+      if ((k[0] == 'B' || k[0] == 'I') && k.size() >= 9) {
+        uint64_t h = 0;
+        for (size_t i = k.size() - 8; i < k.size(); ++i) h = h << 8 | static_cast<uint8_t>(k[i]);
+        if (h >= 5) {
+          REQUIRE(db->Delete({}, k).ok());
+          ++removed;
+        }
+      }
+    }
+    CHECK(removed >= 2 + 4);  // two block records, block 6's signer, kind and minute keys
+    REQUIRE(db->Put({}, keys::Meta("head"), std::string("\x04\0\0\0\0\0\0\0", 8)).ok());
   });
-  REQUIRE(past_head() == 3);
+  REQUIRE(index_keys().size() < complete.size());
 
   AuditOptions ao = testing::OneThreadAudit(mem.get());
-  auto audited = AuditStore("/db/ledger", ao);
-  INFO(audited.status().ToString());
-  REQUIRE(audited.ok());
-  CHECK(audited->entries == 21);
-  CHECK(audited->log_root == root);
-
-  StoreOptions so;
-  so.env = mem.get();
   {
-    auto store = Store::Open("/db/ledger", so);
-    REQUIRE(store.ok());
-    CHECK((*store)->log_size() == 21);
-    CHECK((*store)->log_root() == root);
-    CHECK((*store)->GetEntry(21).status().code() == Status::Code::kNotFound);
+    auto audited = AuditStore("/db/ledger", ao);
+    INFO(audited.status().ToString());
+    REQUIRE(audited.ok());
+    CHECK(audited->blocks == 7);
+    CHECK(audited->entries == 24);
+    CHECK(audited->log_root == root);
+    CHECK(audited->index_behind == 2);
   }
-  CHECK(past_head() == 0);
-  CHECK(AuditStore("/db/ledger", ao).ok());
+  {
+    auto store = Store::Open("/db/ledger", {.env = mem.get()});
+    INFO(store.status().ToString());
+    REQUIRE(store.ok());
+    CHECK((*store)->height() == 6);
+    CHECK((*store)->log_root() == root);
+    // Queries see the blocks again: block 6's three entries by the operator key.
+    std::vector<uint64_t> got;
+    EntryQuery q;
+    q.signer = DevOperatorKey("dev").pubkey();
+    REQUIRE((*store)->QueryEntries(q, [&](uint64_t i, const Entry&) {
+      if (i >= 21) got.push_back(i);
+      return true;
+    }).ok());
+    CHECK(got == std::vector<uint64_t>{21, 22, 23});
+    CHECK((*store)->GetBlockRecord(5).value().header.entry_count == 0);
+  }
+  CHECK(index_keys() == complete);
+  {
+    auto audited = AuditStore("/db/ledger", ao);
+    REQUIRE(audited.ok());
+    CHECK(audited->index_behind == 0);
+  }
+
+  SECTION("records past the last commit record are refused, and stay as they were") {
+    with_db(std::string("/db/ledger/") + kLogDbDir, [&](leveldb::DB* db) {
+      REQUIRE(db->Put({}, keys::Entry(24), "an entry without a commit record").ok());
+    });
+    auto opened = Store::Open("/db/ledger", {.env = mem.get()});
+    REQUIRE(!opened.ok());
+    CHECK(opened.status().code() == Status::Code::kCorruption);
+    CHECK_THAT(opened.status().message(), Catch::Contains("past the commit record of block 6"));
+    auto audited = AuditStore("/db/ledger", ao);
+    REQUIRE(!audited.ok());
+    CHECK_THAT(audited.status().message(), Catch::Contains("entry 24 lies past the last commit record"));
+    with_db(std::string("/db/ledger/") + kLogDbDir, [&](leveldb::DB* db) {
+      std::string v;
+      CHECK(db->Get({}, keys::Entry(24), &v).ok());
+    });
+  }
+  SECTION("an index head past the log's last commit record is refused") {
+    with_db(std::string("/db/ledger/") + kLogDbDir, [&](leveldb::DB* db) {
+      REQUIRE(db->Delete({}, keys::Commit(24, 6)).ok());
+    });
+    auto opened = Store::Open("/db/ledger", {.env = mem.get()});
+    REQUIRE(!opened.ok());
+    CHECK_THAT(opened.status().message(), Catch::Contains("no commit record for block 6"));
+    CHECK(!AuditStore("/db/ledger", ao).ok());
+  }
 }
 
 TEST_CASE("store: a store without its log database is refused, naming it") {

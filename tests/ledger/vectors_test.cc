@@ -266,7 +266,7 @@ std::unique_ptr<Fixture> Build() {
       for (it->SeekToFirst(); it->Valid(); it->Next()) {
         std::string key = it->key().ToString(), value = it->value().ToString();
         listing << Hx(key) << "  ";
-        if (db == f->store->log_db() && !keys::IsNodeKey(key.size())) {
+        if (db == f->store->log_db() && keys::IsEntryKey(key.size())) {
           listing << "<entry bytes, " << value.size() << " bytes>";
         } else if (value.empty()) {
           listing << "<empty>";
@@ -283,6 +283,7 @@ std::unique_ptr<Fixture> Build() {
   f->Add("store.key.block.1", Hx(keys::Block(1)));
   f->Add("store.key.entry.2", Hx(keys::Entry(2)));
   f->Add("store.key.node.1.0", Hx(keys::Node({1, 0})));
+  f->Add("store.key.commit.1", Hx(keys::Commit(3, 1)));
   f->Add("store.key.meta_format", Hx(keys::Meta("format")));
   f->Add("store.key.by_signer.bob.1", Hx(keys::BySigner(bob.pubkey(), 1)));
   f->Add("store.key.by_kind.model_update.1", Hx(keys::ByKind(EntryKind::kModelUpdate, 1)));
