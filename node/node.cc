@@ -294,6 +294,14 @@ Result<std::unique_ptr<Node>> Node::Open(const NodeConfig& config, net::LogFn lo
       "fedledger_commit_latency_seconds",
       "Submit-to-commit latency of entries submitted to this node.",
       net::Histogram::LatencyBuckets());
+  for (size_t i = 0; i < node->m_heights_waited_.size(); ++i) {
+    node->m_heights_waited_[i] = &m.AddCounter(
+        "fedledger_commit_heights_waited_total",
+        "Entries submitted to this node and committed, by the heights between the one consensus "
+        "was deciding when the entry arrived and the one that committed it (0: that height's "
+        "block; 1: the next one).",
+        {{"heights", i < 3 ? std::to_string(i) : "3+"}});
+  }
   node->m_block_entries_ = &m.AddHistogram("fedledger_block_entries", "Entries per committed block.",
                                            net::Histogram::ExponentialBuckets(1, 4, 8));
   node->m_blocks_ = &m.AddCounter("fedledger_blocks_committed_total", "Blocks committed.");
@@ -526,7 +534,8 @@ void Node::Submit(Entry entry, SubmitOptions options, SubmitCallback done) {
     }
   }
   auto pushed = incoming_.Push(
-      Incoming{std::move(entry), options, std::move(done), Steady::now(), unused_below},
+      Incoming{std::move(entry), options, std::move(done), Steady::now(),
+               cons_height_.load(std::memory_order_relaxed), unused_below},
       mempool_size_.load(std::memory_order_relaxed) == 0);
   switch (pushed.wake) {
     case SubmissionQueue<Incoming>::Wake::kClosed: {
@@ -566,7 +575,7 @@ void Node::DrainIncoming() {
   std::vector<bool> timed(batch.size(), false);
   for (size_t i = 0; i < batch.size(); ++i) {
     const Hash32& leaf = batch[i].entry.leaf_hash();
-    timed[i] = submitted_at_.emplace(leaf, batch[i].at).second;
+    timed[i] = submitted_at_.emplace(leaf, Submitted{batch[i].at, batch[i].deciding_height}).second;
     if (batch[i].options.wait) {
       ids[i] = next_waiter_id_++;
       waiters_[leaf].push_back(Waiter{ids[i], batch[i].done, batch[i].options.proof});
@@ -707,7 +716,7 @@ void Node::SweepSubmitTimes() {
   // long) must not grow this map forever.
   auto cutoff = Steady::now() - std::chrono::minutes(10);
   for (auto it = submitted_at_.begin(); it != submitted_at_.end();) {
-    if (it->second < cutoff && !consensus_->mempool().Contains(it->first)) {
+    if (it->second.at < cutoff && !consensus_->mempool().Contains(it->first)) {
       it = submitted_at_.erase(it);
     } else {
       ++it;
@@ -760,8 +769,10 @@ void Node::OnCommitted(const Block& block, const Certificate& cert) {
     double latency_ms = -1;
     auto st = submitted_at_.find(leaf);
     if (st != submitted_at_.end()) {
-      latency_ms = std::chrono::duration<double, std::milli>(now - st->second).count();
+      latency_ms = std::chrono::duration<double, std::milli>(now - st->second.at).count();
       m_latency_->Observe(latency_ms / 1000.0);
+      const uint64_t waited = h.height - std::min(h.height, st->second.deciding_height);
+      m_heights_waited_[std::min<uint64_t>(waited, 3)]->Inc();
       max_latency_ms = std::max(max_latency_ms, latency_ms);
       ++local;
       submitted_at_.erase(st);

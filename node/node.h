@@ -25,6 +25,7 @@
 // reads and the port accessors are thread-safe.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <functional>
@@ -143,6 +144,7 @@ class Node {
     SubmitOptions options;
     SubmitCallback done;
     std::chrono::steady_clock::time_point at;
+    uint64_t deciding_height = 0;  // the height consensus was deciding when it arrived
     // Set when Submit found the nonce still unused: the first height a block could have
     // committed this entry at since (a stale-nonce refusal looks for it from there).
     std::optional<uint64_t> unused_nonce_below_height;
@@ -198,7 +200,13 @@ class Node {
   uint64_t next_waiter_id_ = 1;
   // Keyed by leaf hash and looked up for every committed entry: hashed, not ordered.
   std::unordered_map<Hash32, std::vector<Waiter>, Hash32Hasher> waiters_;
-  std::unordered_map<Hash32, std::chrono::steady_clock::time_point, Hash32Hasher> submitted_at_;
+  // Entries submitted here and admitted, until they commit: when they arrived and the height
+  // consensus was deciding then (for the latency and heights-waited metrics).
+  struct Submitted {
+    std::chrono::steady_clock::time_point at;
+    uint64_t deciding_height = 0;
+  };
+  std::unordered_map<Hash32, Submitted, Hash32Hasher> submitted_at_;
   uint64_t rejected_logged_ = 0;
 
   // Where the heights this node voted through spent their time, wall clock: from the
@@ -225,6 +233,8 @@ class Node {
   net::Gauge* m_round_ = nullptr;
   net::Gauge* m_mempool_ = nullptr;
   net::Histogram* m_latency_ = nullptr;
+  // fedledger_commit_heights_waited_total by heights waited: 0, 1, 2, 3 or more.
+  std::array<net::Counter*, 4> m_heights_waited_{};
   net::Histogram* m_block_entries_ = nullptr;
   net::Counter* m_blocks_ = nullptr;
   net::Counter* m_entries_ = nullptr;

@@ -948,6 +948,8 @@ struct WireCounters {
   // commits, by part (fedledger_height_phase_seconds_total, fedledger_store_commit_...).
   double heights = 0, to_prevote = 0, to_precommit = 0, to_commit = 0;
   double store_commits = 0, store_all = 0, store_log = 0, store_index = 0;
+  // node1's entries by heights waited: 0, 1, 2, 3+ (fedledger_commit_heights_waited_total).
+  double waited[4] = {0, 0, 0, 0};
 };
 
 WireCounters ScrapeWire(const std::string& url) {
@@ -977,6 +979,10 @@ WireCounters ScrapeWire(const std::string& url) {
     else if (name == "fedledger_store_commit_seconds_total{part=\"all\"}") w.store_all = v;
     else if (name == "fedledger_store_commit_seconds_total{part=\"log_write\"}") w.store_log = v;
     else if (name == "fedledger_store_commit_seconds_total{part=\"index_write\"}") w.store_index = v;
+    else if (name.starts_with("fedledger_commit_heights_waited_total{heights=\"")) {
+      char k = name[std::strlen("fedledger_commit_heights_waited_total{heights=\"")];
+      if (k >= '0' && k <= '3') w.waited[k - '0'] = v;
+    }
   }
   return w;
 }
@@ -1001,6 +1007,14 @@ void PrintWire(const WireCounters& a, const WireCounters& b) {
               ms(b.to_prevote - a.to_prevote, heights), ms(b.to_precommit - a.to_precommit, heights),
               ms(b.to_commit - a.to_commit, heights), ms(b.store_all - a.store_all, commits),
               ms(b.store_log - a.store_log, commits), ms(b.store_index - a.store_index, commits));
+  // How many heights an entry waited, counted from the one being decided when it arrived: 1
+  // is the next block, 2 means it missed that one.
+  double waited[4], all = 0;
+  for (int i = 0; i < 4; ++i) all += waited[i] = b.waited[i] - a.waited[i];
+  if (all <= 0) return;
+  std::printf("(node1's entries committed after waiting 0/1/2/3+ heights: %.0f/%.0f/%.0f/%.0f%%)\n",
+              100 * waited[0] / all, 100 * waited[1] / all, 100 * waited[2] / all,
+              100 * waited[3] / all);
 }
 
 std::string LoadAverage() {

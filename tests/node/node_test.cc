@@ -214,6 +214,9 @@ TEST_CASE("node API: a waited-for submit is committed and its proof checks offli
   REQUIRE(metrics.ok());
   CHECK_THAT(metrics->body, Catch::Contains("fedledger_height 1"));
   CHECK_THAT(metrics->body, Catch::Contains("fedledger_commit_latency_seconds_count 1"));
+  // The entry arrived while height 1 was being decided (an idle node) and went into its block.
+  CHECK_THAT(metrics->body, Catch::Contains("fedledger_commit_heights_waited_total{heights=\"0\"} 1"));
+  CHECK_THAT(metrics->body, Catch::Contains("fedledger_commit_heights_waited_total{heights=\"3+\"} 0"));
   CHECK_THAT(metrics->body, Catch::Contains("fedledger_peers_connected 0"));
   CHECK_THAT(metrics->body, Catch::Contains("fedledger_mempool_entries 0"));
   // Where the time of a height and of the store's commits goes.
