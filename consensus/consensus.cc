@@ -554,9 +554,12 @@ Status Consensus::TryPropose() {
   // the prevote together, with one durable write instead of two (Signer::
   // SignProposalAndPrevote says why that is safe).
   bool prevote_now = p.pol_round == kNoRound && locked_round_ == -1;
+  const bool send_first = prevote_now && options_.send_proposal_first;
   std::optional<Vote> prevote;
   Status s;
-  if (prevote_now) {
+  if (send_first) {
+    s = signer_->SignProposalUnsynced(p);
+  } else if (prevote_now) {
     auto v = signer_->SignProposalAndPrevote(p);
     if (v.ok()) prevote = std::move(v).value();
     s = v.status();
@@ -570,8 +573,13 @@ Status Consensus::TryPropose() {
   proposed_ = true;
   ++stats_.proposals_made;
   out_->Broadcast(p);
+  const Hash32 hash = p.block_hash;
   ProposalSlot slot{std::move(p), true};
   proposals_[round_] = std::move(slot);
+  if (send_first) {
+    out_->SendNow();
+    return CastVote(VoteType::kPrevote, hash);  // durable before it leaves
+  }
   if (prevote) EnterVoteStep(VoteType::kPrevote, &*prevote);
   return Status::Ok();
 }

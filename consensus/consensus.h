@@ -49,6 +49,10 @@ class Outbox {
   virtual void Send(const PubKey& to, const Message& m) = 0;
   // To every other validator.
   virtual void Broadcast(const Message& m) = 0;
+  // What was sent or broadcast so far in this call may leave now, before the call returns
+  // (otherwise the adapter may hold it until then). A proposer asks this for its proposal
+  // before it records its prevote (ConsensusOptions::send_proposal_first).
+  virtual void SendNow() {}
   // Call Consensus::OnTimeout(t) after t.delay_ms. Timers are never cancelled: the state
   // machine ignores stale ones.
   virtual void SetTimer(const TimerRequest& t) = 0;
@@ -80,6 +84,12 @@ struct ConsensusOptions {
   // the other validators send right after their precommits (node/node.cc, Node::Drive):
   // their entries join this block instead of the next one.
   bool propose_after_pending = true;
+  // A proposer that prevotes its own fresh block at once sends the proposal first
+  // (Outbox::SendNow), and records its prevote durably after: the others check the block
+  // while it waits for its disk. Otherwise one durable write records both before either
+  // leaves (Signer::SignProposalAndPrevote). Signer::SignProposalUnsynced says what a power
+  // cut in between can cost.
+  bool send_proposal_first = true;
   MempoolOptions mempool;
 };
 

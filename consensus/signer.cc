@@ -63,13 +63,14 @@ Status Errno(const std::string& what, const std::string& path) {
   return Status::IOError(what + " " + path + ": " + std::strerror(errno));
 }
 
-Status WriteSlot(int fd, const std::string& path, uint64_t seq, const SignedState& s) {
+Status WriteSlot(int fd, const std::string& path, uint64_t seq, const SignedState& s,
+                 bool sync = true) {
   Bytes b = EncodeSlot(seq, s);
   off_t off = static_cast<off_t>((seq % 2) * kSlotBytes);
   if (::pwrite(fd, b.data(), b.size(), off) != static_cast<ssize_t>(b.size())) {
     return Errno("writing", path);
   }
-  if (::fdatasync(fd) != 0) return Errno("syncing", path);
+  if (sync && ::fdatasync(fd) != 0) return Errno("syncing", path);
   return Status::Ok();
 }
 
@@ -131,6 +132,12 @@ Status FileSignerStorage::Save(const SignedState& state) {
   return Status::Ok();
 }
 
+Status FileSignerStorage::SaveUnsynced(const SignedState& state) {
+  FL_TRY(WriteSlot(fd_, path_, seq_ + 1, state, /*sync=*/false));
+  ++seq_;
+  return Status::Ok();
+}
+
 // ---- Signer ----
 
 Result<std::unique_ptr<Signer>> Signer::Open(const SecretKey& key, SignerStorage* storage) {
@@ -155,7 +162,8 @@ Status Signer::Check(uint64_t height, uint32_t round, SignStep step, const Hash3
   return Status::Ok();
 }
 
-Status Signer::Authorize(uint64_t height, uint32_t round, SignStep step, const Hash32& hash) {
+Status Signer::Authorize(uint64_t height, uint32_t round, SignStep step, const Hash32& hash,
+                         bool sync) {
   FL_TRY(Check(height, round, step, hash));
   if (height == state_.height && round == state_.round && step == state_.step) {
     return Status::Ok();  // the same message again: recorded already
@@ -170,7 +178,7 @@ Status Signer::Authorize(uint64_t height, uint32_t round, SignStep step, const H
     s.lock_round = round;
     s.lock_hash = hash;
   }
-  FL_TRY(storage_->Save(s));
+  FL_TRY(sync ? storage_->Save(s) : storage_->SaveUnsynced(s));
   state_ = s;
   return Status::Ok();
 }
@@ -209,6 +217,13 @@ Result<Vote> Signer::SignProposalAndPrevote(Proposal& p) {
 Status Signer::SignProposal(Proposal& p) {
   p.block_hash = p.block.header.Hash();
   FL_TRY(Authorize(p.height, p.round, SignStep::kPropose, p.block_hash));
+  p.sig = key_.SignDeterministic(p.Digest());
+  return Status::Ok();
+}
+
+Status Signer::SignProposalUnsynced(Proposal& p) {
+  p.block_hash = p.block.header.Hash();
+  FL_TRY(Authorize(p.height, p.round, SignStep::kPropose, p.block_hash, /*sync=*/false));
   p.sig = key_.SignDeterministic(p.Digest());
   return Status::Ok();
 }

@@ -12,7 +12,9 @@
 // Storage is behind SignerStorage: MemorySignerStorage for simulations (it survives a
 // simulated crash because the test keeps it), FileSignerStorage for nodes (two checksummed
 // slots written alternately with fdatasync, so a torn write loses at most the newest state,
-// which was never used because the message is sent only after Save returns).
+// which was never used because the message is sent only after Save returns). The one
+// exception is a fresh proposal, which may leave before its record is durable
+// (SignProposalUnsynced): no vote ever does.
 //
 // Thread-compatible.
 #pragma once
@@ -49,6 +51,10 @@ class SignerStorage {
   virtual Result<SignedState> Load() = 0;
   // Durable when it returns OK.
   virtual Status Save(const SignedState& state) = 0;
+  // Written, but durable only once the next Save returns: a crashed process keeps it, a power
+  // cut before that Save may lose it (and leave the state before it). For the proposal that
+  // leaves ahead of its proposer's prevote (Signer::SignProposalUnsynced).
+  virtual Status SaveUnsynced(const SignedState& state) { return Save(state); }
 };
 
 class MemorySignerStorage : public SignerStorage {
@@ -74,6 +80,8 @@ class FileSignerStorage : public SignerStorage {
   ~FileSignerStorage() override;
   Result<SignedState> Load() override;
   Status Save(const SignedState& state) override;
+  // The slot is written without fdatasync; the next Save's fdatasync flushes it with its own.
+  Status SaveUnsynced(const SignedState& state) override;
 
  private:
   FileSignerStorage(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
@@ -96,6 +104,14 @@ class Signer {
                         const Hash32& block_hash);
   // Signs `p` in place (sets block_hash and sig), after recording it. Same errors.
   Status SignProposal(Proposal& p);
+  // SignProposal with the record written but not yet durable (SignerStorage::SaveUnsynced),
+  // for a proposer that sends its proposal at once and then durably records its prevote for
+  // it, whose record covers the proposal too (as in SignProposalAndPrevote). Votes are never
+  // signed this way. The cost: a power cut between the two records can lose this one, and the
+  // restarted validator could then propose another block at this height and round. Peers
+  // count that as an equivocating proposal; it cannot fork the chain, because every vote is
+  // durable before it is sent.
+  Status SignProposalUnsynced(Proposal& p);
   // A proposer that prevotes its own fresh block at once: signs `p` in place and returns the
   // prevote for it, after ONE durable write that records the prevote. Same errors. Safe
   // because the record of (height, round, prevote, B) refuses any later proposal at this
@@ -109,8 +125,10 @@ class Signer {
   // OK if a message at (height, round, step) for `hash` may be signed: it is above the last
   // signed one, or the same one again.
   Status Check(uint64_t height, uint32_t round, SignStep step, const Hash32& hash) const;
-  // Check, then record the new state durably (unless it is the same message again).
-  Status Authorize(uint64_t height, uint32_t round, SignStep step, const Hash32& hash);
+  // Check, then record the new state (unless it is the same message again): durably, or
+  // with `sync` false only written (SignerStorage::SaveUnsynced).
+  Status Authorize(uint64_t height, uint32_t round, SignStep step, const Hash32& hash,
+                   bool sync = true);
   Vote MakeVote(VoteType type, const std::string& chain_id, uint64_t height, uint32_t round,
                 const Hash32& block_hash) const;
   SecretKey key_;

@@ -79,6 +79,13 @@ class Node::Outbox : public consensus::Outbox {
                                        std::to_string(failed));
     }
   }
+  // A proposal leaving ahead of its proposer's prevote record (ConsensusOptions::
+  // send_proposal_first). Drive still needs to know if our precommit went with it.
+  void SendNow() override {
+    precommit_sent_early |= queue_.precommit_queued();
+    Flush();
+  }
+  bool precommit_sent_early = false;
   void SetTimer(const consensus::TimerRequest& t) override {
     Node* node = node_;
     node_->loop_.PostAfter(std::chrono::milliseconds(t.delay_ms), [node, t] {
@@ -446,7 +453,8 @@ void Node::Drive(const char* what, const Status& s) {
   // the batch checks (ours here, the peers' on their transport threads) overlap the commit's
   // disk writes. The next proposer still gets the entries into its block: it handles what
   // arrived during its commit before it proposes (ConsensusOptions::propose_after_pending).
-  bool precommitted = outbox_->precommit_queued();
+  bool precommitted =
+      outbox_->precommit_queued() || std::exchange(outbox_->precommit_sent_early, false);
   outbox_->Flush();
   if (s.ok() && !fatal_ && precommitted) DrainIncoming();
   if (!phases_.start &&

@@ -24,7 +24,11 @@ struct Recorder : Outbox {
   std::vector<uint64_t> committed;
   std::vector<std::string> rejected;
 
+  // broadcasts.size() at each SendNow.
+  std::vector<size_t> sent_now;
+
   void Send(const PubKey& to, const Message& m) override { sends.emplace_back(to, m); }
+  void SendNow() override { sent_now.push_back(broadcasts.size()); }
   void Broadcast(const Message& m) override { broadcasts.push_back(m); }
   void SetTimer(const TimerRequest& t) override { timers.push_back(t); }
   void Committed(const Block& b, const Certificate&) override {
@@ -200,6 +204,40 @@ TEST_CASE("consensus: a proposer that just committed handles what arrived meanwh
     // The timer again (an adapter that fires twice) changes nothing.
     REQUIRE(h.core->OnTimeout(*now, 101).ok());
     CHECK(h.out.Proposals().size() == 1);
+  }
+}
+
+TEST_CASE("consensus: a proposer sends its proposal before it records its prevote",
+          "[consensus]") {
+  for (bool first : {true, false}) {
+    CAPTURE(first);
+    Harness h(false);
+    h.options.send_proposal_first = first;
+    h.Boot();
+    const int saves_before = h.storage.saves();
+    SecretKey alice = SecretKey::FromSeed("alice");
+    REQUIRE(h.core->SubmitEntries({MakeEntry(alice, 1)}, 50).ok());
+    auto props = h.out.Proposals();
+    REQUIRE(props.size() == 1);
+    auto prevotes = h.out.Votes(VoteType::kPrevote);
+    REQUIRE(prevotes.size() == 1);
+    CHECK(prevotes[0].block_hash == props[0].block_hash);
+    size_t proposal_at = 0, prevote_at = 0;
+    for (size_t i = 0; i < h.out.broadcasts.size(); ++i) {
+      if (std::holds_alternative<Proposal>(h.out.broadcasts[i])) proposal_at = i;
+      if (std::holds_alternative<Vote>(h.out.broadcasts[i])) prevote_at = i;
+    }
+    CHECK(proposal_at < prevote_at);
+    if (first) {
+      // Released right after the proposal, before the prevote existed; two records.
+      REQUIRE(h.out.sent_now.size() == 1);
+      CHECK(h.out.sent_now[0] == proposal_at + 1);
+      CHECK(h.storage.saves() == saves_before + 2);
+    } else {
+      CHECK(h.out.sent_now.empty());
+      CHECK(h.storage.saves() == saves_before + 1);  // one record for both
+    }
+    CHECK(h.storage.Load()->step == SignStep::kPrevote);
   }
 }
 

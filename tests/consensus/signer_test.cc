@@ -96,6 +96,49 @@ TEST_CASE("signer: a proposal with its own prevote costs one write and conflicts
   CHECK(s2->SignProposalAndPrevote(again).ok());
 }
 
+// Records which saves were durable.
+class CountingStorage : public MemorySignerStorage {
+ public:
+  Status Save(const SignedState& state) override {
+    kinds.push_back("synced");
+    return MemorySignerStorage::Save(state);
+  }
+  Status SaveUnsynced(const SignedState& state) override {
+    kinds.push_back("unsynced");
+    return MemorySignerStorage::Save(state);
+  }
+  std::vector<std::string> kinds;
+};
+
+TEST_CASE("signer: a proposal sent ahead of its record is written unsynced, then the prevote "
+          "durably", "[signer]") {
+  SecretKey key = SecretKey::FromSeed("signer");
+  CountingStorage storage;
+  auto s = std::move(Signer::Open(key, &storage)).value();
+  Proposal p;
+  p.chain_id = "c";
+  p.height = 3;
+  p.round = 1;
+  p.block.header.chain_id = "c";
+  p.block.header.height = 3;
+  p.block.header.log_root = kA;
+  REQUIRE(s->SignProposalUnsynced(p).ok());
+  CHECK(p.block_hash == p.block.header.Hash());
+  CHECK(p.VerifySignature(key.pubkey()));
+  CHECK(storage.kinds == std::vector<std::string>{"unsynced"});
+  // It is recorded all the same: no other proposal at (3, 1) from this signer.
+  Proposal other = p;
+  other.block.header.log_root = kB;
+  CHECK(s->SignProposalUnsynced(other).code() == Status::Code::kFailedPrecondition);
+  CHECK(s->SignProposal(other).code() == Status::Code::kFailedPrecondition);
+  // The prevote for it is durable before it is returned.
+  REQUIRE(s->SignVote(VoteType::kPrevote, "c", 3, 1, p.block_hash).ok());
+  CHECK(storage.kinds == std::vector<std::string>{"unsynced", "synced"});
+  // Votes never go unsynced.
+  REQUIRE(s->SignVote(VoteType::kPrecommit, "c", 3, 1, p.block_hash).ok());
+  CHECK(storage.kinds.back() == "synced");
+}
+
 TEST_CASE("signer: after a crash it remembers what it signed", "[signer]") {
   SecretKey key = SecretKey::FromSeed("signer");
   MemorySignerStorage storage;
@@ -146,6 +189,22 @@ TEST_CASE("signer: the file storage survives reopening and a torn slot", "[signe
     auto s = std::move(Signer::Open(key, st.get())).value();
     REQUIRE(s->SignVote(VoteType::kPrevote, "c", 3, 1, kA).ok());
     REQUIRE(s->SignVote(VoteType::kPrecommit, "c", 3, 1, kA).ok());
+  }
+  // An unsynced save is in the file for the next reader (only a power cut can lose it).
+  {
+    std::string upath = dir + "/signer_state_unsynced";
+    auto st = std::move(FileSignerStorage::Open(upath)).value();
+    SignedState proposed;
+    proposed.height = 5;
+    proposed.step = SignStep::kPropose;
+    proposed.block_hash = kA;
+    REQUIRE(st->SaveUnsynced(proposed).ok());
+    auto again = std::move(FileSignerStorage::Open(upath)).value();
+    CHECK(again->Load().value() == proposed);
+    SignedState voted = proposed;
+    voted.step = SignStep::kPrevote;
+    REQUIRE(again->Save(voted).ok());
+    CHECK(std::move(FileSignerStorage::Open(upath)).value()->Load().value() == voted);
   }
   struct stat sb;
   REQUIRE(::stat(path.c_str(), &sb) == 0);
