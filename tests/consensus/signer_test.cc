@@ -48,21 +48,23 @@ TEST_CASE("signer: never signs a conflicting or a backwards vote", "[signer]") {
   CHECK(s->state().lock_hash == kA);
 }
 
+// An unsigned proposal at height 3, round 1 of chain "c", for a block named by `dataset`.
+Proposal proposal(const std::string& dataset) {
+  Proposal p;
+  p.chain_id = "c";
+  p.height = 3;
+  p.round = 1;
+  p.block.header.chain_id = "c";
+  p.block.header.height = 3;
+  p.block.header.log_root = Sha256(dataset);
+  return p;
+}
+
 TEST_CASE("signer: a proposal with its own prevote costs one write and conflicts with nothing",
           "[signer]") {
   SecretKey key = SecretKey::FromSeed("signer");
   MemorySignerStorage storage;
   auto s = std::move(Signer::Open(key, &storage)).value();
-  auto proposal = [](const std::string& dataset) {
-    Proposal p;
-    p.chain_id = "c";
-    p.height = 3;
-    p.round = 1;
-    p.block.header.chain_id = "c";
-    p.block.header.height = 3;
-    p.block.header.log_root = Sha256(dataset);
-    return p;
-  };
   Proposal p = proposal("a");
   auto v = s->SignProposalAndPrevote(p);
   REQUIRE(v.ok());
@@ -115,20 +117,13 @@ TEST_CASE("signer: a proposal sent ahead of its record is written unsynced, then
   SecretKey key = SecretKey::FromSeed("signer");
   CountingStorage storage;
   auto s = std::move(Signer::Open(key, &storage)).value();
-  Proposal p;
-  p.chain_id = "c";
-  p.height = 3;
-  p.round = 1;
-  p.block.header.chain_id = "c";
-  p.block.header.height = 3;
-  p.block.header.log_root = kA;
+  Proposal p = proposal("a");
   REQUIRE(s->SignProposalUnsynced(p).ok());
   CHECK(p.block_hash == p.block.header.Hash());
   CHECK(p.VerifySignature(key.pubkey()));
   CHECK(storage.kinds == std::vector<std::string>{"unsynced"});
   // It is recorded all the same: no other proposal at (3, 1) from this signer.
-  Proposal other = p;
-  other.block.header.log_root = kB;
+  Proposal other = proposal("b");
   CHECK(s->SignProposalUnsynced(other).code() == Status::Code::kFailedPrecondition);
   CHECK(s->SignProposal(other).code() == Status::Code::kFailedPrecondition);
   // The prevote for it is durable before it is returned.
