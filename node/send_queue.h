@@ -1,5 +1,6 @@
 // What one call into the consensus state machine sends, held until the call returns and then
-// handed to the peer network in one SendAll (one frame per peer).
+// handed to the peer network in one SendAll (one frame per peer). The exception: a fresh
+// proposal is handed on at once (Outbox::SendNow), before its proposer records its prevote.
 //
 // Order matters for one case: an ENTRY_BATCH queued in the same call as a proposal or votes.
 // A submission that wakes an idle proposer (Node::DrainIncoming) is broadcast and proposed in
