@@ -8,6 +8,8 @@
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <mutex>
 #include <set>
 #include <sstream>
 
@@ -141,9 +143,13 @@ struct SoloNode {
   std::unique_ptr<Node> node;
   std::string url;
 
-  SoloNode() {
+  // `absent_validator`: the genesis names a second validator that never runs, so nothing
+  // can commit (a quorum of 2 validators is both).
+  explicit SoloNode(bool absent_validator = false) {
     REQUIRE(SaveSecretKey(tmp.path + "/node.key", vkey).ok());
-    auto g = MakeGenesisFile(GenesisEntry("solo", {vkey}, alice));
+    std::vector<SecretKey> validators{vkey};
+    if (absent_validator) validators.push_back(SecretKey::FromSeed("solo-absent"));
+    auto g = MakeGenesisFile(GenesisEntry("solo", validators, alice));
     REQUIRE(g.ok());
     REQUIRE(WriteGenesisFile(tmp.path + "/genesis.json", *g).ok());
     auto c = ParseNodeConfig(kMinimal, tmp.path);
@@ -273,6 +279,47 @@ TEST_CASE("node API: HEAD on a GET route answers what GET does without the body 
   CHECK(status->status == 200);
   CHECK(status->body.empty());
   CHECK(std::stoul(status->headers.at("content-length")) > 0);
+}
+
+TEST_CASE("node: waiting submissions time out at their own deadlines - earliest first", "[node]") {
+  SoloNode s(/*absent_validator=*/true);
+  using Clock = std::chrono::steady_clock;
+  struct Answer {
+    SubmitOutcome::Kind kind = SubmitOutcome::Kind::kAccepted;
+    Clock::duration after{};
+    std::string reason;
+  };
+  std::mutex mu;
+  std::map<int, Answer> answers;
+  const auto t0 = Clock::now();
+  // The longest deadline first, so the shorter ones must arm earlier timers of their own.
+  const int timeouts_ms[] = {1500, 150, 400};
+  for (int k = 0; k < 3; ++k) {
+    SubmitOptions o;
+    o.wait = true;
+    o.timeout = std::chrono::milliseconds(timeouts_ms[k]);
+    s.node->Submit(s.Access(static_cast<uint64_t>(k + 2)), o, [&, k](const SubmitOutcome& out) {
+      std::lock_guard<std::mutex> lock(mu);
+      answers[k] = Answer{out.kind, Clock::now() - t0, out.reason};
+    });
+  }
+  auto answered = [&] {
+    std::lock_guard<std::mutex> lock(mu);
+    return answers.size();
+  };
+  for (int i = 0; i < 400 && answered() < 3; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  std::lock_guard<std::mutex> lock(mu);
+  REQUIRE(answers.size() == 3);
+  auto ms = [&](int k) { return std::chrono::duration_cast<std::chrono::milliseconds>(answers[k].after).count(); };
+  for (int k = 0; k < 3; ++k) {
+    INFO("timeout " << timeouts_ms[k] << " ms, answered after " << ms(k) << " ms: " << answers[k].reason);
+    CHECK(answers[k].kind == SubmitOutcome::Kind::kTimeout);
+    CHECK(ms(k) >= timeouts_ms[k]);
+  }
+  CHECK(ms(1) < ms(2));
+  CHECK(ms(2) < ms(0));
+  CHECK(ms(1) < 1000);  // not held back until the first submission's deadline
+  CHECK(s.node->store().height() == 0);
 }
 
 TEST_CASE("node API: resubmitting a committed entry answers committed - another entry with its nonce gets 409",
