@@ -329,6 +329,21 @@ Result<std::unique_ptr<Node>> Node::Open(const NodeConfig& config, net::LogFn lo
   m.AddCounterFunction("fedledger_consensus_equivocations_total",
                        "Conflicting votes or proposals seen.",
                        [raw] { return static_cast<double>(raw->stat_equivocations_.load()); });
+  const char* sig_help =
+      "Entry signatures verified, by where: client submissions (checked as a batch when they "
+      "are handed to consensus), peers' entry batches (on the transport thread), admission "
+      "(entries not verified before), and entries first seen in a proposal or synced block "
+      "(while the height waits).";
+  const std::pair<const char*, std::atomic<uint64_t> Node::*> sig_paths[] = {
+      {"submit", &Node::sig_submit_},
+      {"peer_batch", &Node::sig_peer_batch_},
+      {"admission", &Node::sig_admission_},
+      {"block", &Node::sig_block_}};
+  for (const auto& [path, counter] : sig_paths) {
+    m.AddCounterFunction(
+        "fedledger_entry_signature_checks_total", sig_help,
+        [raw, counter] { return static_cast<double>((raw->*counter).load()); }, {{"path", path}});
+  }
   m.AddCounterFunction("fedledger_blocks_synced_total", "Blocks committed from peers' sync responses.",
                        [raw] { return static_cast<double>(raw->stat_synced_.load()); });
   const char* phase_help =
@@ -481,6 +496,8 @@ void Node::PublishState() {
   stat_synced_.store(st.synced_blocks, std::memory_order_relaxed);
   stat_rounds_.store(st.rounds_started, std::memory_order_relaxed);
   stat_equivocations_.store(st.equivocations, std::memory_order_relaxed);
+  sig_admission_.store(consensus_->mempool().signature_checks(), std::memory_order_relaxed);
+  sig_block_.store(st.block_signature_checks, std::memory_order_relaxed);
 }
 
 void Node::OnPeerMessage(const PubKey& from, Bytes payload, bool self_signed) {
@@ -516,6 +533,7 @@ void Node::OnPeerMessage(const PubKey& from, Bytes payload, bool self_signed) {
       if (!batch->r_ys.empty() && !batch->r_ys[i].IsZero()) checks.back().r_y = &batch->r_ys[i];
     }
     batch->signature_verified = VerifySignatures(checks);
+    sig_peer_batch_.fetch_add(checks.size(), std::memory_order_relaxed);
   }
   auto msg = std::make_shared<consensus::Message>(std::move(m).value());
   loop_.Post([this, from, msg] {
@@ -603,6 +621,7 @@ void Node::DrainIncoming() {
   }
   std::vector<Hash32> r_ys;
   std::vector<bool> verified = VerifySignatures(checks, &r_ys);
+  sig_submit_.fetch_add(checks.size(), std::memory_order_relaxed);
   outbox_->hints.reserve(batch.size());
   for (size_t i = 0; i < batch.size(); ++i) {
     outbox_->hints.push_back({batch[i].entry.leaf_hash(), r_ys[i]});

@@ -245,6 +245,12 @@ class Node {
   std::atomic<uint64_t> stat_synced_{0};
   std::atomic<uint64_t> stat_rounds_{0};
   std::atomic<uint64_t> stat_equivocations_{0};
+  // Entry signatures verified, by where (fedledger_entry_signature_checks_total): client
+  // submissions (a batch per drain, consensus thread), peers' ENTRY_BATCHes (transport
+  // thread), admission's own checks of entries not verified before (consensus thread), and
+  // entries first seen in a proposal or synced block (consensus thread, while the height
+  // waits on it).
+  std::atomic<uint64_t> sig_submit_{0}, sig_peer_batch_{0}, sig_admission_{0}, sig_block_{0};
 };
 
 }  // namespace fedledger::node

@@ -950,6 +950,8 @@ struct WireCounters {
   double store_commits = 0, store_all = 0, store_log = 0, store_index = 0;
   // node1's entries by heights waited: 0, 1, 2, 3+ (fedledger_commit_heights_waited_total).
   double waited[4] = {0, 0, 0, 0};
+  // node1's entry signature checks by path (fedledger_entry_signature_checks_total).
+  double sig_submit = 0, sig_peer = 0, sig_admission = 0, sig_block = 0;
 };
 
 WireCounters ScrapeWire(const std::string& url) {
@@ -979,6 +981,10 @@ WireCounters ScrapeWire(const std::string& url) {
     else if (name == "fedledger_store_commit_seconds_total{part=\"all\"}") w.store_all = v;
     else if (name == "fedledger_store_commit_seconds_total{part=\"log_write\"}") w.store_log = v;
     else if (name == "fedledger_store_commit_seconds_total{part=\"index_write\"}") w.store_index = v;
+    else if (name == "fedledger_entry_signature_checks_total{path=\"submit\"}") w.sig_submit = v;
+    else if (name == "fedledger_entry_signature_checks_total{path=\"peer_batch\"}") w.sig_peer = v;
+    else if (name == "fedledger_entry_signature_checks_total{path=\"admission\"}") w.sig_admission = v;
+    else if (name == "fedledger_entry_signature_checks_total{path=\"block\"}") w.sig_block = v;
     else if (name.starts_with("fedledger_commit_heights_waited_total{heights=\"")) {
       char k = name[std::strlen("fedledger_commit_heights_waited_total{heights=\"")];
       if (k >= '0' && k <= '3') w.waited[k - '0'] = v;
@@ -1007,6 +1013,15 @@ void PrintWire(const WireCounters& a, const WireCounters& b) {
               ms(b.to_prevote - a.to_prevote, heights), ms(b.to_precommit - a.to_precommit, heights),
               ms(b.to_commit - a.to_commit, heights), ms(b.store_all - a.store_all, commits),
               ms(b.store_log - a.store_log, commits), ms(b.store_index - a.store_index, commits));
+  // Where node1 verified the entries it committed: a check in "block" held up a height.
+  double entries = b.entries - a.entries;
+  if (entries > 0) {
+    auto pct = [&](double x, double y) { return 100 * (x - y) / entries; };
+    std::printf("(node1's entry signature checks per committed entry, %%: client batches %.0f, "
+                "peer batches %.0f, admission %.0f, in blocks %.1f)\n",
+                pct(b.sig_submit, a.sig_submit), pct(b.sig_peer, a.sig_peer),
+                pct(b.sig_admission, a.sig_admission), pct(b.sig_block, a.sig_block));
+  }
   // How many heights an entry waited, counted from the one being decided when it arrived: 1
   // is the next block, 2 means it missed that one.
   double waited[4], all = 0;

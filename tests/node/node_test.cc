@@ -225,6 +225,12 @@ TEST_CASE("node API: a waited-for submit is committed and its proof checks offli
   CHECK_THAT(metrics->body, Catch::Contains("fedledger_commit_heights_waited_total{heights=\"3+\"} 0"));
   CHECK_THAT(metrics->body, Catch::Contains("fedledger_peers_connected 0"));
   CHECK_THAT(metrics->body, Catch::Contains("fedledger_mempool_entries 0"));
+  // Its signature was checked once, in the client batch; the resubmission was answered from
+  // the store without a check.
+  CHECK_THAT(metrics->body, Catch::Contains("fedledger_entry_signature_checks_total{path=\"submit\"} 1"));
+  CHECK_THAT(metrics->body, Catch::Contains("fedledger_entry_signature_checks_total{path=\"peer_batch\"} 0"));
+  CHECK_THAT(metrics->body, Catch::Contains("fedledger_entry_signature_checks_total{path=\"admission\"} 0"));
+  CHECK_THAT(metrics->body, Catch::Contains("fedledger_entry_signature_checks_total{path=\"block\"} 0"));
   // Where the time of a height and of the store's commits goes.
   CHECK_THAT(metrics->body, Catch::Contains("fedledger_height_phase_seconds_total{phase=\"to_commit\"}"));
   CHECK_THAT(metrics->body, Catch::Contains("fedledger_store_commits_total 1"));
