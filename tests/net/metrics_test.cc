@@ -1,9 +1,13 @@
 #include "net/metrics.h"
 
+#include <pthread.h>
+#include <sched.h>
+
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <cmath>
+#include <fstream>
 #include <limits>
 #include <regex>
 #include <sstream>
@@ -210,4 +214,43 @@ TEST_CASE("metrics: CPU by thread name adds up to the process total", "[metrics]
   double other = Sample(text, "fedledger_thread_cpu_seconds_total{thread=\"other\"}");
   double total = Sample(text, "process_cpu_seconds_total");
   CHECK(spun + other == Approx(total).margin(1e-9));
+}
+
+TEST_CASE("metrics: two threads on one core each wait for it", "[metrics]") {
+  if (!std::ifstream("/proc/thread-self/schedstat")) {
+    WARN("this kernel keeps no schedstat: the run-queue wait series read 0");
+    return;
+  }
+  MetricsRegistry r;
+  RegisterProcessCpuMetrics(r, {"fl-test-share"});
+  // Both spin on the first core this process may use, so each waits while the other runs.
+  cpu_set_t allowed;
+  REQUIRE(sched_getaffinity(0, sizeof allowed, &allowed) == 0);
+  int cpu = 0;
+  while (!CPU_ISSET(cpu, &allowed)) ++cpu;
+  cpu_set_t one;
+  CPU_ZERO(&one);
+  CPU_SET(cpu, &one);
+  std::atomic<bool> stop{false};
+  auto spin = [&] {
+    volatile uint64_t x = 0;
+    while (!stop.load(std::memory_order_relaxed)) x = x + 1;
+  };
+  std::thread a(spin), b(spin);
+  for (std::thread* t : {&a, &b}) {
+    REQUIRE(pthread_setaffinity_np(t->native_handle(), sizeof one, &one) == 0);
+    fedledger::NameThread(*t, "fl-test-share");
+  }
+  double waited = 0;
+  std::string text;
+  for (int i = 0; i < 300 && waited < 0.1; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    text = r.Render();
+    waited = Sample(text, "fedledger_thread_runqueue_wait_seconds_total{thread=\"fl-test-share\"}");
+  }
+  stop = true;
+  a.join();
+  b.join();
+  INFO(text);
+  CHECK(waited >= 0.1);
 }
