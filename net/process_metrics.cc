@@ -26,31 +26,35 @@ double ProcStatCpuSeconds(const std::string& stat_path) {
   return ticks / static_cast<double>(::sysconf(_SC_CLK_TCK));
 }
 
-std::map<std::string, double> ThreadCpuSecondsByName(const std::string& pid) {
+namespace {
+
+// `value(task directory)` of every live thread of process `pid`, summed by thread name.
+template <typename Fn>
+std::map<std::string, double> SumByThreadName(const std::string& pid, Fn value) {
   std::map<std::string, double> out;
   std::error_code ec;
   for (const auto& task : std::filesystem::directory_iterator("/proc/" + pid + "/task", ec)) {
     std::ifstream comm(task.path() / "comm");
     std::string name;
-    if (std::getline(comm, name)) out[name] += ProcStatCpuSeconds((task.path() / "stat").string());
+    if (std::getline(comm, name)) out[name] += value(task.path());
   }
   return out;
 }
 
+}  // namespace
+
+std::map<std::string, double> ThreadCpuSecondsByName(const std::string& pid) {
+  return SumByThreadName(pid, [](const std::filesystem::path& task) {
+    return ProcStatCpuSeconds((task / "stat").string());
+  });
+}
+
 std::map<std::string, double> ThreadRunqueueSecondsByName(const std::string& pid) {
-  std::map<std::string, double> out;
-  std::error_code ec;
-  for (const auto& task : std::filesystem::directory_iterator("/proc/" + pid + "/task", ec)) {
-    std::ifstream comm(task.path() / "comm");
-    std::string name;
-    if (!std::getline(comm, name)) continue;
-    // "run_ns wait_ns timeslices"
-    std::ifstream sched(task.path() / "schedstat");
+  return SumByThreadName(pid, [](const std::filesystem::path& task) {
+    std::ifstream sched(task / "schedstat");  // "run_ns wait_ns timeslices"
     double run_ns = 0, wait_ns = 0;
-    if (!(sched >> run_ns >> wait_ns)) wait_ns = 0;
-    out[name] += wait_ns / 1e9;
-  }
-  return out;
+    return sched >> run_ns >> wait_ns ? wait_ns / 1e9 : 0.0;
+  });
 }
 
 void RegisterProcessCpuMetrics(MetricsRegistry& r, std::vector<std::string> threads) {
@@ -66,20 +70,25 @@ void RegisterProcessCpuMetrics(MetricsRegistry& r, std::vector<std::string> thre
     snap->by_name = ThreadCpuSecondsByName();
     snap->wait_by_name = ThreadRunqueueSecondsByName();
   });
+  // One series per name in `threads`, read from the snapshot's map `field`.
+  using ByName = std::map<std::string, double> Snapshot::*;
+  auto per_name = [&](const char* metric, const char* help, ByName field) {
+    for (const std::string& name : threads) {
+      r.AddCounterFunction(
+          metric, help,
+          [snap, name, field] {
+            auto it = ((*snap).*field).find(name);
+            return it == ((*snap).*field).end() ? 0.0 : it->second;
+          },
+          {{"thread", name}});
+    }
+  };
   const char* help =
       "CPU time (user and system) by thread name; other: the rest of the process.";
   r.AddCounterFunction("process_cpu_seconds_total",
                        "Total user and system CPU time spent in seconds.",
                        [snap] { return snap->process; });
-  for (const std::string& name : threads) {
-    r.AddCounterFunction(
-        "fedledger_thread_cpu_seconds_total", help,
-        [snap, name] {
-          auto it = snap->by_name.find(name);
-          return it == snap->by_name.end() ? 0.0 : it->second;
-        },
-        {{"thread", name}});
-  }
+  per_name("fedledger_thread_cpu_seconds_total", help, &Snapshot::by_name);
   r.AddCounterFunction(
       "fedledger_thread_cpu_seconds_total", help,
       [snap, threads] {
@@ -92,18 +101,10 @@ void RegisterProcessCpuMetrics(MetricsRegistry& r, std::vector<std::string> thre
         return std::max(0.0, snap->process - named);
       },
       {{"thread", "other"}});
-  const char* wait_help =
-      "Time threads of this name were ready to run but waited for a core (the kernel's "
-      "schedstat; 0 where it is not kept).";
-  for (const std::string& name : threads) {
-    r.AddCounterFunction(
-        "fedledger_thread_runqueue_wait_seconds_total", wait_help,
-        [snap, name] {
-          auto it = snap->wait_by_name.find(name);
-          return it == snap->wait_by_name.end() ? 0.0 : it->second;
-        },
-        {{"thread", name}});
-  }
+  per_name("fedledger_thread_runqueue_wait_seconds_total",
+           "Time threads of this name were ready to run but waited for a core (the kernel's "
+           "schedstat; 0 where it is not kept).",
+           &Snapshot::wait_by_name);
 }
 
 }  // namespace fedledger::net

@@ -189,25 +189,40 @@ double Sample(const std::string& text, const std::string& prefix) {
 }
 }  // namespace
 
+// Renders `r` every 10 ms until `series` reaches `at_least`, for up to 3 s; the last text.
+std::string RenderUntil(MetricsRegistry& r, const std::string& series, double at_least) {
+  std::string text;
+  for (int i = 0; i < 300; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    text = r.Render();
+    if (Sample(text, series) >= at_least) break;
+  }
+  return text;
+}
+
+// A thread that keeps a core busy until Stop().
+struct Spinner {
+  std::atomic<bool> stop{false};
+  std::thread thread{[this] {
+    volatile uint64_t x = 0;
+    while (!stop.load(std::memory_order_relaxed)) x = x + 1;
+  }};
+  void Stop() {
+    stop = true;
+    if (thread.joinable()) thread.join();
+  }
+  ~Spinner() { Stop(); }
+};
+
 TEST_CASE("metrics: CPU by thread name adds up to the process total", "[metrics]") {
   MetricsRegistry r;
   RegisterProcessCpuMetrics(r, {"fl-test-spin", "fl-test-absent"});
-  std::atomic<bool> stop{false};
-  std::thread spin([&] {
-    volatile uint64_t x = 0;
-    while (!stop.load(std::memory_order_relaxed)) x = x + 1;
-  });
-  fedledger::NameThread(spin, "fl-test-spin");
+  Spinner spin;
+  fedledger::NameThread(spin.thread, "fl-test-spin");
   // Until the kernel has charged the thread a few ticks.
-  double spun = 0;
-  std::string text;
-  for (int i = 0; i < 200 && spun < 0.05; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    text = r.Render();
-    spun = Sample(text, "fedledger_thread_cpu_seconds_total{thread=\"fl-test-spin\"}");
-  }
-  stop = true;
-  spin.join();
+  std::string text = RenderUntil(r, "fedledger_thread_cpu_seconds_total{thread=\"fl-test-spin\"}", 0.05);
+  double spun = Sample(text, "fedledger_thread_cpu_seconds_total{thread=\"fl-test-spin\"}");
+  spin.Stop();
   CHECK(spun >= 0.05);
   CHECK(Sample(text, "fedledger_thread_cpu_seconds_total{thread=\"fl-test-absent\"}") == 0);
   // All series of one scrape come from one /proc scan, so they add up exactly.
@@ -231,26 +246,16 @@ TEST_CASE("metrics: two threads on one core each wait for it", "[metrics]") {
   cpu_set_t one;
   CPU_ZERO(&one);
   CPU_SET(cpu, &one);
-  std::atomic<bool> stop{false};
-  auto spin = [&] {
-    volatile uint64_t x = 0;
-    while (!stop.load(std::memory_order_relaxed)) x = x + 1;
-  };
-  std::thread a(spin), b(spin);
-  for (std::thread* t : {&a, &b}) {
-    REQUIRE(pthread_setaffinity_np(t->native_handle(), sizeof one, &one) == 0);
-    fedledger::NameThread(*t, "fl-test-share");
+  Spinner a, b;
+  for (Spinner* s : {&a, &b}) {
+    REQUIRE(pthread_setaffinity_np(s->thread.native_handle(), sizeof one, &one) == 0);
+    fedledger::NameThread(s->thread, "fl-test-share");
   }
-  double waited = 0;
-  std::string text;
-  for (int i = 0; i < 300 && waited < 0.1; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    text = r.Render();
-    waited = Sample(text, "fedledger_thread_runqueue_wait_seconds_total{thread=\"fl-test-share\"}");
-  }
-  stop = true;
-  a.join();
-  b.join();
+  const char* series = "fedledger_thread_runqueue_wait_seconds_total{thread=\"fl-test-share\"}";
+  std::string text = RenderUntil(r, series, 0.1);
+  double waited = Sample(text, series);
+  a.Stop();
+  b.Stop();
   INFO(text);
   CHECK(waited >= 0.1);
 }
