@@ -10,8 +10,9 @@
 // A validator's threads carry names (fl-consensus, fl-peer, fl-http, ...; ledger/thread_name.h),
 // so an operator sees which part of the node is busy: the rate of each series is the share of
 // a core that thread family uses. The wait series tell when the machine is the limit: a
-// consensus thread that waits for a core longer than it runs makes every height longer. Threads with the same name are summed. The listed threads
-// must live as long as the process, or their series would fall when one ends.
+// consensus thread that waits for a core longer than it runs makes every height longer.
+// Threads with the same name are summed. The listed threads must live as long as the
+// process, or their series would fall when one ends.
 // Call once per registry.
 #pragma once
 
