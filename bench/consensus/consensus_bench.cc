@@ -954,6 +954,7 @@ struct WireCounters {
   double sig_submit = 0, sig_peer = 0, sig_admission = 0, sig_block = 0;
   // node1's consensus thread: CPU seconds, and seconds it was ready but waited for a core.
   double cons_cpu = 0, cons_wait = 0;
+  bool has_wait = false;  // a node older than the wait series does not export it
 };
 
 WireCounters ScrapeWire(const std::string& url) {
@@ -984,7 +985,10 @@ WireCounters ScrapeWire(const std::string& url) {
     else if (name == "fedledger_store_commit_seconds_total{part=\"log_write\"}") w.store_log = v;
     else if (name == "fedledger_store_commit_seconds_total{part=\"index_write\"}") w.store_index = v;
     else if (name == "fedledger_thread_cpu_seconds_total{thread=\"fl-consensus\"}") w.cons_cpu = v;
-    else if (name == "fedledger_thread_runqueue_wait_seconds_total{thread=\"fl-consensus\"}") w.cons_wait = v;
+    else if (name == "fedledger_thread_runqueue_wait_seconds_total{thread=\"fl-consensus\"}") {
+      w.cons_wait = v;
+      w.has_wait = true;
+    }
     else if (name == "fedledger_entry_signature_checks_total{path=\"submit\"}") w.sig_submit = v;
     else if (name == "fedledger_entry_signature_checks_total{path=\"peer_batch\"}") w.sig_peer = v;
     else if (name == "fedledger_entry_signature_checks_total{path=\"admission\"}") w.sig_admission = v;
@@ -1018,8 +1022,10 @@ void PrintWire(const WireCounters& a, const WireCounters& b) {
               ms(b.to_commit - a.to_commit, heights), ms(b.store_all - a.store_all, commits),
               ms(b.store_log - a.store_log, commits), ms(b.store_index - a.store_index, commits));
   // A consensus thread that waits for a core longer than it runs: the machine is the limit.
-  std::printf("(node1's consensus thread per height, ms: running %.1f, waiting for a core %.1f)\n",
-              ms(b.cons_cpu - a.cons_cpu, heights), ms(b.cons_wait - a.cons_wait, heights));
+  if (b.has_wait) {
+    std::printf("(node1's consensus thread per height, ms: running %.1f, waiting for a core %.1f)\n",
+                ms(b.cons_cpu - a.cons_cpu, heights), ms(b.cons_wait - a.cons_wait, heights));
+  }
   // Where node1 verified the entries it committed: a check in "block" held up a height.
   double entries = b.entries - a.entries;
   if (entries > 0) {
