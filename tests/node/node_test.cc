@@ -298,7 +298,7 @@ TEST_CASE("node: waiting submissions time out at their own deadlines - earliest 
   std::mutex mu;
   std::map<int, Answer> answers;
   const auto t0 = Clock::now();
-  // The longest deadline first, so the shorter ones must arm earlier timers of their own.
+  // The longest deadline first: the shorter ones must not wait for it.
   const int timeouts_ms[] = {1500, 150, 400};
   for (int k = 0; k < 3; ++k) {
     SubmitOptions o;
