@@ -67,6 +67,15 @@ struct Federation {
       Run("dataset register --file '" + Shard(p) + "' --id shard --key '" + Key(p) +
           "' --node " + c.url(p));
     }
+    // Each registration waited for its commit on the partner's own node; the other nodes apply
+    // that block a moment later, and a task proposed to node 0 is checked against node 0's
+    // state (a test may pause a partner's node right after this).
+    for (int n = 0; n < c.size(); ++n) {
+      REQUIRE(Cluster::WaitFor(10s, [&] {
+        auto r = net::HttpGet(c.url(n) + "/datasets");
+        return r.ok() && r->status == 200 && json::parse(r->body)["count"] == 3;
+      }));
+    }
   }
 
   // Proposes and approves a task; returns when it is active.
