@@ -279,6 +279,7 @@ Result<Block> MakeGenesisBlock(const Entry& genesis_entry) {
 }
 
 Store::~Store() {
+  StopIndexWriter();  // writes what is queued
   // The DBs must close before their cache and filter policy are freed, and before their
   // private copy (OpenReadOnly) is removed.
   log_db_.reset();
@@ -338,11 +339,69 @@ Result<std::unique_ptr<Store>> Store::Create(const std::string& path, const Bloc
   FL_TRY(FromLevelDB(store->db_->Write(wo, &batch), "cannot write genesis"));
   FL_TRY(store->CheckFormat());
   FL_TRY(store->LoadState());
+  store->StartIndexWriter();
   return store;
 }
 
 Result<std::unique_ptr<Store>> Store::Open(const std::string& path, const StoreOptions& options) {
-  return OpenAt(path, path, nullptr, options);
+  auto store = OpenAt(path, path, nullptr, options);
+  if (store.ok()) (*store)->StartIndexWriter();
+  return store;
+}
+
+void Store::StartIndexWriter() {
+  if (!options_.index_in_background || read_only_ || index_writer_.joinable()) return;
+  index_writer_ = std::thread([this] { IndexWriterLoop(); });
+  NameThread(index_writer_, "fl-index");
+}
+
+void Store::StopIndexWriter() {
+  if (!index_writer_.joinable()) return;
+  {
+    std::lock_guard<std::mutex> lock(index_mu_);
+    index_stop_ = true;
+  }
+  index_cv_.notify_all();
+  index_writer_.join();
+}
+
+void Store::IndexWriterLoop() {
+  std::unique_lock<std::mutex> lock(index_mu_);
+  for (;;) {
+    index_cv_.wait(lock, [this] { return index_stop_ || !index_queue_.empty(); });
+    if (index_queue_.empty()) return;  // stopping, and everything is written
+    // The block stays queued while it is written: Commit only ever appends (a deque keeps
+    // references to its other elements), and WaitIndex reads index_height_.
+    IndexWrite& w = index_queue_.front();
+    lock.unlock();
+    const auto start = std::chrono::steady_clock::now();
+    leveldb::Status s = db_->Write(leveldb::WriteOptions(), &w.batch);
+    const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                        std::chrono::steady_clock::now() - start).count();
+    background_index_ns_.fetch_add(static_cast<uint64_t>(ns), std::memory_order_relaxed);
+    lock.lock();
+    if (!s.ok()) {
+      index_error_ = FromLevelDB(s, "writing the index records of block " + std::to_string(w.height));
+      index_queue_.clear();
+      index_cv_.notify_all();
+      return;
+    }
+    index_height_.store(w.height, std::memory_order_release);
+    index_queue_.pop_front();
+    index_cv_.notify_all();
+  }
+}
+
+Status Store::WaitIndex(uint64_t height) const {
+  if (index_height_.load(std::memory_order_acquire) >= height) return Status::Ok();
+  // The blocks whose index records are not written yet are the queued ones (in height
+  // order); a block above them is not committed, or not even queued yet and so not in the
+  // head a reader can have seen. Takes no other lock: LastNonceLocked holds nonce_mu_ here.
+  std::unique_lock<std::mutex> lock(index_mu_);
+  index_cv_.wait(lock, [&] {
+    return !index_error_.ok() || index_queue_.empty() || index_queue_.front().height > height;
+  });
+  return index_error_;
 }
 
 Result<std::unique_ptr<Store>> Store::OpenReadOnly(const std::string& path,
@@ -564,6 +623,7 @@ Status Store::LoadState() {
   }
 
   std::unique_lock lock(mu_);
+  index_height_.store(head_height, std::memory_order_release);
   head_ = std::move(head);
   log_ = std::move(log);
   return Status::Ok();
@@ -725,6 +785,16 @@ Status Store::Commit(const Block& block, const Certificate& cert) {
     FL_TRY(cert.Verify(validators_, chain_id_, block.header.height, hash)
                .WithContext("block " + std::to_string(block.header.height)));
   }
+  Clock::time_point t = Clock::now();
+  if (index_writer_.joinable()) {
+    // One block being written and one waiting at most: the writer keeps up unless the disk
+    // stalls, and then commits wait for it here rather than queue without bound. A failed
+    // index write fails this commit before anything is written.
+    std::unique_lock<std::mutex> lock(index_mu_);
+    index_cv_.wait(lock, [this] { return index_queue_.size() < 2 || !index_error_.ok(); });
+    FL_TRY(index_error_.WithContext("committing block " + std::to_string(block.header.height)));
+  }
+  uint64_t index_ns = since(t);
   CompactRange log;
   {
     std::shared_lock lock(mu_);
@@ -736,15 +806,26 @@ Status Store::Commit(const Block& block, const Certificate& cert) {
   wo.sync = options_.sync;
   // The log's synced write is the commit. The index records follow unsynced: a crash may
   // lose them, and the next open writes them again from the commit record (CatchUpIndex).
-  Clock::time_point t = Clock::now();
+  t = Clock::now();
   FL_TRY(FromLevelDB(log_db_->Write(wo, &log_batch), "committing block " +
                                                          std::to_string(block.header.height) +
                                                          " (log)"));
   const uint64_t log_ns = since(t);
   t = Clock::now();
-  FL_TRY(FromLevelDB(db_->Write(leveldb::WriteOptions(), &batch), "committing block " +
-                                                 std::to_string(block.header.height)));
-  const uint64_t index_ns = since(t);
+  if (index_writer_.joinable()) {
+    std::lock_guard<std::mutex> lock(index_mu_);
+    // The block is committed. Should a write fail since the check above, this block's index
+    // records are left to the next open (CatchUpIndex), like the rest of the failed ones.
+    if (index_error_.ok()) {
+      index_queue_.push_back(IndexWrite{block.header.height, std::move(batch)});
+      index_cv_.notify_all();
+    }
+  } else {
+    FL_TRY(FromLevelDB(db_->Write(leveldb::WriteOptions(), &batch), "committing block " +
+                                                   std::to_string(block.header.height)));
+    index_height_.store(block.header.height, std::memory_order_release);
+  }
+  index_ns += since(t);
   std::unique_lock lock(mu_);
   head_.header = block.header;
   head_.hash = hash;
@@ -766,10 +847,12 @@ Store::CommitTimes Store::commit_times() const {
   t.total_ns = commit_ns_.load(std::memory_order_relaxed);
   t.log_write_ns = log_write_ns_.load(std::memory_order_relaxed);
   t.index_write_ns = index_write_ns_.load(std::memory_order_relaxed);
+  t.background_index_write_ns = background_index_ns_.load(std::memory_order_relaxed);
   return t;
 }
 
 Result<BlockRecord> Store::GetBlockRecord(uint64_t height) const {
+  FL_TRY(WaitIndex(height));
   std::string v;
   leveldb::Status s = db_->Get(Reads(), keys::Block(height), &v);
   if (s.IsNotFound()) return Status::NotFound("no block at height " + std::to_string(height));
@@ -845,6 +928,7 @@ Result<std::optional<uint64_t>> Store::FindEntry(const Entry& entry, uint64_t fr
   const PubKey& signer = entry.signer();
   const uint64_t nonce = entry.nonce();
   if (nonce == 0 || nonce > LastNonce(signer)) return std::optional<uint64_t>();
+  FL_TRY(WaitIndex(height()));
   std::string prefix = keys::BySigner(signer, 0);
   prefix.resize(prefix.size() - 8);
   std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(Reads()));
@@ -930,6 +1014,7 @@ Result<std::optional<uint64_t>> Store::FindEntry(const Entry& entry, uint64_t fr
 
 Status Store::QueryEntries(const EntryQuery& q,
                            const std::function<bool(uint64_t, const Entry&)>& fn) const {
+  FL_TRY(WaitIndex(height()));
   auto matches = [&](const Entry& e) {
     if (q.kind && e.kind() != *q.kind) return false;
     if (q.signer && e.signer() != *q.signer) return false;

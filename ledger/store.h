@@ -41,6 +41,8 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -48,8 +50,11 @@
 #include <optional>
 #include <shared_mutex>
 #include <string>
+#include <thread>
 #include <unordered_map>
 #include <vector>
+
+#include <leveldb/write_batch.h>
 
 #include "ledger/block.h"
 #include "ledger/entry.h"
@@ -80,6 +85,15 @@ struct StoreOptions {
   // certificates it assembled from precommits it verified one by one, or verified itself
   // (blocks from a peer's sync response), so the check would be its second.
   bool verify_certificate_on_commit = true;
+  // Write each block's index records (the index database: block records and the signer,
+  // kind, task and time indexes) on a thread of the store's own, after Commit returns. The
+  // log database's synced write, the commit itself, stays in Commit. Readers of the index
+  // (GetBlockRecord, FindEntry, QueryEntries, ...) wait for the blocks up to the head they
+  // see, so they see what they would have without it. A crash may lose these writes, as it
+  // could always lose the unsynced index writes: the next open writes them again from the
+  // commit records (CatchUpIndex). A validator turns it on, so that the next height does not
+  // wait for them.
+  bool index_in_background = false;
 };
 
 // What the store keeps for each block besides its entries.
@@ -145,15 +159,19 @@ class Store : public MerkleNodeSource {
   // (unless disabled) and nonce (strictly increasing per signer, also within the block),
   // no GENESIS entries. InvalidArgument naming the first problem.
   Status CheckBlock(const Block& block) const;
-  // CheckBlock, then the certificate (unless disabled), then one synced write batch.
+  // CheckBlock, then the certificate (unless disabled), then the log database's synced write
+  // batch, then the index database's (or, with index_in_background, queues it for the writer:
+  // at most two blocks wait there, and a failed write fails every later Commit).
   Status Commit(const Block& block, const Certificate& cert);
 
   // Where the time of the successful commits so far went (wall clock, since the store was
-  // opened): the log batch's synced write, the index batch's (unsynced), and the whole call.
-  // Any thread.
+  // opened): the log batch's synced write, the index batch's (unsynced; with
+  // index_in_background, the wait to queue it), and the whole call; and the index writer's
+  // writes, outside the calls. Any thread.
   struct CommitTimes {
     uint64_t commits = 0;
     uint64_t total_ns = 0, log_write_ns = 0, index_write_ns = 0;
+    uint64_t background_index_write_ns = 0;
   };
   CommitTimes commit_times() const;
 
@@ -208,6 +226,14 @@ class Store : public MerkleNodeSource {
   // so a concurrent reader can never leave an older nonce behind.
   // Corruption if the index and the entries disagree.
   Result<uint64_t> LastNonceLocked(const PubKey& signer) const;
+  // The index writer (StoreOptions::index_in_background): StartIndexWriter after the open,
+  // StopIndexWriter (it writes what is queued first) before the databases close.
+  void StartIndexWriter();
+  void StopIndexWriter();
+  void IndexWriterLoop();
+  // Waits until no block at or below `height` waits for its index records; the index
+  // writer's error if a write failed.
+  Status WaitIndex(uint64_t height) const;
 
   StoreOptions options_;
   std::unique_ptr<PrivateCopy> view_;  // OpenReadOnly's copy; removed after db_ closes
@@ -225,10 +251,25 @@ class Store : public MerkleNodeSource {
   std::mutex commit_mu_;          // serialises Commit()
   // CommitTimes, written by Commit() only.
   std::atomic<uint64_t> commits_timed_{0}, commit_ns_{0}, log_write_ns_{0}, index_write_ns_{0};
+  std::atomic<uint64_t> background_index_ns_{0};
   BlockRecord head_;
   CompactRange log_;
   mutable std::mutex nonce_mu_;  // guards nonces_; taken after mu_ where both are held
   mutable std::unordered_map<PubKey, uint64_t, Hash32Hasher> nonces_;
+
+  // Every block up to this height has its index records written.
+  std::atomic<uint64_t> index_height_{0};
+  // The index writer's queue, oldest first; a block stays in it while it is written.
+  struct IndexWrite {
+    uint64_t height;
+    leveldb::WriteBatch batch;
+  };
+  mutable std::mutex index_mu_;  // guards the three below; taken after commit_mu_ and mu_
+  mutable std::condition_variable index_cv_;
+  std::deque<IndexWrite> index_queue_;
+  Status index_error_;  // the first failed write: the store refuses commits after it
+  bool index_stop_ = false;
+  std::thread index_writer_;
 };
 
 // Builds a genesis block (height 0) from a signed GENESIS entry.

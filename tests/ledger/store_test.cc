@@ -1,8 +1,10 @@
 #include <catch2/catch.hpp>
 
 #include <leveldb/db.h>
+#include <leveldb/env.h>
 
 #include <algorithm>
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -563,4 +565,131 @@ TEST_CASE("store: LevelDB's compaction thread is named fl-leveldb, not after the
     names.push_back(name);
   }
   CHECK(std::count(names.begin(), names.end(), "fl-leveldb") == 1);
+}
+
+TEST_CASE("store: with the index written in the background, readers see each block as its Commit returns") {
+  MemEnv mem;
+  DevChainOptions o = SmallChain(mem.get(), 0, 1);
+  o.store.index_in_background = true;
+  auto store = SeedDevChain("/db", o).value();
+  SecretKey op = DevOperatorKey("dev");
+  auto vals = Validators("dev", 4);
+  uint64_t nonce = store->LastNonce(op.pubkey());
+  size_t by_op = 0;
+  for (int b = 0; b < 40; ++b) {
+    Block block = NextBlock(*store, "dev", 25, nonce + 1);
+    nonce += 25;
+    by_op += 25;
+    REQUIRE(store->Commit(block, DevCertificate(store->chain_id(), block.header, vals)).ok());
+    // No pause: each read below needs this block's index records.
+    const uint64_t h = store->height();
+    INFO("block " << h);
+    REQUIRE(h == block.header.height);
+    auto rec = store->GetBlockRecord(h);
+    REQUIRE(rec.ok());
+    CHECK(rec->hash == block.header.Hash());
+    CHECK(store->GetBlock(h).value().entries.size() == 25);
+    const uint64_t last = store->log_size() - 1;
+    CHECK(store->FindEntry(block.entries.back()).value() == std::optional<uint64_t>(last));
+    CHECK(store->HeightOfEntry(last).value() == h);
+    size_t seen = 0;
+    EntryQuery q;
+    q.signer = op.pubkey();
+    REQUIRE(store->QueryEntries(q, [&](uint64_t, const Entry&) { return ++seen, true; }).ok());
+    CHECK(seen >= by_op);
+    CHECK(store->LastNonce(op.pubkey()) == nonce);
+  }
+  const Store::CommitTimes times = store->commit_times();
+  CHECK(times.commits == 40);
+  CHECK(times.background_index_write_ns > 0);
+  store.reset();  // the writer finishes what is queued before the databases close
+  StoreOptions so;
+  so.env = mem.get();
+  auto reopened = Store::Open("/db/ledger", so).value();
+  CHECK(reopened->height() == 40);
+  CHECK(reopened->GetBlockRecord(40).ok());
+  reopened.reset();
+  auto audit = AuditStore("/db/ledger", testing::OneThreadAudit(mem.get()));
+  INFO(audit.status().ToString());
+  CHECK(audit.ok());
+}
+
+namespace {
+
+// Fails every append to the index database's write-ahead log (a .log file of the store, not
+// under entries/, the log database's directory) once armed.
+class FailIndexAppends : public leveldb::EnvWrapper {
+ public:
+  explicit FailIndexAppends(leveldb::Env* base) : leveldb::EnvWrapper(base) {}
+  std::atomic<bool> armed{false};
+  leveldb::Status NewWritableFile(const std::string& f, leveldb::WritableFile** r) override {
+    leveldb::Status s = target()->NewWritableFile(f, r);
+    if (s.ok() && f.find("/entries/") == std::string::npos && f.ends_with(".log")) {
+      *r = new File(this, *r);
+    }
+    return s;
+  }
+
+ private:
+  class File : public leveldb::WritableFile {
+   public:
+    File(FailIndexAppends* env, leveldb::WritableFile* base) : env_(env), base_(base) {}
+    leveldb::Status Append(const leveldb::Slice& data) override {
+      if (env_->armed) return leveldb::Status::IOError("injected write failure");
+      return base_->Append(data);
+    }
+    leveldb::Status Close() override { return base_->Close(); }
+    leveldb::Status Flush() override { return base_->Flush(); }
+    leveldb::Status Sync() override { return base_->Sync(); }
+
+   private:
+    FailIndexAppends* env_;
+    std::unique_ptr<leveldb::WritableFile> base_;
+  };
+};
+
+}  // namespace
+
+TEST_CASE("store: a failed background index write fails the next commit and loses no committed block") {
+  MemEnv mem;
+  FailIndexAppends env(mem.get());
+  DevChainOptions o = SmallChain(&env, 0, 1);
+  o.store.index_in_background = true;
+  auto store = SeedDevChain("/db", o).value();
+  SecretKey op = DevOperatorKey("dev");
+  auto vals = Validators("dev", 4);
+  uint64_t nonce = store->LastNonce(op.pubkey());
+  auto commit = [&] {
+    Block block = NextBlock(*store, "dev", 5, nonce + 1);
+    Status s = store->Commit(block, DevCertificate(store->chain_id(), block.header, vals));
+    if (s.ok()) nonce += 5;
+    return s;
+  };
+  for (int b = 0; b < 3; ++b) REQUIRE(commit().ok());
+  REQUIRE(store->GetBlockRecord(3).ok());  // waits for the index writes so far
+  env.armed = true;
+  // The block is committed (its log write is the commit); its index write fails behind it.
+  REQUIRE(commit().ok());
+  REQUIRE(store->height() == 4);
+  auto rec = store->GetBlockRecord(4);
+  REQUIRE_FALSE(rec.ok());
+  CHECK(rec.status().message().find("index records of block 4") != std::string::npos);
+  CHECK(store->GetBlockRecord(2).ok());  // written before the failure
+  Status next = commit();
+  REQUIRE_FALSE(next.ok());
+  CHECK(next.message().find("injected write failure") != std::string::npos);
+  CHECK(store->height() == 4);
+  store.reset();
+  // Reopened healthy, the store writes the lost index records again from the commit records.
+  env.armed = false;
+  StoreOptions so;
+  so.env = mem.get();
+  auto reopened = Store::Open("/db/ledger", so).value();
+  CHECK(reopened->height() == 4);
+  CHECK(reopened->GetBlockRecord(4).value().header.height == 4);
+  CHECK(reopened->LastNonce(op.pubkey()) == nonce);
+  reopened.reset();
+  auto audit = AuditStore("/db/ledger", testing::OneThreadAudit(mem.get()));
+  INFO(audit.status().ToString());
+  CHECK(audit.ok());
 }
