@@ -161,7 +161,8 @@ class Store : public MerkleNodeSource {
   Status CheckBlock(const Block& block) const;
   // CheckBlock, then the certificate (unless disabled), then the log database's synced write
   // batch, then the index database's (or, with index_in_background, queues it for the writer:
-  // at most two blocks wait there, and a failed write fails every later Commit).
+  // one block being written and one waiting at most, and a failed write fails every later
+  // Commit).
   Status Commit(const Block& block, const Certificate& cert);
 
   // Where the time of the successful commits so far went (wall clock, since the store was
@@ -264,7 +265,9 @@ class Store : public MerkleNodeSource {
     uint64_t height;
     leveldb::WriteBatch batch;
   };
-  mutable std::mutex index_mu_;  // guards the three below; taken after commit_mu_ and mu_
+  // Guards the queue, the error and the stop flag. Taken last: nothing else is locked while
+  // it is held (Commit holds commit_mu_ around it, LastNonceLocked nonce_mu_).
+  mutable std::mutex index_mu_;
   mutable std::condition_variable index_cv_;
   std::deque<IndexWrite> index_queue_;
   Status index_error_;  // the first failed write: the store refuses commits after it
