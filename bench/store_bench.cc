@@ -9,7 +9,7 @@
 // and the same per-entry CPU of one BIP-340 verification measured in the same run, which is the
 // yardstick: every validator pays one verification per entry anyway.
 //
-//   store_bench [--entries N] [--block B] [--signers S] [--dir DIR]
+//   store_bench [--entries N] [--block B] [--signers S] [--index-memtable-mb M] [--dir DIR]
 #include <sys/resource.h>
 
 #include <chrono>
@@ -66,6 +66,7 @@ int main(int argc, char** argv) {
   uint64_t entries = 200000;
   uint32_t block = 125;
   uint32_t signers = 250;
+  size_t index_memtable_mb = StoreOptions().index_memtable_bytes >> 20;
   std::string dir = "/tmp/fedledger-store-bench";
   for (int i = 1; i < argc; ++i) {
     auto next = [&] { return std::string(i + 1 < argc ? argv[++i] : ""); };
@@ -74,15 +75,18 @@ int main(int argc, char** argv) {
       if (a == "--entries") entries = std::stoull(next());
       else if (a == "--block") block = static_cast<uint32_t>(std::stoul(next()));
       else if (a == "--signers") signers = static_cast<uint32_t>(std::stoul(next()));
+      else if (a == "--index-memtable-mb") index_memtable_mb = std::stoul(next());
       else if (a == "--dir") dir = next();
       else throw std::invalid_argument(a);
     } catch (const std::exception&) {
-      std::fprintf(stderr, "usage: store_bench [--entries N] [--block B] [--signers S] [--dir DIR]\n");
+      std::fprintf(stderr, "usage: store_bench [--entries N] [--block B] [--signers S] "
+                           "[--index-memtable-mb M] [--dir DIR]\n");
       return 2;
     }
   }
-  if (!block || !signers || entries < block) {
-    std::fprintf(stderr, "store_bench: --block and --signers must be >= 1, --entries >= --block\n");
+  if (!block || !signers || entries < block || !index_memtable_mb) {
+    std::fprintf(stderr, "store_bench: --block, --signers and --index-memtable-mb must be >= 1, "
+                         "--entries >= --block\n");
     return 2;
   }
   std::filesystem::remove_all(dir);
@@ -91,6 +95,7 @@ int main(int argc, char** argv) {
   o.entries = 0;
   o.write_keys = false;
   o.store.verify_signatures_on_commit = false;
+  o.store.index_memtable_bytes = index_memtable_mb << 20;
   auto seeded = SeedDevChain(dir, o);
   if (!seeded.ok()) {
     std::fprintf(stderr, "store_bench: %s\n", seeded.status().ToString().c_str());
@@ -166,8 +171,9 @@ int main(int argc, char** argv) {
   for (const auto& f : std::filesystem::recursive_directory_iterator(dir)) bytes += f.is_regular_file() ? f.file_size() : 0;
   std::filesystem::remove_all(dir);
 
-  std::printf("store_bench: %llu entries in blocks of %u from %u signers (DATASET_REGISTER), synced\n",
-              static_cast<unsigned long long>(committed), block, signers);
+  std::printf("store_bench: %llu entries in blocks of %u from %u signers (DATASET_REGISTER), synced; "
+              "index memtable %zu MiB\n",
+              static_cast<unsigned long long>(committed), block, signers, index_memtable_mb);
   std::printf("commit CPU      %8.2f us per entry (process user+sys, all threads, outside header and certificate making)\n",
               cpu / committed * 1e6);
   std::printf("commit wall     %8.2f us per entry   %.0f entries/s\n", wall / committed * 1e6,

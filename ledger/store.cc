@@ -193,7 +193,7 @@ leveldb::Options MakeOptions(const StoreOptions& o, leveldb::Cache* cache,
   opts.paranoid_checks = true;
   opts.block_cache = cache;
   opts.filter_policy = filter;
-  opts.write_buffer_size = 16 << 20;
+  opts.write_buffer_size = 16 << 20;  // the log database's; the index database's is smaller
   opts.max_file_size = 8 << 20;
   return opts;
 }
@@ -309,6 +309,7 @@ Result<std::unique_ptr<Store>> Store::Create(const std::string& path, const Bloc
   store->block_cache_ = leveldb::NewLRUCache(options.block_cache_bytes);
   store->filter_policy_ = leveldb::NewBloomFilterPolicy(10);
   leveldb::Options opts = MakeOptions(options, store->block_cache_, store->filter_policy_);
+  opts.write_buffer_size = options.index_memtable_bytes;
   opts.create_if_missing = true;
   opts.error_if_exists = true;
   leveldb::DB* db = nullptr;
@@ -430,6 +431,7 @@ Result<std::unique_ptr<Store>> Store::OpenAt(const std::string& path, const std:
   store->block_cache_ = leveldb::NewLRUCache(options.block_cache_bytes);
   store->filter_policy_ = leveldb::NewBloomFilterPolicy(10);
   leveldb::Options opts = MakeOptions(options, store->block_cache_, store->filter_policy_);
+  opts.write_buffer_size = options.index_memtable_bytes;
   opts.create_if_missing = false;
   leveldb::DB* db = nullptr;
   leveldb::Status s = leveldb::DB::Open(opts, db_path, &db);

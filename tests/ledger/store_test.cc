@@ -9,6 +9,7 @@
 #include <fstream>
 #include <map>
 #include <random>
+#include <set>
 #include <sstream>
 
 #include "ledger/audit.h"
@@ -452,6 +453,42 @@ TEST_CASE("store: index queries equal a brute-force scan") {
       CHECK(store->HeightOfEntry(i).value() == h);
     }
   }
+}
+
+TEST_CASE("store: an index database that flushes and compacts while blocks commit answers as before") {
+  MemEnv mem;
+  DevChainOptions o = SmallChain(mem.get(), 6000, 6);
+  o.store.index_memtable_bytes = 64 << 10;  // LevelDB's smallest: a flush every ~100 blocks
+  auto store = SeedDevChain("/db", o).value();
+  // The index database's memtable was flushed to tables, and level 0 compacted into level 1.
+  std::string level1;
+  REQUIRE(store->db()->GetProperty("leveldb.num-files-at-level1", &level1));
+  CHECK(std::stoi(level1) > 0);
+  std::vector<Entry> all;
+  for (uint64_t i = 0; i < store->log_size(); ++i) all.push_back(store->GetEntry(i).value());
+  std::set<PubKey> signers;
+  for (const Entry& e : all) signers.insert(e.signer());
+  for (const PubKey& signer : signers) {
+    std::vector<uint64_t> want, got;
+    for (uint64_t i = 0; i < all.size(); ++i) {
+      if (all[i].signer() == signer) want.push_back(i);
+    }
+    EntryQuery q;
+    q.signer = signer;
+    REQUIRE(store->QueryEntries(q, [&](uint64_t i, const Entry&) {
+      got.push_back(i);
+      return true;
+    }).ok());
+    CHECK(got == want);
+    CHECK(store->FindEntry(all[want.back()]).value() == std::optional<uint64_t>(want.back()));
+  }
+  for (uint64_t h = 1; h <= store->height(); h += 97) {
+    CHECK(store->GetBlockRecord(h).value().header.height == h);
+  }
+  store.reset();
+  auto audit = AuditStore("/db/ledger", testing::OneThreadAudit(mem.get()));
+  INFO(audit.status().ToString());
+  CHECK(audit.ok());
 }
 
 TEST_CASE("store: proofs from stored nodes verify against every block's signed root") {
