@@ -97,10 +97,10 @@ struct StoreOptions {
   // The index database's memtable (LevelDB's write_buffer_size). Its keys scatter (a signer
   // key per signer and block), so each insert walks a skip list spread over the whole
   // memtable, and a validator writes one block's keys every few milliseconds with the caches
-  // cold from everything else: at 16 MiB, writing them cost 21 us of CPU per entry at 4,400
-  // entries/s on the benchmark machine, at 2 MiB 11 us (compactions: +1 us; they also write
-  // 40 more table bytes per entry). The log database, whose keys only grow, keeps 16 MiB.
-  // bench/RESULTS.md, seventeenth session.
+  // cold from everything else: at 16 MiB, writing them cost ~20 us of CPU per entry at 4,400
+  // entries/s on the benchmark machine, at 2 MiB ~11 us, while compactions took 1-3 us more
+  // (and write ~40 more table bytes per entry). The log database, whose keys only grow,
+  // keeps 16 MiB. bench/RESULTS.md, seventeenth session.
   size_t index_memtable_bytes = 2 << 20;
 };
 
