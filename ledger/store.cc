@@ -198,6 +198,14 @@ leveldb::Options MakeOptions(const StoreOptions& o, leveldb::Cache* cache,
   return opts;
 }
 
+// The index database's: its own memtable size (StoreOptions::index_memtable_bytes).
+leveldb::Options MakeIndexOptions(const StoreOptions& o, leveldb::Cache* cache,
+                                  const leveldb::FilterPolicy* filter) {
+  leveldb::Options opts = MakeOptions(o, cache, filter);
+  opts.write_buffer_size = o.index_memtable_bytes;
+  return opts;
+}
+
 // The index database's records of `block`: its block record (`record`, encoded), its index
 // keys and the new head.
 void AddIndexRecords(const Block& block, const leveldb::Slice& record, leveldb::WriteBatch& batch) {
@@ -308,8 +316,7 @@ Result<std::unique_ptr<Store>> Store::Create(const std::string& path, const Bloc
   store->options_ = options;
   store->block_cache_ = leveldb::NewLRUCache(options.block_cache_bytes);
   store->filter_policy_ = leveldb::NewBloomFilterPolicy(10);
-  leveldb::Options opts = MakeOptions(options, store->block_cache_, store->filter_policy_);
-  opts.write_buffer_size = options.index_memtable_bytes;
+  leveldb::Options opts = MakeIndexOptions(options, store->block_cache_, store->filter_policy_);
   opts.create_if_missing = true;
   opts.error_if_exists = true;
   leveldb::DB* db = nullptr;
@@ -430,8 +437,7 @@ Result<std::unique_ptr<Store>> Store::OpenAt(const std::string& path, const std:
   store->view_ = std::move(view);
   store->block_cache_ = leveldb::NewLRUCache(options.block_cache_bytes);
   store->filter_policy_ = leveldb::NewBloomFilterPolicy(10);
-  leveldb::Options opts = MakeOptions(options, store->block_cache_, store->filter_policy_);
-  opts.write_buffer_size = options.index_memtable_bytes;
+  leveldb::Options opts = MakeIndexOptions(options, store->block_cache_, store->filter_policy_);
   opts.create_if_missing = false;
   leveldb::DB* db = nullptr;
   leveldb::Status s = leveldb::DB::Open(opts, db_path, &db);
