@@ -456,9 +456,8 @@ void FederationState::ApplyImpl(const Entry& e, uint64_t t) {
       std::abort();  // never valid
     case EntryKind::kDatasetRegister: {
       const auto& p = *e.As<DatasetRegisterPayload>();
-      DatasetRecord d{signer, p.dataset_id, p.content_hash, p.rows, p.schema, p.description,
-                      t,      e.leaf_hash()};
-      datasets_.insert_or_assign(DatasetKey(signer, p.dataset_id), std::move(d));
+      datasets_.InsertOrAssign(DatasetRecord{signer, p.dataset_id, p.content_hash, p.rows,
+                                             p.schema, p.description, t, e.leaf_hash()});
       return;
     }
     case EntryKind::kTaskPropose: {

@@ -92,10 +92,7 @@ void FederationState::MergeInto(FederationState& base) && {
     auto r = base.tasks_.insert(tasks_.extract(tasks_.begin()));
     if (!r.inserted) r.position->second = std::move(r.node.mapped());
   }
-  while (!datasets_.empty()) {
-    auto r = base.datasets_.insert(datasets_.extract(datasets_.begin()));
-    if (!r.inserted) r.position->second = std::move(r.node.mapped());
-  }
+  base.datasets_.MergeFrom(std::move(datasets_));
   base.last_block_time_ms_ = last_block_time_ms_;
 }
 
@@ -107,9 +104,13 @@ const TaskRecord* FederationState::LookupTask(const std::string& id) const {
 
 const DatasetRecord* FederationState::LookupDataset(const PubKey& owner,
                                                     const std::string& id) const {
-  auto it = datasets_.find(DatasetKey(owner, id));
-  if (it != datasets_.end()) return &it->second;
-  return base_ ? base_->LookupDataset(owner, id) : nullptr;
+  return LookupDataset(owner, id, DatasetTable::Hash(owner, id));
+}
+
+const DatasetRecord* FederationState::LookupDataset(const PubKey& owner, const std::string& id,
+                                                    uint64_t hash) const {
+  if (const DatasetRecord* d = datasets_.Find(owner, id, hash)) return d;
+  return base_ ? base_->LookupDataset(owner, id, hash) : nullptr;
 }
 
 TaskRecord& FederationState::MutableTask(const std::string& id) {
@@ -222,7 +223,7 @@ TaskStatus FederationState::StatusOf(const TaskRecord& task) const {
 std::vector<const DatasetRecord*> FederationState::SortedDatasets() const {
   std::vector<const DatasetRecord*> out;
   out.reserve(datasets_.size());
-  for (const auto& [k, d] : datasets_) out.push_back(&d);
+  for (const DatasetRecord& d : datasets_) out.push_back(&d);
   std::sort(out.begin(), out.end(), [](const DatasetRecord* a, const DatasetRecord* b) {
     return std::tie(a->owner, a->dataset_id) < std::tie(b->owner, b->dataset_id);
   });

@@ -65,6 +65,7 @@
 #include "ledger/crypto.h"
 #include "ledger/entry.h"
 #include "ledger/status.h"
+#include "orchestrator/dataset_table.h"
 #include "orchestrator/verdict.h"
 
 namespace fedledger::orchestrator {
@@ -79,17 +80,6 @@ enum class TaskStatus : uint8_t {
   kAborted = 7,  // a restart left fewer than 2 round members (closed_by: the aggregator)
 };
 const char* TaskStatusName(TaskStatus s);  // "proposed", "active", ...
-
-struct DatasetRecord {
-  PubKey owner;
-  std::string dataset_id;
-  Hash32 content_hash;
-  uint64_t rows = 0;
-  std::string schema;
-  std::string description;
-  uint64_t registered_ms = 0;  // block time
-  Hash32 entry_id;             // leaf hash of the DATASET_REGISTER entry
-};
 
 struct DataAccessRecord {
   std::string dataset_id;
@@ -254,7 +244,6 @@ class FederationState {
     std::unordered_map<PubKey, std::string, Hash32Hasher> partners;
     std::unordered_map<PubKey, std::string, Hash32Hasher> validators;
   };
-  using DatasetKey = std::pair<PubKey, std::string>;
 
   FederationState() = default;
   // An overlay over `base` (which must outlive it and not change meanwhile).
@@ -264,6 +253,8 @@ class FederationState {
 
   const TaskRecord* LookupTask(const std::string& id) const;
   const DatasetRecord* LookupDataset(const PubKey& owner, const std::string& id) const;
+  const DatasetRecord* LookupDataset(const PubKey& owner, const std::string& id,
+                                     uint64_t hash) const;
   TaskRecord& MutableTask(const std::string& id);  // REQUIRES: the task exists
 
   // rules.cc
@@ -295,15 +286,9 @@ class FederationState {
   const FederationState* base_ = nullptr;  // set only on a CheckBlock overlay
   uint64_t last_block_time_ms_ = 0;
   std::map<std::string, TaskRecord> tasks_;
-  // Hashed: a busy ledger registers many datasets, and every DATASET_REGISTER, TASK_PROPOSE
-  // and DATA_ACCESS looks one up (a tree of 10^5-10^6 keys cost ~10% of a validator's CPU
-  // under load). Datasets() and Snapshot() sort by (owner, id) when asked.
-  struct DatasetKeyHash {
-    size_t operator()(const DatasetKey& k) const {
-      return Hash32Hasher()(k.first) ^ (std::hash<std::string>()(k.second) * 0x9e3779b97f4a7c15ull);
-    }
-  };
-  std::unordered_map<DatasetKey, DatasetRecord, DatasetKeyHash> datasets_;
+  // Every DATASET_REGISTER, TASK_PROPOSE and DATA_ACCESS looks one up (dataset_table.h).
+  // Datasets() and Snapshot() sort by (owner, id) when asked.
+  DatasetTable datasets_;
   // The datasets sorted by (owner, id).
   std::vector<const DatasetRecord*> SortedDatasets() const;
 };
