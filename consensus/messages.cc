@@ -33,10 +33,12 @@ void EncodeBody(Writer& w, const SyncResponse& r) {
   }
 }
 void EncodeBody(Writer& w, const EntryBatch& b) {
+  w.Hash(b.sender);
   w.Varint(b.entries.size());
   for (const Entry& e : b.entries) w.VarBytes(e.bytes());
   w.Varint(b.r_ys.size());
   for (const Hash32& y : b.r_ys) w.Hash(y);
+  w.Raw(ByteView(b.sig.data(), b.sig.size()));
 }
 
 Result<Proposal> DecodeProposal(Reader& r) {
@@ -108,6 +110,7 @@ Result<SyncResponse> DecodeSyncResponse(Reader& r) {
 
 Result<EntryBatch> DecodeEntryBatch(Reader& r) {
   EntryBatch b;
+  FL_ASSIGN(b.sender, r.Hash("entry_batch.sender"));
   FL_ASSIGN(uint64_t n, r.Count("entry_batch.entries", kMaxBatchEntries));
   b.entries.reserve(n);
   for (uint64_t i = 0; i < n; ++i) {
@@ -125,6 +128,8 @@ Result<EntryBatch> DecodeEntryBatch(Reader& r) {
   for (Hash32& y : b.r_ys) {
     FL_ASSIGN(y, r.Hash("entry_batch.r_y"));
   }
+  FL_ASSIGN(ByteView sig, r.Raw("entry_batch.signature", b.sig.size()));
+  std::copy(sig.begin(), sig.end(), b.sig.begin());
   return b;
 }
 
@@ -163,6 +168,22 @@ void Proposal::Sign(const SecretKey& key) {
 
 bool Proposal::VerifySignature(const PubKey& proposer) const {
   return fedledger::VerifySignature(proposer, Digest(), sig);
+}
+
+Hash32 EntryBatch::Digest(std::string_view chain_id) const {
+  Writer w(64 + chain_id.size() + 32 * (entries.size() + r_ys.size()));
+  w.String(chain_id);
+  w.Hash(sender);
+  w.Varint(entries.size());
+  for (const Entry& e : entries) w.Hash(e.leaf_hash());
+  w.Varint(r_ys.size());
+  for (const Hash32& y : r_ys) w.Hash(y);
+  return TaggedHash(kEntryBatchTag, w.bytes());
+}
+
+void EntryBatch::Sign(const SecretKey& key, std::string_view chain_id) {
+  sender = key.pubkey();
+  sig = key.SignDeterministic(Digest(chain_id));
 }
 
 MessageType TypeOf(const Message& m) { return static_cast<MessageType>(m.index() + 1); }
@@ -230,6 +251,10 @@ std::string SelfSignedProblem(const ValidatorSet& validators, const PubKey& from
     return "a proposal for height " + std::to_string(p->height) + " round " +
            std::to_string(p->round) + ", which the sender does not propose, in a frame " +
            "without a signature";
+  }
+  if (const auto* b = std::get_if<EntryBatch>(&m)) {
+    if (b->sender == from) return "";
+    return "an ENTRY_BATCH signed by " + b->sender.ShortHex() + ".. in a frame without a signature";
   }
   return std::string(MessageTypeName(TypeOf(m))) + " message in a frame without a signature";
 }

@@ -18,11 +18,17 @@
 //   type 4 SYNC_RESPONSE := list<bytes<kMaxBlockBytes> block
 //                           | bytes<kMaxCertificateBytes> cert, kMaxSyncBlocks>
 //                           committed blocks in increasing height order, each with its certificate
-//   type 5 ENTRY_BATCH   := list<bytes<262144> entry, kMaxBatchEntries> | list<hash r_y>
+//   type 5 ENTRY_BATCH   := hash sender | list<bytes<262144> entry, kMaxBatchEntries>
+//                           | list<hash r_y> | signature(64)
 //       r_y: none, or one per entry: the y coordinate of the entry signature's R as the
 //       sender's batch verification lifted it (all zero: none for that entry). A hint that
 //       saves each receiver a square root per entry; checked, never trusted (ledger/crypto.h
 //       SignatureCheck::r_y). Another count than 0 or the entries' is malformed.
+//       entry batch digest := TaggedHash("fedledger/entry-batch/v1", string chain_id
+//                           | hash sender | varint n | n x hash leaf | varint m | m x hash r_y)
+//       signed by `sender`, the validator that admitted the entries and broadcasts them, with
+//       its node key (the leaf hashes cover every entry byte). One signature for all the
+//       receivers, instead of one per link on the frame (net/peer_wire.h SELF).
 // The vote body has no length prefix: it runs to the end of the message.
 //
 // Decoders check format only (lengths, kinds, trailing bytes, proposal and vote fields). They
@@ -46,6 +52,7 @@
 namespace fedledger::consensus {
 
 inline constexpr std::string_view kProposalTag = "fedledger/proposal/v1";
+inline constexpr std::string_view kEntryBatchTag = "fedledger/entry-batch/v1";
 inline constexpr uint32_t kNoRound = 0xFFFFFFFF;
 inline constexpr size_t kMaxBlockBytes = 32u << 20;
 inline constexpr size_t kMaxSyncBlocks = 64;
@@ -105,6 +112,16 @@ struct EntryBatch {
   // Empty, or one per entry (the grammar's r_y). The state machine neither sets nor reads
   // them: the node adds its own when it sends and hands them to the verifier when it receives.
   std::vector<Hash32> r_ys{};
+  // The signing validator and its signature (the grammar's). The state machine neither signs
+  // nor checks them: the node signs what it broadcasts and checks what it receives, as a
+  // transport authenticates its peer.
+  PubKey sender{};
+  Signature sig{};
+
+  // The digest `sender` signs, for the ledger `chain_id` (see the grammar above).
+  Hash32 Digest(std::string_view chain_id) const;
+  // Sets sender and signs deterministically (BIP-340 without aux randomness).
+  void Sign(const SecretKey& key, std::string_view chain_id);
 };
 
 using Message = std::variant<Proposal, Vote, SyncRequest, SyncResponse, EntryBatch>;
@@ -113,11 +130,12 @@ MessageType TypeOf(const Message& m);
 Bytes EncodeMessage(const Message& m);
 Result<Message> DecodeMessage(ByteView bytes);
 
-// The peer transport sends a validator's own votes and proposals in frames without a frame
-// signature (net/peer_wire.h, SELF): such a message is signed by the sender's node key in its
-// own right, and consensus verifies that signature before using it. Why `m`, received that
-// way from `from`, must be refused; empty when it is `from`'s own vote, or a proposal for a
-// height and round that `from` proposes.
+// The peer transport sends a validator's own votes, proposals and entry batches in frames
+// without a frame signature (net/peer_wire.h, SELF): such a message is signed by the
+// sender's node key in its own right, and that signature is verified before the message is
+// used (by consensus for votes and proposals, by the node for entry batches). Why `m`,
+// received that way from `from`, must be refused; empty when it is `from`'s own vote or
+// entry batch, or a proposal for a height and round that `from` proposes.
 std::string SelfSignedProblem(const ValidatorSet& validators, const PubKey& from,
                               const Message& m);
 

@@ -2,7 +2,7 @@
 //
 // A link is a WebSocket connection to path kWebSocketPath carrying binary messages, each one
 // frame := u8 type || body, encoded with ledger/encoding.h:
-//   HELLO     0x01  u8 version(=2) || string<64> chain_id || hash client_key || hash client_nonce
+//   HELLO     0x01  u8 version(=3) || string<64> chain_id || hash client_key || hash client_nonce
 //   CHALLENGE 0x02  hash server_key || hash server_nonce || raw64 server_sig
 //   AUTH      0x03  raw64 client_sig
 //   WELCOME   0x04  (empty)
@@ -51,9 +51,11 @@
 
 namespace fedledger::net::wire {
 
-// 2 added SELF frames, which a version-1 node would take for malformed ones: the handshake
-// refuses a peer of another version instead, naming both.
-inline constexpr uint8_t kVersion = 2;
+// 2 added SELF frames, which a version-1 node would take for malformed ones; 3 signed
+// ENTRY_BATCH messages (consensus/messages.h), which go out in SELF frames and which a
+// version-2 node would not decode. The handshake refuses a peer of another version instead,
+// naming both.
+inline constexpr uint8_t kVersion = 3;
 inline constexpr const char* kWebSocketPath = "/fedledger/peer/v1";
 // Upper bound of a handshake frame (HELLO is the largest: 1+1+1+64+32+32).
 inline constexpr size_t kMaxHandshakeFrame = 256;

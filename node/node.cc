@@ -39,8 +39,8 @@ class Node::Outbox : public consensus::Outbox {
     queue_.Add({to, consensus::EncodeMessage(m)}, SendQueue::Kind::kOther);
   }
   void Broadcast(const consensus::Message& m) override {
-    // Our own votes and proposals carry our signature already (the receiver checks it, see
-    // OnPeerMessage): frames of only such messages need no second one.
+    // Our own votes, proposals and entry batches carry our signature (the receiver checks
+    // it, see OnPeerMessage): frames of only such messages need no second one.
     bool self_signed = false;
     auto kind = SendQueue::Kind::kOther;
     if (const auto* v = std::get_if<Vote>(&m)) {
@@ -48,8 +48,11 @@ class Node::Outbox : public consensus::Outbox {
       if (self_signed) node_->NoteOwnVote(v->type);
       if (self_signed && v->type == VoteType::kPrecommit) kind = SendQueue::Kind::kOwnPrecommit;
     } else if (const auto* b = std::get_if<consensus::EntryBatch>(&m)) {
-      // Ahead of the votes it shares a frame with, and with the R hints of DrainIncoming.
-      queue_.Add({std::nullopt, consensus::EncodeMessage(WithHints(*b))},
+      // Ahead of the votes it shares a frame with, with the R hints of DrainIncoming, and
+      // signed once for all the peers.
+      consensus::EntryBatch out = WithHints(*b);
+      out.Sign(node_->key_, node_->store_->chain_id());
+      queue_.Add({std::nullopt, consensus::EncodeMessage(out), /*self_signed=*/true},
                  SendQueue::Kind::kEntryBatch);
       return;
     } else {
@@ -514,9 +517,9 @@ void Node::OnPeerMessage(const PubKey& from, Bytes payload, bool self_signed) {
     return;
   }
   if (self_signed) {
-    // No frame signature vouches for this message: it must be the sender's own vote or
-    // proposal, whose signature the state machine verifies before using it (it does so for
-    // every vote and proposal, whoever relays it).
+    // No frame signature vouches for this message: it must be the sender's own vote,
+    // proposal or entry batch, whose signature is verified before it is used (by the state
+    // machine for every vote and proposal, whoever relays it; below for entry batches).
     std::string why = consensus::SelfSignedProblem(store_->validators(), from, *m);
     if (!why.empty()) {
       stat_rejected_msgs_.fetch_add(1, std::memory_order_relaxed);
@@ -528,16 +531,33 @@ void Node::OnPeerMessage(const PubKey& from, Bytes payload, bool self_signed) {
   // So is an entry signature check: the consensus thread is the one every height waits on.
   // Each validator still verifies every entry it admits (consensus/application.h); the
   // state machine only skips the entries verified here. The batch is checked as one (BIP-340
-  // batch verification), each entry on its own only if that fails.
+  // batch verification), each entry on its own only if that fails, and with them the
+  // batch's own signature: by the peer, over these entries and hints, or nothing is used.
   if (auto* batch = std::get_if<consensus::EntryBatch>(&*m)) {
-    std::vector<SignatureCheck> checks;
-    checks.reserve(batch->entries.size());
-    for (size_t i = 0; i < batch->entries.size(); ++i) {
-      checks.push_back(batch->entries[i].signature_check());
-      if (!batch->r_ys.empty() && !batch->r_ys[i].IsZero()) checks.back().r_y = &batch->r_ys[i];
+    std::string why;
+    if (batch->sender != from) {
+      why = "signed by " + names_.Name(batch->sender) + ", not by the peer that sent it";
+    } else {
+      const Hash32 digest = batch->Digest(store_->chain_id());
+      std::vector<SignatureCheck> checks;
+      checks.reserve(batch->entries.size() + 1);
+      for (size_t i = 0; i < batch->entries.size(); ++i) {
+        checks.push_back(batch->entries[i].signature_check());
+        if (!batch->r_ys.empty() && !batch->r_ys[i].IsZero()) checks.back().r_y = &batch->r_ys[i];
+      }
+      checks.push_back(SignatureCheck{&batch->sender, &digest, &batch->sig});
+      batch->signature_verified = VerifySignatures(checks);
+      if (!batch->signature_verified.back()) why = "its signature does not verify";
+      batch->signature_verified.pop_back();
+      sig_peer_batch_.fetch_add(checks.size() - 1, std::memory_order_relaxed);
     }
-    batch->signature_verified = VerifySignatures(checks);
-    sig_peer_batch_.fetch_add(checks.size(), std::memory_order_relaxed);
+    if (!why.empty()) {
+      stat_rejected_msgs_.fetch_add(1, std::memory_order_relaxed);
+      Log(LogLevel::kWarn, "component=node event=entry_batch_refused peer=" + names_.Name(from) +
+                               " entries=" + std::to_string(batch->entries.size()) +
+                               " reason=" + LogQuote(why));
+      return;
+    }
   }
   auto msg = std::make_shared<consensus::Message>(std::move(m).value());
   loop_.Post([this, from, msg] {

@@ -67,6 +67,7 @@ TEST_CASE("messages: every type round-trips canonically", "[messages]") {
   cb2.block.header.height = 4;
   EntryBatch hinted{{SomeEntry("c1", 1, key), SomeEntry("c1", 2, key)}};
   hinted.r_ys = {Sha256("y1"), Hash32{}};
+  hinted.Sign(key, "c1");
   std::vector<Message> msgs = {p, v, SyncRequest{12, 8}, SyncResponse{{cb, cb2}},
                                EntryBatch{{SomeEntry("c1", 1, key), SomeEntry("c1", 2, key)}},
                                hinted};
@@ -84,7 +85,47 @@ TEST_CASE("messages: every type round-trips canonically", "[messages]") {
   CHECK(dp.VerifySignature(key.pubkey()));
   CHECK_FALSE(dp.VerifySignature(SecretKey::FromSeed("other").pubkey()));
   auto db = DecodeMessage(EncodeMessage(hinted));
-  CHECK(std::get<EntryBatch>(*db).r_ys == hinted.r_ys);
+  const EntryBatch& dh = std::get<EntryBatch>(*db);
+  CHECK(dh.r_ys == hinted.r_ys);
+  CHECK(dh.sender == key.pubkey());
+  CHECK(VerifySignature(dh.sender, dh.Digest("c1"), dh.sig));
+}
+
+TEST_CASE("messages: the entry batch signature binds its sender, entries, hints and chain",
+          "[messages]") {
+  SecretKey key = SecretKey::FromSeed("msg");
+  EntryBatch b{{SomeEntry("c1", 1, key), SomeEntry("c1", 2, key)}};
+  b.r_ys = {Sha256("y1"), Hash32{}};
+  b.Sign(key, "c1");
+  CHECK(b.sender == key.pubkey());
+  auto verifies = [](const EntryBatch& x, std::string_view chain) {
+    return VerifySignature(x.sender, x.Digest(chain), x.sig);
+  };
+  CHECK(verifies(b, "c1"));
+  CHECK_FALSE(verifies(b, "c2"));
+  EntryBatch c = b;
+  c.entries.pop_back();
+  CHECK_FALSE(verifies(c, "c1"));
+  c = b;
+  std::swap(c.entries[0], c.entries[1]);
+  CHECK_FALSE(verifies(c, "c1"));
+  c = b;
+  c.entries[1] = SomeEntry("c1", 3, key);
+  CHECK_FALSE(verifies(c, "c1"));
+  c = b;
+  c.r_ys[1] = Sha256("y2");
+  CHECK_FALSE(verifies(c, "c1"));
+  c = b;
+  c.r_ys.clear();
+  CHECK_FALSE(verifies(c, "c1"));
+  c = b;
+  c.sender = SecretKey::FromSeed("other").pubkey();
+  CHECK_FALSE(verifies(c, "c1"));
+  // Another validator signing the same entries signs another digest.
+  EntryBatch d = b;
+  d.Sign(SecretKey::FromSeed("other"), "c1");
+  CHECK(verifies(d, "c1"));
+  CHECK(d.Digest("c1") != b.Digest("c1"));
 }
 
 TEST_CASE("messages: the proposal signature is domain separated and binds every field",
@@ -133,9 +174,15 @@ TEST_CASE("messages: without a frame signature only the sender's own votes and p
           std::string::npos);
   }
 
+  // The sender's own entry batch (its signature is the node's to check); not another's.
+  EntryBatch batch{{SomeEntry("c1", 1, keys[3])}};
+  batch.Sign(keys[1], "c1");
+  CHECK(SelfSignedProblem(*vals, sender, batch).empty());
+  batch.Sign(keys[2], "c1");
+  CHECK(SelfSignedProblem(*vals, sender, batch).find("an ENTRY_BATCH signed by") == 0);
+
   // Messages that carry no signature of the sender's are always refused.
-  std::vector<Message> unsigned_kinds = {SyncRequest{1, 8}, SyncResponse{},
-                                         EntryBatch{{SomeEntry("c1", 1, keys[1])}}};
+  std::vector<Message> unsigned_kinds = {SyncRequest{1, 8}, SyncResponse{}};
   for (const Message& m : unsigned_kinds) {
     INFO(MessageTypeName(TypeOf(m)));
     CHECK(SelfSignedProblem(*vals, sender, m).find("in a frame without a signature") !=

@@ -57,11 +57,11 @@ TEST_CASE("peer wire: frames round-trip and reject trailing bytes and wrong type
   CHECK(!wire::DecodeData(hb, 1024).ok());
   CHECK(!wire::DecodeData(db, 4).ok());
   Bytes bad_version = hb;
-  bad_version[1] = 1;  // before SELF frames
+  bad_version[1] = 2;  // before signed entry batches
   auto bv = wire::DecodeHello(bad_version);
   REQUIRE(!bv.ok());
   CHECK(bv.status().message() ==
-        "unsupported peer protocol version 1 (this node speaks version 2)");
+        "unsupported peer protocol version 2 (this node speaks version 3)");
   CHECK(!wire::DecodeHello(wire::EncodeHello({"bad chain id", H(1), H(2)})).ok());
   CHECK(!wire::PeekType(Bytes{}).ok());
   CHECK(!wire::PeekType(Bytes{0x7f}).ok());

@@ -585,10 +585,11 @@ TEST_CASE("node: a bad [partner] section is refused at start naming what is wron
   refused(p, "is not a file");
 }
 
-TEST_CASE("node: a frame without a signature passes only the sender's own votes", "[peer]") {
+TEST_CASE("node: a frame without a signature passes only the sender's own votes and batches",
+          "[peer]") {
   // Validator 0 runs as a node; the test holds validator 1's key and talks to it over its own
   // PeerNetwork, marking messages self-signed whatever they are (as a faulty or hostile peer
-  // could): the node must refuse all but validator 1's own votes and proposals.
+  // could): the node must refuse all but validator 1's own votes, proposals and entry batches.
   TempDir tmp;
   std::vector<SecretKey> vals;
   for (int i = 0; i < 4; ++i) vals.push_back(SecretKey::FromSeed("selfsig-v" + std::to_string(i)));
@@ -611,12 +612,16 @@ TEST_CASE("node: a frame without a signature passes only the sender's own votes"
   REQUIRE(n.ok());
   std::unique_ptr<Node> node = std::move(n).value();
   REQUIRE(node->Start().ok());
-  auto refused = [&](const std::string& what) {
+  auto logged = [&](const std::string& event, const std::string& what) {
     std::lock_guard<std::mutex> l(mu);
     return std::count_if(lines.begin(), lines.end(), [&](const std::string& line) {
-      return line.find("event=unsigned_message_refused") != std::string::npos &&
+      return line.find("event=" + event) != std::string::npos &&
              line.find(what) != std::string::npos;
     });
+  };
+  auto refused = [&](const std::string& what) { return logged("unsigned_message_refused", what); };
+  auto batch_refused = [&](const std::string& what) {
+    return logged("entry_batch_refused", what);
   };
 
   net::PeerNetworkOptions po;
@@ -633,19 +638,29 @@ TEST_CASE("node: a frame without a signature passes only the sender's own votes"
     REQUIRE(peer.SendAll(std::move(out)) == 0);
   };
 
-  // An entry batch carries no signature of the sender's: refused without a frame signature,
-  // so the entry never reaches the mempool...
+  // An entry batch is signed by the validator that sends it. One signed by validator 2 and
+  // sent by validator 1 is refused, with or without a frame signature, and so is one altered
+  // after it was signed; the entry never reaches the mempool.
   EntryBody b;
   b.chain_id = "selfsig";
   b.nonce = 2;
   b.timestamp_ms = 1767225600000;
   b.payload = DatasetRegisterPayload{"ds-1", Sha256(std::string("1")), 10, "smiles,label", ""};
   consensus::EntryBatch batch{{*Entry::Sign(b, alice)}};
+  batch.Sign(vals[2], "selfsig");
   send(batch, true);
-  REQUIRE(net::testing::WaitFor([&] { return refused("ENTRY_BATCH message") == 1; }));
-  CHECK(node->StatusJson()["mempool_entries"] == 0);
-  // ...and admitted when the same batch comes in a signed frame.
+  REQUIRE(net::testing::WaitFor([&] { return refused("an ENTRY_BATCH signed by") == 1; }));
   send(batch, false);
+  REQUIRE(net::testing::WaitFor([&] { return batch_refused("not by the peer that sent it") == 1; }));
+  batch.Sign(vals[1], "selfsig");
+  consensus::EntryBatch altered = batch;
+  b.nonce = 3;
+  altered.entries.push_back(*Entry::Sign(b, alice));
+  send(altered, true);
+  REQUIRE(net::testing::WaitFor([&] { return batch_refused("does not verify") == 1; }));
+  CHECK(node->StatusJson()["mempool_entries"] == 0);
+  // The batch as validator 1 signed it: admitted, without a frame signature.
+  send(batch, true);
   REQUIRE(net::testing::WaitFor(
       [&] { return node->StatusJson()["mempool_entries"] == 1; }));
 
@@ -664,9 +679,11 @@ TEST_CASE("node: a frame without a signature passes only the sender's own votes"
   send(vote(vals[2]), true);
   REQUIRE(net::testing::WaitFor([&] { return refused("a vote signed by") == 1; }));
   send(vote(vals[1]), true);
-  send(batch, true);  // a marker: once it is refused, the vote before it has been handled
-  REQUIRE(net::testing::WaitFor([&] { return refused("ENTRY_BATCH message") == 2; }));
+  // A marker: once it is refused, the vote before it has been handled.
+  send(consensus::SyncRequest{1, 8}, true);
+  REQUIRE(net::testing::WaitFor([&] { return refused("SYNC_REQUEST message") == 1; }));
   CHECK(refused("") == 3);
+  CHECK(batch_refused("") == 2);
   peer.Stop();
   node->Stop();
 }
