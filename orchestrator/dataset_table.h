@@ -20,10 +20,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <string>
 #include <string_view>
 #include <vector>
-
-#include <string>
 
 #include "ledger/bytes.h"
 #include "ledger/crypto.h"
