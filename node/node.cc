@@ -28,6 +28,8 @@ using Steady = std::chrono::steady_clock;
 // The longest a submission waits for others to join its ENTRY_BATCH while a height is
 // deciding: normally they leave earlier, right after this node's precommit (Node::Drive).
 constexpr std::chrono::milliseconds kSubmitBatchDelay{50};
+// How late a waiter's timeout may be answered, so that deadlines this close share a sweep.
+constexpr std::chrono::milliseconds kWaiterSweepSlack{20};
 
 // The state machine's Outbox, called synchronously on the event loop's thread. Messages wait
 // here until the call into the state machine returns (Node::Drive flushes them): everything
@@ -695,8 +697,7 @@ void Node::DrainIncoming() {
       in.done(o);
       continue;
     }
-    uint64_t id = ids[i];
-    loop_.PostAfter(in.options.timeout, [this, leaf, id] { ExpireWaiter(leaf, id); });
+    AddWaiterDeadline(in.at + in.options.timeout, leaf, ids[i]);
   }
 }
 
@@ -760,6 +761,32 @@ void Node::ExpireWaiter(const Hash32& leaf, uint64_t id) {
                  ? "not committed yet (still in the mempool)"
                  : "not committed and no longer in the mempool (dropped as invalid)";
   done(o);
+}
+
+void Node::AddWaiterDeadline(Steady::time_point when, const Hash32& leaf, uint64_t id) {
+  waiter_deadlines_.push(WaiterDeadline{when, leaf, id});
+  ArmWaiterSweep();
+}
+
+void Node::ArmWaiterSweep() {
+  if (waiter_deadlines_.empty()) return;
+  const Steady::time_point at = waiter_deadlines_.top().when + kWaiterSweepSlack;
+  if (waiter_sweep_at_ && *waiter_sweep_at_ <= at) return;
+  waiter_sweep_at_ = at;
+  auto wait = std::chrono::ceil<std::chrono::milliseconds>(at - Steady::now());
+  loop_.PostAfter(std::max(wait, std::chrono::milliseconds(0)), [this, at] { SweepWaiters(at); });
+}
+
+void Node::SweepWaiters(Steady::time_point at) {
+  if (waiter_sweep_at_ != at) return;  // replaced by an earlier sweep
+  waiter_sweep_at_.reset();
+  const auto now = Steady::now();
+  while (!waiter_deadlines_.empty() && waiter_deadlines_.top().when <= now) {
+    WaiterDeadline d = waiter_deadlines_.top();
+    waiter_deadlines_.pop();
+    ExpireWaiter(d.leaf, d.id);
+  }
+  ArmWaiterSweep();
 }
 
 void Node::SweepSubmitTimes() {

@@ -32,6 +32,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <queue>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -161,6 +162,11 @@ class Node {
   // The proposer evicted `entry` (consensus::Outbox::Evicted): its waiters get kRejected.
   void OnEvicted(const Entry& entry, consensus::Admission code, const std::string& reason);
   void ExpireWaiter(const Hash32& leaf, uint64_t id);
+  // Waiter deadlines: one loop timer for all of them (see waiter_deadlines_).
+  void AddWaiterDeadline(std::chrono::steady_clock::time_point when, const Hash32& leaf,
+                         uint64_t id);
+  void ArmWaiterSweep();
+  void SweepWaiters(std::chrono::steady_clock::time_point at);
   // If the store holds `entry` in a block at or above `from_height`, answers `done` with
   // kCommitted (its height and index; the proof at that block if `proof`) and returns true.
   // Any thread.
@@ -200,6 +206,22 @@ class Node {
   uint64_t next_waiter_id_ = 1;
   // Keyed by leaf hash and looked up for every committed entry: hashed, not ordered.
   std::unordered_map<Hash32, std::vector<Waiter>, Hash32Hasher> waiters_;
+  // Every waiter's deadline, earliest on top, until it passes (an answered waiter's stays:
+  // ExpireWaiter then finds nothing). One loop timer sweeps whatever has come due, a little
+  // after the earliest deadline, so deadlines close together expire in one wake-up. (A timer
+  // per waiter put a task on the loop's timer heap for every waiting submission and could
+  // wake the loop at each deadline, nearly always to find the waiter answered long before.)
+  struct WaiterDeadline {
+    std::chrono::steady_clock::time_point when;
+    Hash32 leaf;
+    uint64_t id = 0;
+    bool operator>(const WaiterDeadline& o) const { return when > o.when; }
+  };
+  std::priority_queue<WaiterDeadline, std::vector<WaiterDeadline>, std::greater<WaiterDeadline>>
+      waiter_deadlines_;
+  // When the sweep timer we count on fires. A deadline earlier than that arms another timer;
+  // the one it replaces finds itself stale when it fires and does nothing.
+  std::optional<std::chrono::steady_clock::time_point> waiter_sweep_at_;
   // Entries submitted here and admitted, until they commit: when they arrived and the height
   // consensus was deciding then (for the latency and heights-waited metrics).
   struct Submitted {
