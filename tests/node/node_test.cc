@@ -328,6 +328,37 @@ TEST_CASE("node: waiting submissions time out at their own deadlines - earliest 
   CHECK(s.node->store().height() == 0);
 }
 
+TEST_CASE("node: a waiter answered by its commit gets no second answer when its deadline passes",
+          "[node]") {
+  // Deadlines stay in the sweep's heap after their waiters are answered; passing them must
+  // answer nothing. Waiters still waiting when theirs passes get one timeout answer.
+  SoloNode s;
+  using Clock = std::chrono::steady_clock;
+  std::mutex mu;
+  std::map<uint64_t, std::vector<SubmitOutcome::Kind>> answers;
+  const uint64_t kEntries = 40;
+  const auto t0 = Clock::now();
+  for (uint64_t nonce = 2; nonce < 2 + kEntries; ++nonce) {
+    SubmitOptions o;
+    o.wait = true;
+    o.timeout = std::chrono::milliseconds(nonce % 2 ? 1000 : 2000);  // two deadlines, interleaved
+    s.node->Submit(s.Access(nonce), o, [&, nonce](const SubmitOutcome& out) {
+      std::lock_guard<std::mutex> lock(mu);
+      answers[nonce].push_back(out.kind);
+    });
+  }
+  // Past every deadline and the sweep's slack:
+  std::this_thread::sleep_until(t0 + std::chrono::milliseconds(2500));
+  std::lock_guard<std::mutex> lock(mu);
+  REQUIRE(answers.size() == kEntries);
+  for (const auto& [nonce, kinds] : answers) {
+    INFO("nonce " << nonce);
+    REQUIRE(kinds.size() == 1);
+    CHECK(kinds[0] == SubmitOutcome::Kind::kCommitted);
+  }
+  CHECK(s.node->store().log_size() == 1 + kEntries);
+}
+
 TEST_CASE("node API: resubmitting a committed entry answers committed - another entry with its nonce gets 409",
           "[api]") {
   SoloNode s;
