@@ -331,7 +331,7 @@ TEST_CASE("node: waiting submissions time out at their own deadlines - earliest 
 TEST_CASE("node: a waiter answered by its commit gets no second answer when its deadline passes",
           "[node]") {
   // Deadlines stay in the sweep's heap after their waiters are answered; passing them must
-  // answer nothing. Waiters still waiting when theirs passes get one timeout answer.
+  // answer nothing. (Waiters still waiting at their deadline: the test above.)
   SoloNode s;
   using Clock = std::chrono::steady_clock;
   std::mutex mu;
