@@ -63,10 +63,10 @@ Status Errno(const std::string& what, const std::string& path) {
   return Status::IOError(what + " " + path + ": " + std::strerror(errno));
 }
 
-Status WriteSlot(int fd, const std::string& path, uint64_t seq, const SignedState& s,
-                 bool sync = true) {
+Status WriteSlot(int fd, const std::string& path, size_t slot, uint64_t seq,
+                 const SignedState& s, bool sync = true) {
   Bytes b = EncodeSlot(seq, s);
-  off_t off = static_cast<off_t>((seq % 2) * kSlotBytes);
+  off_t off = static_cast<off_t>(slot * kSlotBytes);
   if (::pwrite(fd, b.data(), b.size(), off) != static_cast<ssize_t>(b.size())) {
     return Errno("writing", path);
   }
@@ -88,9 +88,10 @@ Result<std::unique_ptr<FileSignerStorage>> FileSignerStorage::Open(const std::st
   if (fd < 0) return Errno("opening", path);
   std::unique_ptr<FileSignerStorage> st(new FileSignerStorage(fd, path));
   if (created) {
-    FL_TRY(WriteSlot(fd, path, 0, SignedState{}));
-    FL_TRY(WriteSlot(fd, path, 1, SignedState{}));
+    FL_TRY(WriteSlot(fd, path, 0, 0, SignedState{}));
+    FL_TRY(WriteSlot(fd, path, 1, 1, SignedState{}));
     st->seq_ = 1;
+    st->durable_slot_ = 1;
     std::string dir =
         path.substr(0, path.find_last_of('/') == std::string::npos ? 0 : path.find_last_of('/'));
     int dfd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -112,38 +113,59 @@ Result<SignedState> FileSignerStorage::Load() {
   ssize_t n = ::pread(fd_, buf, sizeof buf, 0);
   if (n < 0) return Errno("reading", path_);
   std::optional<std::pair<uint64_t, SignedState>> best;
+  size_t best_slot = 0;
   for (size_t i = 0; i < 2; ++i) {
     if (static_cast<size_t>(n) < (i + 1) * kSlotBytes) break;
     auto slot = DecodeSlot(ByteView(buf + i * kSlotBytes, kSlotBytes));
-    if (slot && (!best || slot->first > best->first)) best = slot;
+    if (slot && (!best || slot->first > best->first)) {
+      best = slot;
+      best_slot = i;
+    }
   }
   if (!best) {
     return Status::Corruption(path_ +
                               ": no valid signer state slot; refusing to sign with an "
                               "unknown history");
   }
+  // What was read may be an unsynced save that outlived its process: make it durable before
+  // the next save may overwrite the other slot.
+  if (::fdatasync(fd_) != 0) return Errno("syncing", path_);
   seq_ = best->first;
+  durable_slot_ = best_slot;
   return best->second;
 }
 
-Status FileSignerStorage::Save(const SignedState& state) {
-  FL_TRY(WriteSlot(fd_, path_, seq_ + 1, state));
+Status FileSignerStorage::Write(const SignedState& state, bool sync) {
+  const size_t slot = 1 - durable_slot_;
+  FL_TRY(WriteSlot(fd_, path_, slot, seq_ + 1, state, sync));
   ++seq_;
+  if (sync) durable_slot_ = slot;
   return Status::Ok();
 }
 
-Status FileSignerStorage::SaveUnsynced(const SignedState& state) {
-  FL_TRY(WriteSlot(fd_, path_, seq_ + 1, state, /*sync=*/false));
-  ++seq_;
-  return Status::Ok();
-}
+Status FileSignerStorage::Save(const SignedState& state) { return Write(state, true); }
+
+Status FileSignerStorage::SaveUnsynced(const SignedState& state) { return Write(state, false); }
 
 // ---- Signer ----
 
 Result<std::unique_ptr<Signer>> Signer::Open(const SecretKey& key, SignerStorage* storage) {
   std::unique_ptr<Signer> s(new Signer(key, storage));
   FL_ASSIGN(s->state_, storage->Load());
+  s->durable_ = s->state_;
+  // Records that a lost unsynced one may have followed (the abstention rule in signer.h).
+  const SignedState& st = s->state_;
+  if (st.step == SignStep::kPrecommit) {
+    s->abstain_height_ = st.height + 1;
+  } else if (st.step == SignStep::kPropose && st.round == 0) {
+    s->abstain_height_ = st.height;
+  }
   return s;
+}
+
+bool Signer::Permitted(uint64_t height, uint32_t round, SignStep step) const {
+  return durable_.step == SignStep::kPrecommit && height == durable_.height + 1 && round == 0 &&
+         step != SignStep::kPrecommit;
 }
 
 Status Signer::Check(uint64_t height, uint32_t round, SignStep step, const Hash32& hash) const {
@@ -158,6 +180,11 @@ Status Signer::Check(uint64_t height, uint32_t round, SignStep step, const Hash3
   if (next == last && hash != state_.block_hash) {
     return Status::FailedPrecondition("refusing to sign a conflicting message at height " +
                                       std::to_string(height) + " round " + std::to_string(round));
+  }
+  if (height == abstain_height_ && round == 0 && step != SignStep::kPrecommit) {
+    return Status::FailedPrecondition(
+        "abstaining from the proposal and prevote of height " + std::to_string(height) +
+        " round 0: this validator restarted and may have signed there before");
   }
   return Status::Ok();
 }
@@ -178,7 +205,12 @@ Status Signer::Authorize(uint64_t height, uint32_t round, SignStep step, const H
     s.lock_round = round;
     s.lock_hash = hash;
   }
-  FL_TRY(sync ? storage_->Save(s) : storage_->SaveUnsynced(s));
+  if (sync && !Permitted(height, round, step)) {
+    FL_TRY(storage_->Save(s));
+    durable_ = s;
+  } else {
+    FL_TRY(storage_->SaveUnsynced(s));
+  }
   state_ = s;
   return Status::Ok();
 }

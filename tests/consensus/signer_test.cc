@@ -134,6 +134,111 @@ TEST_CASE("signer: a proposal sent ahead of its record is written unsynced, then
   CHECK(storage.kinds.back() == "synced");
 }
 
+// A proposal at `height`, round 0, for a block named by `dataset`.
+Proposal first_round_proposal(uint64_t height, const std::string& dataset) {
+  Proposal p = proposal(dataset);
+  p.height = height;
+  p.round = 0;
+  p.block.header.height = height;
+  return p;
+}
+
+TEST_CASE("signer: a precommit permits the next height's round-0 proposal and prevote "
+          "without a flush", "[signer]") {
+  SecretKey key = SecretKey::FromSeed("signer");
+  CountingStorage storage;
+  auto s = std::move(Signer::Open(key, &storage)).value();
+  REQUIRE(s->SignVote(VoteType::kPrevote, "c", 5, 2, kA).ok());
+  REQUIRE(s->SignVote(VoteType::kPrecommit, "c", 5, 2, kA).ok());
+  CHECK(storage.kinds == std::vector<std::string>{"synced", "synced"});
+  // Height 6, round 0: the proposal and the prevote ride on the precommit's record.
+  Proposal p = first_round_proposal(6, "b");
+  REQUIRE(s->SignProposalUnsynced(p).ok());
+  REQUIRE(s->SignVote(VoteType::kPrevote, "c", 6, 0, p.block_hash).ok());
+  CHECK(storage.kinds.size() == 4);
+  CHECK(storage.kinds[2] == "unsynced");
+  CHECK(storage.kinds[3] == "unsynced");
+  // They are recorded all the same: nothing conflicting at (6, 0).
+  CHECK(s->SignVote(VoteType::kPrevote, "c", 6, 0, kNil).status().code() ==
+        Status::Code::kFailedPrecondition);
+  // A precommit always waits for its disk, and is the next height's permit.
+  REQUIRE(s->SignVote(VoteType::kPrecommit, "c", 6, 0, p.block_hash).ok());
+  CHECK(storage.kinds.back() == "synced");
+  // Round 1 is not covered, nor a height beyond the next, nor a round 0 after a prevote.
+  REQUIRE(s->SignVote(VoteType::kPrevote, "c", 7, 1, kNil).ok());
+  CHECK(storage.kinds.back() == "synced");
+  REQUIRE(s->SignVote(VoteType::kPrecommit, "c", 7, 1, kNil).ok());
+  REQUIRE(s->SignVote(VoteType::kPrevote, "c", 9, 0, kNil).ok());
+  CHECK(storage.kinds.back() == "synced");
+  REQUIRE(s->SignVote(VoteType::kPrevote, "c", 10, 0, kNil).ok());
+  CHECK(storage.kinds.back() == "synced");
+  // A fresh signer (nothing durable yet) records its first round-0 prevote durably too.
+  CountingStorage fresh;
+  auto f = std::move(Signer::Open(key, &fresh)).value();
+  REQUIRE(f->SignVote(VoteType::kPrevote, "c", 1, 0, kA).ok());
+  CHECK(fresh.kinds == std::vector<std::string>{"synced"});
+}
+
+TEST_CASE("signer: after a restart it abstains where a lost record may have been",
+          "[signer]") {
+  SecretKey key = SecretKey::FromSeed("signer");
+  SECTION("a power cut loses the permitted prevote: the round's proposal and prevote are refused") {
+    MemorySignerStorage storage;
+    {
+      auto s = std::move(Signer::Open(key, &storage)).value();
+      REQUIRE(s->SignVote(VoteType::kPrecommit, "c", 5, 0, kA).ok());
+      REQUIRE(s->SignVote(VoteType::kPrevote, "c", 6, 0, kA).ok());  // sent, not durable
+    }
+    storage.LosePower();
+    CHECK(storage.Load()->height == 5);
+    auto s = std::move(Signer::Open(key, &storage)).value();
+    CHECK(s->abstain_height() == 6);
+    CHECK(s->SignVote(VoteType::kPrevote, "c", 6, 0, kB).status().code() ==
+          Status::Code::kFailedPrecondition);
+    CHECK(s->SignVote(VoteType::kPrevote, "c", 6, 0, kA).status().code() ==
+          Status::Code::kFailedPrecondition);
+    Proposal p = first_round_proposal(6, "b");
+    CHECK(s->SignProposal(p).code() == Status::Code::kFailedPrecondition);
+    Proposal q = first_round_proposal(6, "b");
+    CHECK(s->SignProposalAndPrevote(q).status().code() == Status::Code::kFailedPrecondition);
+    // The precommit of that round, and round 1, go ahead (durably).
+    const int synced = storage.synced_saves();
+    REQUIRE(s->SignVote(VoteType::kPrecommit, "c", 6, 0, kNil).ok());
+    CHECK(storage.synced_saves() == synced + 1);
+    REQUIRE(s->SignVote(VoteType::kPrevote, "c", 6, 1, kB).ok());
+  }
+  SECTION("a killed process keeps its unsynced records: the prevote is re-signed as before") {
+    MemorySignerStorage storage;
+    {
+      auto s = std::move(Signer::Open(key, &storage)).value();
+      REQUIRE(s->SignVote(VoteType::kPrecommit, "c", 5, 0, kA).ok());
+      REQUIRE(s->SignVote(VoteType::kPrevote, "c", 6, 0, kA).ok());
+    }
+    auto s = std::move(Signer::Open(key, &storage)).value();
+    CHECK(s->abstain_height() == 0);
+    CHECK(s->SignVote(VoteType::kPrevote, "c", 6, 0, kA).ok());
+    CHECK_FALSE(s->SignVote(VoteType::kPrevote, "c", 6, 0, kB).ok());
+  }
+  SECTION("a round-0 proposal survived but its prevote may not have: no prevote there") {
+    MemorySignerStorage storage;
+    MemorySignerStorage disk_at_cut;
+    {
+      auto s = std::move(Signer::Open(key, &storage)).value();
+      REQUIRE(s->SignVote(VoteType::kPrecommit, "c", 5, 0, kA).ok());
+      Proposal p = first_round_proposal(6, "a");
+      REQUIRE(s->SignProposalUnsynced(p).ok());
+      disk_at_cut = storage;  // the disk kept the proposal's page, not the prevote's
+      REQUIRE(s->SignVote(VoteType::kPrevote, "c", 6, 0, p.block_hash).ok());
+    }
+    auto s = std::move(Signer::Open(key, &disk_at_cut)).value();
+    CHECK(s->state().step == SignStep::kPropose);
+    CHECK(s->abstain_height() == 6);
+    CHECK(s->SignVote(VoteType::kPrevote, "c", 6, 0, kB).status().code() ==
+          Status::Code::kFailedPrecondition);
+    CHECK(s->SignVote(VoteType::kPrecommit, "c", 6, 0, kNil).ok());
+  }
+}
+
 TEST_CASE("signer: after a crash it remembers what it signed", "[signer]") {
   SecretKey key = SecretKey::FromSeed("signer");
   MemorySignerStorage storage;
@@ -200,6 +305,40 @@ TEST_CASE("signer: the file storage survives reopening and a torn slot", "[signe
     voted.step = SignStep::kPrevote;
     REQUIRE(again->Save(voted).ok());
     CHECK(std::move(FileSignerStorage::Open(upath)).value()->Load().value() == voted);
+  }
+  // Unsynced saves never overwrite the last durable record: tearing the slot they went to
+  // leaves that record, not an older one.
+  {
+    std::string upath = dir + "/signer_state_torn_unsynced";
+    auto st = std::move(FileSignerStorage::Open(upath)).value();
+    SignedState durable;
+    durable.height = 7;
+    durable.step = SignStep::kPrecommit;
+    durable.block_hash = kA;
+    REQUIRE(st->Save(durable).ok());
+    SignedState later = durable;
+    later.height = 8;
+    later.step = SignStep::kPropose;
+    REQUIRE(st->SaveUnsynced(later).ok());
+    later.step = SignStep::kPrevote;
+    REQUIRE(st->SaveUnsynced(later).ok());
+    CHECK(std::move(FileSignerStorage::Open(upath)).value()->Load().value() == later);
+    // Which slot holds the durable record: the one that still decodes to it after tearing
+    // the other.
+    bool found = false;
+    for (off_t slot : {0, 1}) {
+      std::string copy = upath + ".copy";
+      std::filesystem::copy_file(upath, copy, std::filesystem::copy_options::overwrite_existing);
+      int fd = ::open(copy.c_str(), O_RDWR);
+      REQUIRE(fd >= 0);
+      uint8_t junk[16] = {0x0b, 0xad};
+      REQUIRE(::pwrite(fd, junk, sizeof junk, slot * 160 + 20) == sizeof junk);
+      ::close(fd);
+      auto torn = std::move(FileSignerStorage::Open(copy)).value()->Load().value();
+      if (torn == durable) found = true;
+      CHECK((torn == durable || torn == later));  // never the state before the durable one
+    }
+    CHECK(found);
   }
   struct stat sb;
   REQUIRE(::stat(path.c_str(), &sb) == 0);

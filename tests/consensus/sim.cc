@@ -71,7 +71,8 @@ Status SimNode::Boot() {
   return core_->Start(sim_->now());
 }
 
-void SimNode::Crash() {
+void SimNode::Crash(bool lose_power) {
+  if (lose_power) signer_storage_.LosePower();
   ++epoch_;
   core_.reset();
   wrapper_.reset();

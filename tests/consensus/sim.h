@@ -4,7 +4,8 @@
 // with an in-memory signer storage. The network delivers encoded messages after a seeded
 // random delay (so messages reorder), may drop them, and honours partitions. Time is a manual
 // clock advanced by the event loop. A crash drops the node's core and store objects but keeps
-// its Env and signer storage (what its disk keeps); a restart reopens them and calls Start().
+// its Env and signer storage (what its disk keeps; a power cut loses the signer's unsynced
+// records); a restart reopens them and calls Start().
 //
 // Faults are injected by wrapping interfaces (STYLE rule 3): a Byzantine validator is an
 // honest core whose Outbox is wrapped by a ByzantineOutbox that equivocates, double-votes,
@@ -68,7 +69,9 @@ class SimNode : public Outbox {
 
   // Creates the store (first boot) or reopens it, then starts the core.
   Status Boot();
-  void Crash();
+  // Drops the node's objects. A power cut (`lose_power`) also loses the signer's unsynced
+  // records (MemorySignerStorage::LosePower); the store's writes are all synced.
+  void Crash(bool lose_power = false);
   bool up() const { return core_ != nullptr; }
   uint64_t epoch() const { return epoch_; }
   size_t index() const { return index_; }

@@ -123,8 +123,11 @@ Outcome RunSchedule(uint64_t seed, std::optional<Scenario> force = std::nullopt,
     case Scenario::kCrashRestart: {
       for (size_t v : victims) {
         uint64_t at = uniform(0, 600);
-        sim.At(at, [&sim, v] { sim.node(v).Crash(); });
-        detail += " crash v" + std::to_string(v) + "@" + std::to_string(at);
+        // Half the crashes are power cuts, which lose the signer's unsynced records.
+        bool power = uniform(0, 1) == 1;
+        sim.At(at, [&sim, v, power] { sim.node(v).Crash(power); });
+        detail += std::string(power ? " power-cut v" : " crash v") + std::to_string(v) + "@" +
+                  std::to_string(at);
         if (sc == Scenario::kCrashRestart) {
           uint64_t back = at + uniform(50, 800);
           heal_at = std::max(heal_at, back);
