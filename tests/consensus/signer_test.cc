@@ -15,6 +15,15 @@ const Hash32 kA = Sha256("block a");
 const Hash32 kB = Sha256("block b");
 const Hash32 kNil{};
 
+// A signed state at `height`, round 0, for `hash`.
+SignedState StateAt(uint64_t height, SignStep step, const Hash32& hash) {
+  SignedState s;
+  s.height = height;
+  s.step = step;
+  s.block_hash = hash;
+  return s;
+}
+
 TEST_CASE("signer: never signs a conflicting or a backwards vote", "[signer]") {
   SecretKey key = SecretKey::FromSeed("signer");
   MemorySignerStorage storage;
@@ -294,10 +303,7 @@ TEST_CASE("signer: the file storage survives reopening and a torn slot", "[signe
   {
     std::string upath = dir + "/signer_state_unsynced";
     auto st = std::move(FileSignerStorage::Open(upath)).value();
-    SignedState proposed;
-    proposed.height = 5;
-    proposed.step = SignStep::kPropose;
-    proposed.block_hash = kA;
+    SignedState proposed = StateAt(5, SignStep::kPropose, kA);
     REQUIRE(st->SaveUnsynced(proposed).ok());
     auto again = std::move(FileSignerStorage::Open(upath)).value();
     CHECK(again->Load().value() == proposed);
@@ -311,14 +317,9 @@ TEST_CASE("signer: the file storage survives reopening and a torn slot", "[signe
   {
     std::string upath = dir + "/signer_state_torn_unsynced";
     auto st = std::move(FileSignerStorage::Open(upath)).value();
-    SignedState durable;
-    durable.height = 7;
-    durable.step = SignStep::kPrecommit;
-    durable.block_hash = kA;
+    SignedState durable = StateAt(7, SignStep::kPrecommit, kA);
     REQUIRE(st->Save(durable).ok());
-    SignedState later = durable;
-    later.height = 8;
-    later.step = SignStep::kPropose;
+    SignedState later = StateAt(8, SignStep::kPropose, kA);
     REQUIRE(st->SaveUnsynced(later).ok());
     later.step = SignStep::kPrevote;
     REQUIRE(st->SaveUnsynced(later).ok());
