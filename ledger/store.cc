@@ -182,7 +182,8 @@ leveldb::Env* DefaultEnv() {
   return env;
 }
 
-// Both databases share `cache` and `filter` (owned by the Store).
+// The log database's options. Both databases share `cache` and `filter` (owned by the
+// Store).
 leveldb::Options MakeOptions(const StoreOptions& o, leveldb::Cache* cache,
                              const leveldb::FilterPolicy* filter) {
   leveldb::Options opts;
@@ -193,7 +194,7 @@ leveldb::Options MakeOptions(const StoreOptions& o, leveldb::Cache* cache,
   opts.paranoid_checks = true;
   opts.block_cache = cache;
   opts.filter_policy = filter;
-  opts.write_buffer_size = 16 << 20;  // the log database's; the index database's is smaller
+  opts.write_buffer_size = o.log_memtable_bytes;
   opts.max_file_size = 8 << 20;
   return opts;
 }

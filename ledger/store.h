@@ -99,9 +99,15 @@ struct StoreOptions {
   // memtable, and a validator writes one block's keys every few milliseconds with the caches
   // cold from everything else: at 16 MiB, writing them cost ~20 us of CPU per entry at 4,400
   // entries/s on the benchmark machine, at 2 MiB ~11 us, while compactions took 1-3 us more
-  // (and write ~40 more table bytes per entry). The log database, whose keys only grow,
-  // keeps 16 MiB. bench/RESULTS.md, seventeenth session.
+  // (and write ~40 more table bytes per entry). bench/RESULTS.md, seventeenth session.
   size_t index_memtable_bytes = 2 << 20;
+  // The log database's memtable. Its keys only grow, so inserts stay cheap at any size; what
+  // the size sets is how much a memtable flush writes and syncs at once. At 16 MiB a
+  // validator wrote a ~9 MB table every ~9 s at 4,400 entries/s, and every height on the
+  // machine slowed for the ~300 ms that took: the worst 1% of commit latencies all came
+  // from those moments. At 4 MiB the flushes are ~2 MB and the stalls short.
+  // bench/RESULTS.md, twenty-first session.
+  size_t log_memtable_bytes = 4 << 20;
 };
 
 // What the store keeps for each block besides its entries.

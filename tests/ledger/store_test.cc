@@ -491,6 +491,31 @@ TEST_CASE("store: an index database that flushes and compacts while blocks commi
   CHECK(audit.ok());
 }
 
+TEST_CASE("store: a log database that flushes while blocks commit keeps every entry and proof") {
+  MemEnv mem;
+  DevChainOptions o = SmallChain(mem.get(), 6000, 6);
+  o.store.log_memtable_bytes = 64 << 10;  // LevelDB's smallest: a flush every few dozen blocks
+  auto store = SeedDevChain("/db", o).value();
+  // The log database's memtable went to tables more than once, and level 0 moved on down.
+  int tables = 0;
+  for (int level = 0; level < 7; ++level) {
+    std::string n;
+    REQUIRE(store->log_db()->GetProperty("leveldb.num-files-at-level" + std::to_string(level), &n));
+    tables += std::stoi(n);
+  }
+  CHECK(tables > 4);
+  const uint64_t n = store->log_size();
+  const Hash32 root = store->head().header.log_root;
+  for (uint64_t i = 0; i < n; i += 59) {
+    auto proof = store->InclusionProof(i, n).value();
+    CHECK(VerifyInclusionProof(store->GetEntry(i)->leaf_hash(), i, n, proof, root).ok());
+  }
+  store.reset();
+  auto audit = AuditStore("/db/ledger", testing::OneThreadAudit(mem.get()));
+  INFO(audit.status().ToString());
+  CHECK(audit.ok());
+}
+
 TEST_CASE("store: proofs from stored nodes verify against every block's signed root") {
   MemEnv mem;
   auto store = SeedDevChain("/db", SmallChain(mem.get(), 300, 37)).value();
