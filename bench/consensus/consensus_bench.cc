@@ -31,7 +31,11 @@
 //                   [--fedledger PATH] [--no-etcd] [--no-fedledger] [--new-connection]
 //                   [--paced RATE] [--signature-limit] [--client-threads N]
 //                   [--thread-per-client] [--presign] [--no-etcd-grpc] [--no-paced]
+//                   [--freeze-idle]
 // --no-paced skips the paced level (A/B runs of the closed levels only).
+// --freeze-idle stops (SIGSTOP) the system not being measured for the length of each level
+// and continues it after, so that its idle work (timers, garbage collection, compactions
+// after the load it just took) does not run on the measured system's cores.
 // --fedledger PATH: another build's `fedledger` (its `fedledger-ml` must sit beside it: the
 // nodes run there).
 #include <arpa/inet.h>
@@ -720,6 +724,22 @@ class EventClients {
   Tally tally_;
 };
 
+// Stops `pids` (SIGSTOP) for its lifetime: --freeze-idle.
+class Frozen {
+ public:
+  explicit Frozen(std::vector<pid_t> pids) : pids_(std::move(pids)) {
+    for (pid_t p : pids_) ::kill(p, SIGSTOP);
+  }
+  ~Frozen() {
+    for (pid_t p : pids_) ::kill(p, SIGCONT);
+  }
+  Frozen(const Frozen&) = delete;
+  Frozen& operator=(const Frozen&) = delete;
+
+ private:
+  std::vector<pid_t> pids_;
+};
+
 // `clients` clients; each does requests back to back (rate_per_client 0) or paced at
 // rate_per_client requests/s (a request starts at its scheduled time or when the previous one
 // ends, whichever is later). Latencies of requests completing inside the measured window.
@@ -1145,6 +1165,7 @@ int main(int argc, char** argv) {
   std::string fl_bin = FEDLEDGER_BINARY;
   bool with_etcd = true, with_fedledger = true, sig_limit = false, presign = false;
   bool with_paced = true;
+  bool freeze_idle = false;
   bool etcd_grpc = true;
   double paced_rate = 0;
   Transport transport;
@@ -1179,6 +1200,7 @@ int main(int argc, char** argv) {
     else if (a == "--signature-limit") sig_limit = true;
     else if (a == "--presign") presign = true;
     else if (a == "--no-paced") with_paced = false;
+    else if (a == "--freeze-idle") freeze_idle = true;
     else {
       std::fprintf(stderr, "unknown flag %s\n", a.c_str());
       return 2;
@@ -1337,6 +1359,7 @@ int main(int argc, char** argv) {
         Presign(f, static_cast<size_t>(clients), static_cast<size_t>(per_s * (warmup + seconds + 1)));
       }
       WireCounters w0 = ScrapeWire(f.urls[0]);
+      Frozen others(freeze_idle ? e.pids : std::vector<pid_t>{});
       Measure r = Drive(transport, clients, rate_per_client, warmup, seconds,
                         [&](int cl, uint64_t s) { return FedledgerRequest(f, cl, s); }, node_pids);
       r.system = "fedledger";
@@ -1346,6 +1369,7 @@ int main(int argc, char** argv) {
       PrintThreads(r);
     }
     for (size_t m = 0; m < etcd_names.size(); ++m) {
+      Frozen others(freeze_idle ? node_pids : std::vector<pid_t>{});
       Measure r = Drive(transport, clients, rate_per_client, warmup, seconds, etcd_makes[m], e.pids);
       r.system = etcd_names[m];
       r.mode = mode;
