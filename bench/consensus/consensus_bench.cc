@@ -31,11 +31,14 @@
 //                   [--fedledger PATH] [--no-etcd] [--no-fedledger] [--new-connection]
 //                   [--paced RATE] [--signature-limit] [--client-threads N]
 //                   [--thread-per-client] [--presign] [--no-etcd-grpc] [--no-paced]
-//                   [--freeze-idle]
+//                   [--freeze-idle] [--latency-log FILE]
 // --no-paced skips the paced level (A/B runs of the closed levels only).
 // --freeze-idle stops (SIGSTOP) the system not being measured for the length of each level
 // and continues it after, so that its idle work (timers, garbage collection, compactions
 // after the load it just took) does not run on the measured system's cores.
+// --latency-log FILE writes every request completed in a measured window, one line each:
+// system, level, start (Unix time, ms), latency (ms). A tail that sits in a few windows of the
+// run (a stall) reads differently from one spread over it.
 // --fedledger PATH: another build's `fedledger` (its `fedledger-ml` must sit beside it: the
 // nodes run there).
 #include <arpa/inet.h>
@@ -53,6 +56,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -385,6 +389,8 @@ struct Measure {
   // The servers' CPU per completed request by thread name, summed over the servers
   // (fedledger names its threads fl-consensus, fl-peer, fl-http, ...).
   std::map<std::string, double> server_thread_us;
+  // With --latency-log: (start in Unix ms, latency in ms) of every completed request.
+  std::vector<std::pair<double, double>> samples;
 };
 
 // utime + stime of process `pid` (all its threads, exited ones too) in microseconds.
@@ -409,8 +415,20 @@ std::map<std::string, double> CpuMicrosByThread(const std::vector<pid_t>& pids) 
 
 // Latencies (ms) of the requests that completed inside the measured window, and the errors
 // there, of one driving thread.
+// --latency-log FILE: every request completed in a measured window, one line each.
+FILE* g_latency_log = nullptr;
+
 struct Tally {
   std::vector<double> lat;
+  std::vector<double> start_unix_ms;  // beside `lat`, with --latency-log only
+
+  void Done(Clock::time_point start, Clock::time_point end) {
+    lat.push_back(std::chrono::duration<double, std::milli>(end - start).count());
+    if (!g_latency_log) return;
+    auto now = Clock::now();
+    auto wall = std::chrono::system_clock::now().time_since_epoch();
+    start_unix_ms.push_back(std::chrono::duration<double, std::milli>(wall - (now - start)).count());
+  }
   uint64_t errors = 0;
   std::map<std::string, uint64_t> error_kinds;  // "HTTP 409", "connection", "gRPC", ...
 
@@ -426,6 +444,7 @@ Measure Summarize(const std::vector<Tally>& tallies, double seconds, double serv
   Measure r;
   for (const Tally& t : tallies) {
     all.insert(all.end(), t.lat.begin(), t.lat.end());
+    for (size_t i = 0; i < t.start_unix_ms.size(); ++i) r.samples.emplace_back(t.start_unix_ms[i], t.lat[i]);
     r.errors += t.errors;
     for (const auto& [kind, n] : t.error_kinds) r.error_kinds[kind] += n;
   }
@@ -689,7 +708,7 @@ class EventClients {
     c.busy = false;
     if (now >= w0_ && now < w1_) {
       if (error.empty()) {
-        tally_.lat.push_back(std::chrono::duration<double, std::milli>(now - c.start).count());
+        tally_.Done(c.start, now);
       } else {
         tally_.Error(error);
       }
@@ -785,7 +804,7 @@ Measure Drive(Transport& transport, int clients, double rate_per_client, double 
           auto e = Clock::now();
           if (e >= w0 && e < w1) {
             if (ok) {
-              tallies[c].lat.push_back(std::chrono::duration<double, std::milli>(e - s).count());
+              tallies[c].Done(s, e);
             } else {
               tallies[c].Error("request failed");
             }
@@ -826,6 +845,12 @@ void PrintThreads(const Measure& r) {
 }
 
 void Print(const Measure& r, std::vector<Measure>* table) {
+  if (g_latency_log) {
+    for (const auto& [start, ms] : r.samples) {
+      std::fprintf(g_latency_log, "%s\t%s\t%.3f\t%.3f\n", r.system.c_str(), r.mode.c_str(), start, ms);
+    }
+    std::fflush(g_latency_log);
+  }
   table->push_back(r);
   std::printf("| %-9s | %-14s | %9.0f | %8.1f | %8.1f | %8llu | %10.0f | %10.0f |\n",
               r.system.c_str(), r.mode.c_str(), r.rate, r.p50, r.p99,
@@ -1201,6 +1226,14 @@ int main(int argc, char** argv) {
     else if (a == "--presign") presign = true;
     else if (a == "--no-paced") with_paced = false;
     else if (a == "--freeze-idle") freeze_idle = true;
+    else if (a == "--latency-log") {
+      std::string path = next();
+      g_latency_log = std::fopen(path.c_str(), "w");
+      if (!g_latency_log) {
+        std::fprintf(stderr, "cannot write --latency-log %s: %s\n", path.c_str(), std::strerror(errno));
+        return 2;
+      }
+    }
     else {
       std::fprintf(stderr, "unknown flag %s\n", a.c_str());
       return 2;
