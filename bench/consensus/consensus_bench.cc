@@ -413,14 +413,16 @@ std::map<std::string, double> CpuMicrosByThread(const std::vector<pid_t>& pids) 
   return out;
 }
 
-// Latencies (ms) of the requests that completed inside the measured window, and the errors
-// there, of one driving thread.
 // --latency-log FILE: every request completed in a measured window, one line each.
 FILE* g_latency_log = nullptr;
 
+// Latencies (ms) of the requests that completed inside the measured window, and the errors
+// there, of one driving thread.
 struct Tally {
   std::vector<double> lat;
   std::vector<double> start_unix_ms;  // beside `lat`, with --latency-log only
+  uint64_t errors = 0;
+  std::map<std::string, uint64_t> error_kinds;  // "HTTP 409", "connection", "gRPC", ...
 
   void Done(Clock::time_point start, Clock::time_point end) {
     lat.push_back(std::chrono::duration<double, std::milli>(end - start).count());
@@ -429,8 +431,6 @@ struct Tally {
     auto wall = std::chrono::system_clock::now().time_since_epoch();
     start_unix_ms.push_back(std::chrono::duration<double, std::milli>(wall - (now - start)).count());
   }
-  uint64_t errors = 0;
-  std::map<std::string, uint64_t> error_kinds;  // "HTTP 409", "connection", "gRPC", ...
 
   void Error(const std::string& kind) {
     ++errors;

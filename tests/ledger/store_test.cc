@@ -496,7 +496,7 @@ TEST_CASE("store: a log database that flushes while blocks commit keeps every en
   DevChainOptions o = SmallChain(mem.get(), 6000, 6);
   o.store.log_memtable_bytes = 64 << 10;  // LevelDB's smallest: a flush every few dozen blocks
   auto store = SeedDevChain("/db", o).value();
-  // The log database's memtable went to tables more than once, and level 0 moved on down.
+  // The log database's memtable went to tables several times over.
   int tables = 0;
   for (int level = 0; level < 7; ++level) {
     std::string n;
