@@ -10,6 +10,13 @@
 // probing, at most half full) points at them: a miss reads one cache line of slots and no
 // record, a hit one record.
 //
+// A key's home slot is the top bits of its fingerprint, so doubling the array moves each
+// slot by its fingerprint alone, in one pass that reads no record, into an array the
+// inserts before have zeroed. Every validator grows
+// its table at the same height; when the growth read every record (a cache miss each), the
+// 2^18th dataset stalled all four benchmark validators for ~300 ms at once
+// (bench/RESULTS.md, twenty-second session).
+//
 // Records are never removed, only added or replaced. Copies are deep and independent (slots
 // hold indices, not pointers). Pointers to records stay valid until the table is destroyed
 // or assigned (std::deque keeps its elements in place as it grows).
@@ -73,6 +80,12 @@ class DatasetTable {
   std::deque<DatasetRecord> records_;
   // 0: empty; else (hash >> 32) << 32 | (index + 1). The size is 0 or a power of two.
   std::vector<uint64_t> slots_;
+  // 32 - log2(slots_.size()): a fingerprint's home slot is fingerprint >> shift_.
+  int shift_ = 32;
+  // The next, twice as large, slot array: zeros, filled in a little per insert from 3/8
+  // full on, so that growing faults in and zeroes no megabytes at once (a fresh 16 MiB array
+  // took ~25 ms to touch on the benchmark machine).
+  std::vector<uint64_t> next_;
 };
 
 }  // namespace fedledger::orchestrator

@@ -113,5 +113,33 @@ TEST_CASE("dataset table: copies are independent", "[dataset_table]") {
   CHECK(a.size() == 40);
 }
 
+TEST_CASE("dataset table: copies taken at every fill level grow on their own", "[dataset_table]") {
+  // Between 3/8 and 1/2 full a table prepares its next slot array; copies and merges taken
+  // at any point of that must still find every record after they grow.
+  DatasetTable t;
+  std::map<std::string, uint64_t> want;
+  const PubKey alice = KeyOf(1);
+  for (uint32_t i = 0; i < 3000; ++i) {
+    std::string id = "d" + std::to_string(i);
+    t.InsertOrAssign(Record(alice, id, i));
+    want[id] = i;
+    if (i % 97 != 0) continue;
+    DatasetTable copy = t;
+    for (uint32_t j = 0; j < 700; ++j) copy.InsertOrAssign(Record(KeyOf(2), std::to_string(j), j));
+    REQUIRE(copy.size() == want.size() + 700);
+    for (const auto& [k, rows] : want) {
+      REQUIRE(copy.Find(alice, k) != nullptr);
+      CHECK(copy.Find(alice, k)->rows == rows);
+    }
+    CHECK(copy.Find(KeyOf(2), "699")->rows == 699);
+    CHECK(copy.Find(KeyOf(2), "700") == nullptr);
+    DatasetTable merged;
+    merged.MergeFrom(std::move(copy));
+    CHECK(merged.size() == want.size() + 700);
+    CHECK(merged.Find(alice, "d0")->rows == 0);
+  }
+  for (const auto& [k, rows] : want) CHECK(t.Find(alice, k)->rows == rows);
+}
+
 }  // namespace
 }  // namespace fedledger::orchestrator
