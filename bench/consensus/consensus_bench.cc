@@ -31,7 +31,7 @@
 //                   [--fedledger PATH] [--no-etcd] [--no-fedledger] [--new-connection]
 //                   [--paced RATE] [--signature-limit] [--client-threads N]
 //                   [--thread-per-client] [--presign] [--no-etcd-grpc] [--no-paced]
-//                   [--freeze-idle] [--latency-log FILE]
+//                   [--freeze-idle] [--latency-log FILE] [--system-log FILE]
 // --no-paced skips the paced level (A/B runs of the closed levels only).
 // --freeze-idle stops (SIGSTOP) the system not being measured for the length of each level
 // and continues it after, so that its idle work (timers, garbage collection, compactions
@@ -39,6 +39,13 @@
 // --latency-log FILE writes every request completed in a measured window, one line each:
 // system, level, start (Unix time, ms), latency (ms). A tail that sits in a few windows of the
 // run (a stall) reads differently from one spread over it.
+// --system-log FILE writes, every ~20 ms of each measured window, the machine's CPU counters
+// and those of the disk under the benchmark's files, one line each: system, level, Unix time
+// (ms), /proc/stat's cpu fields (user nice system idle iowait irq softirq steal, in ticks) and
+// /proc/diskstats's fields of that disk after its name (reads ... writes completed, merged,
+// sectors, ms ... flushes completed, ms; none if the files sit on no disk, as on tmpfs).
+// Counters are cumulative. A stall in which no write or flush completes (every validator
+// stuck computing) reads differently from one with the disk busy.
 // --fedledger PATH: another build's `fedledger` (its `fedledger-ml` must sit beside it: the
 // nodes run there).
 #include <arpa/inet.h>
@@ -50,6 +57,8 @@
 #include <stdlib.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -391,6 +400,8 @@ struct Measure {
   std::map<std::string, double> server_thread_us;
   // With --latency-log: (start in Unix ms, latency in ms) of every completed request.
   std::vector<std::pair<double, double>> samples;
+  // With --system-log: the window's samples of the machine's counters (SystemSample).
+  std::vector<std::string> system_samples;
 };
 
 // utime + stime of process `pid` (all its threads, exited ones too) in microseconds.
@@ -415,6 +426,36 @@ std::map<std::string, double> CpuMicrosByThread(const std::vector<pid_t>& pids) 
 
 // --latency-log FILE: every request completed in a measured window, one line each.
 FILE* g_latency_log = nullptr;
+// --system-log FILE, and the "MAJOR MINOR " that starts the benchmark disk's /proc/diskstats
+// line.
+FILE* g_system_log = nullptr;
+std::string g_system_disk;
+
+// Unix ms, /proc/stat's cpu fields and the benchmark disk's diskstats fields, tab-separated.
+std::string SystemSample() {
+  char ms[32];
+  std::snprintf(ms, sizeof ms, "%.3f",
+                std::chrono::duration<double, std::milli>(
+                    std::chrono::system_clock::now().time_since_epoch()).count());
+  std::string cpu, disk, line;
+  std::ifstream stat("/proc/stat");
+  std::getline(stat, cpu);  // "cpu  user nice system idle iowait irq softirq steal ..."
+  std::istringstream c(cpu);
+  std::string field;
+  c >> field;  // "cpu"
+  cpu.clear();
+  for (int i = 0; i < 8 && c >> field; ++i) cpu += (i ? " " : "") + field;
+  std::ifstream diskstats("/proc/diskstats");
+  while (std::getline(diskstats, line)) {
+    std::istringstream d(line);
+    std::string major, minor, name;
+    d >> major >> minor >> name;
+    if (major + " " + minor + " " != g_system_disk) continue;
+    for (bool first = true; d >> field; first = false) disk += (first ? "" : " ") + field;
+    break;
+  }
+  return std::string(ms) + "\t" + cpu + "\t" + disk;
+}
 
 // Latencies (ms) of the requests that completed inside the measured window, and the errors
 // there, of one driving thread.
@@ -817,12 +858,18 @@ Measure Drive(Transport& transport, int clients, double rate_per_client, double 
   std::this_thread::sleep_until(w0);
   double server0 = CpuMicros(servers), client0 = CpuMicros(::getpid());
   auto threads0 = CpuMicrosByThread(servers);
+  std::vector<std::string> system_samples;
+  while (g_system_log && Clock::now() + std::chrono::milliseconds(20) < w1) {
+    system_samples.push_back(SystemSample());
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
   std::this_thread::sleep_until(w1);
   double server1 = CpuMicros(servers), client1 = CpuMicros(::getpid());
   auto threads1 = CpuMicrosByThread(servers);
   stop = true;
   for (auto& t : threads) t.join();
   Measure r = Summarize(tallies, seconds, server1 - server0, client1 - client0);
+  r.system_samples = std::move(system_samples);
   // /proc/PID/stat counts a process's exited threads too; a thread that ended inside the
   // window is missing here, so these may sum to a little less than server_cpu_us.
   for (const auto& [name, us] : threads1) {
@@ -850,6 +897,12 @@ void Print(const Measure& r, std::vector<Measure>* table) {
       std::fprintf(g_latency_log, "%s\t%s\t%.3f\t%.3f\n", r.system.c_str(), r.mode.c_str(), start, ms);
     }
     std::fflush(g_latency_log);
+  }
+  if (g_system_log) {
+    for (const std::string& sample : r.system_samples) {
+      std::fprintf(g_system_log, "%s\t%s\t%s\n", r.system.c_str(), r.mode.c_str(), sample.c_str());
+    }
+    std::fflush(g_system_log);
   }
   table->push_back(r);
   std::printf("| %-9s | %-14s | %9.0f | %8.1f | %8.1f | %8llu | %10.0f | %10.0f |\n",
@@ -1234,6 +1287,14 @@ int main(int argc, char** argv) {
         return 2;
       }
     }
+    else if (a == "--system-log") {
+      std::string path = next();
+      g_system_log = std::fopen(path.c_str(), "w");
+      if (!g_system_log) {
+        std::fprintf(stderr, "cannot write --system-log %s: %s\n", path.c_str(), std::strerror(errno));
+        return 2;
+      }
+    }
     else {
       std::fprintf(stderr, "unknown flag %s\n", a.c_str());
       return 2;
@@ -1248,6 +1309,11 @@ int main(int argc, char** argv) {
   char tmpl[] = "/tmp/fedledger-bench.XXXXXX";
   if (!::mkdtemp(tmpl)) return 3;
   std::string root = tmpl;
+  if (g_system_log) {
+    struct stat st {};
+    if (::stat(root.c_str(), &st) != 0) return 3;
+    g_system_disk = std::to_string(major(st.st_dev)) + " " + std::to_string(minor(st.st_dev)) + " ";
+  }
 
   transport.clients.resize(static_cast<size_t>(max_c));
   std::string client_mode =
