@@ -1279,19 +1279,12 @@ int main(int argc, char** argv) {
     else if (a == "--presign") presign = true;
     else if (a == "--no-paced") with_paced = false;
     else if (a == "--freeze-idle") freeze_idle = true;
-    else if (a == "--latency-log") {
+    else if (a == "--latency-log" || a == "--system-log") {
       std::string path = next();
-      g_latency_log = std::fopen(path.c_str(), "w");
-      if (!g_latency_log) {
-        std::fprintf(stderr, "cannot write --latency-log %s: %s\n", path.c_str(), std::strerror(errno));
-        return 2;
-      }
-    }
-    else if (a == "--system-log") {
-      std::string path = next();
-      g_system_log = std::fopen(path.c_str(), "w");
-      if (!g_system_log) {
-        std::fprintf(stderr, "cannot write --system-log %s: %s\n", path.c_str(), std::strerror(errno));
+      FILE*& log = a == "--latency-log" ? g_latency_log : g_system_log;
+      log = std::fopen(path.c_str(), "w");
+      if (!log) {
+        std::fprintf(stderr, "cannot write %s %s: %s\n", a.c_str(), path.c_str(), std::strerror(errno));
         return 2;
       }
     }
