@@ -12,10 +12,9 @@
 //
 // A key's home slot is the top bits of its fingerprint, so doubling the array moves each
 // slot by its fingerprint alone, in one pass that reads no record, into an array the
-// inserts before have zeroed. Every validator grows
-// its table at the same height; when the growth read every record (a cache miss each), the
-// 2^18th dataset stalled all four benchmark validators for ~300 ms at once
-// (bench/RESULTS.md, twenty-second session).
+// inserts before have zeroed. Every validator grows its table at the same height; when the
+// growth read every record (a cache miss each), the 2^18th dataset stalled all four
+// benchmark validators for 260-320 ms at once (bench/RESULTS.md, twenty-second session).
 //
 // Records are never removed, only added or replaced. Copies are deep and independent (slots
 // hold indices, not pointers). Pointers to records stay valid until the table is destroyed
