@@ -1052,6 +1052,9 @@ struct WireCounters {
   double sig_submit = 0, sig_peer = 0, sig_admission = 0, sig_block = 0;
   // node1's consensus thread: CPU seconds, and seconds it was ready but waited for a core.
   double cons_cpu = 0, cons_wait = 0;
+  // node1's submit-to-commit latency of the entries submitted to it (its histogram's sum and
+  // count): from its HTTP thread's hand-over to its commit, without the answer's way back.
+  double latency_sum = 0, latency_count = 0;
   bool has_wait = false;  // a node older than the wait series does not export it
 };
 
@@ -1087,6 +1090,8 @@ WireCounters ScrapeWire(const std::string& url) {
       w.cons_wait = v;
       w.has_wait = true;
     }
+    else if (name == "fedledger_commit_latency_seconds_sum") w.latency_sum = v;
+    else if (name == "fedledger_commit_latency_seconds_count") w.latency_count = v;
     else if (name == "fedledger_entry_signature_checks_total{path=\"submit\"}") w.sig_submit = v;
     else if (name == "fedledger_entry_signature_checks_total{path=\"peer_batch\"}") w.sig_peer = v;
     else if (name == "fedledger_entry_signature_checks_total{path=\"admission\"}") w.sig_admission = v;
@@ -1099,8 +1104,9 @@ WireCounters ScrapeWire(const std::string& url) {
   return w;
 }
 
-// "(node1 per block: ...)" over the level that ran between `a` and `b`.
-void PrintWire(const WireCounters& a, const WireCounters& b) {
+// "(node1 per block: ...)" over the level that ran between `a` and `b` (warm-up included);
+// `client_mean_ms`: the load generator's mean latency over the measured window.
+void PrintWire(const WireCounters& a, const WireCounters& b, double client_mean_ms) {
   double blocks = b.blocks - a.blocks;
   if (blocks <= 0) return;
   double self_frames = (b.self_frames - a.self_frames) / blocks;
@@ -1123,6 +1129,12 @@ void PrintWire(const WireCounters& a, const WireCounters& b) {
   if (b.has_wait) {
     std::printf("(node1's consensus thread per height, ms: running %.1f, waiting for a core %.1f)\n",
                 ms(b.cons_cpu - a.cons_cpu, heights), ms(b.cons_wait - a.cons_wait, heights));
+  }
+  // The client's latency less the node's: the request's and the answer's way through the
+  // HTTP threads, the sockets and the load generator, on a machine both share.
+  if (double n = b.latency_count - a.latency_count; n > 0) {
+    std::printf("(node1's submit-to-commit latency, mean ms: %.1f; the client's, all nodes: %.1f)\n",
+                1000 * (b.latency_sum - a.latency_sum) / n, client_mean_ms);
   }
   // Where node1 verified the entries it committed: a check in "block" held up a height.
   double entries = b.entries - a.entries;
@@ -1457,7 +1469,7 @@ int main(int argc, char** argv) {
       r.system = "fedledger";
       r.mode = mode;
       Print(r, &table);
-      PrintWire(w0, ScrapeWire(f.urls[0]));
+      PrintWire(w0, ScrapeWire(f.urls[0]), r.mean);
       PrintThreads(r);
     }
     for (size_t m = 0; m < etcd_names.size(); ++m) {
