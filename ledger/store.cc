@@ -151,7 +151,7 @@ Result<BlockRecord> DecodeBlockRecord(ByteView b) {
 }
 
 // LevelDB's default environment, except that its background (compaction) thread is named
-// "fl-leveldb". Unnamed, it inherits the name of the thread that first wrote, which is
+// "fl-leveldb" and scheduled as batch work (ledger/thread_name.h). Unnamed, it inherits the name of the thread that first wrote, which is
 // "fl-consensus" in a validator: top -H, perf and the consensus benchmark's CPU by thread
 // then charge compactions to the consensus thread.
 class NamedCompactionEnv : public leveldb::EnvWrapper {
@@ -171,6 +171,7 @@ class NamedCompactionEnv : public leveldb::EnvWrapper {
     thread_local bool named = false;
     if (!named) {
       NameThisThread("fl-leveldb");
+      ScheduleThisThreadAsBatch();
       named = true;
     }
     work->function(work->arg);
@@ -362,6 +363,7 @@ void Store::StartIndexWriter() {
   if (!options_.index_in_background || read_only_ || index_writer_.joinable()) return;
   index_writer_ = std::thread([this] { IndexWriterLoop(); });
   NameThread(index_writer_, "fl-index");
+  ScheduleAsBatch(index_writer_);
 }
 
 void Store::StopIndexWriter() {

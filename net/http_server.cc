@@ -552,6 +552,7 @@ Status HttpServer::Start() {
       impl->run_cv.notify_all();
     });
     NameThread(impl_->threads.back(), "fl-http");
+    ScheduleAsBatch(impl_->threads.back());
   }
   impl_->shared->Log(LogLevel::kInfo, "event=listening address=" + o.address +
                                           " port=" + std::to_string(impl_->port.load()));

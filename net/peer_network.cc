@@ -841,6 +841,7 @@ Status PeerNetwork::Start() {
       n.run_cv.notify_all();
     });
     NameThread(n.threads.back(), "fl-peer");
+    ScheduleAsBatch(n.threads.back());
   }
   n.Log(LogLevel::kInfo, "event=listening address=" + n.opts.listen.host +
                              " port=" + std::to_string(n.port.load()) +

@@ -3,6 +3,7 @@
 // and changes nothing stored; a waited-for submit returns a proof that checks offline; a peer
 // validator gets only its own votes and proposals through in frames without a signature.
 #include <stdlib.h>
+#include <sched.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
@@ -427,6 +428,28 @@ TEST_CASE("node: its threads carry names an operator sees in top -H and ps -L", 
   CHECK(names.count("fl-consensus") == 1);
   CHECK(names.count("fl-peer") >= 1);
   CHECK(names.count("fl-http") >= 1);
+}
+
+TEST_CASE("node: io threads and the store's writers are batch work - only consensus preempts",
+          "[api]") {
+  SoloNode s;
+  std::map<std::string, std::set<int>> policies;  // thread name -> scheduling policies seen
+  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+    std::ifstream comm(task.path() / "comm");
+    std::string name;
+    std::getline(comm, name);
+    int policy = sched_getscheduler(std::stoi(task.path().filename().string()));
+    REQUIRE(policy >= 0);
+    policies[name].insert(policy);
+  }
+  for (const char* name : {"fl-peer", "fl-http"}) {
+    INFO(name);
+    CHECK(policies[name] == std::set<int>{SCHED_BATCH});
+  }
+  // The store's index writer, where it runs (a validator's store writes its index in the
+  // background), is batch work too.
+  if (policies.count("fl-index")) CHECK(policies["fl-index"] == std::set<int>{SCHED_BATCH});
+  CHECK(policies["fl-consensus"] == std::set<int>{SCHED_OTHER});
 }
 
 TEST_CASE("node API: malformed and invalid submissions get a 4xx with a reason - nothing is stored",
