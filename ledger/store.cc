@@ -151,9 +151,9 @@ Result<BlockRecord> DecodeBlockRecord(ByteView b) {
 }
 
 // LevelDB's default environment, except that its background (compaction) thread is named
-// "fl-leveldb" and scheduled as batch work (ledger/thread_name.h). Unnamed, it inherits the name of the thread that first wrote, which is
-// "fl-consensus" in a validator: top -H, perf and the consensus benchmark's CPU by thread
-// then charge compactions to the consensus thread.
+// "fl-leveldb" and runs as batch work (ledger/thread_name.h). Unnamed, it inherits the name
+// of the thread that first wrote, which is "fl-consensus" in a validator: top -H, perf and the
+// consensus benchmark's CPU by thread then charge compactions to the consensus thread.
 class NamedCompactionEnv : public leveldb::EnvWrapper {
  public:
   NamedCompactionEnv() : EnvWrapper(leveldb::Env::Default()) {}

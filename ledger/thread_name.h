@@ -8,7 +8,8 @@
 // share of the CPU (same weight as SCHED_OTHER) but does not preempt the running thread when
 // it wakes up, so on a busy machine a request or a frame arriving does not push the consensus
 // thread off its core in the middle of a height. At 4,400 entries/s on the 2-core benchmark
-// machine that lowered p50 in 8 of 8 runs (bench/RESULTS.md, twenty-third session).
+// machine that lowered p50 in 12 of 12 alternating pairs (bench/RESULTS.md, twenty-third
+// session).
 #pragma once
 
 #include <pthread.h>

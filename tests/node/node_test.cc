@@ -430,7 +430,8 @@ TEST_CASE("node: its threads carry names an operator sees in top -H and ps -L", 
   CHECK(names.count("fl-http") >= 1);
 }
 
-TEST_CASE("node: io threads and the store's writers are batch work - only consensus preempts",
+TEST_CASE("node: io threads and the store's writers run as batch work but the consensus "
+          "thread does not",
           "[api]") {
   SoloNode s;
   std::map<std::string, std::set<int>> policies;  // thread name -> scheduling policies seen
@@ -439,7 +440,7 @@ TEST_CASE("node: io threads and the store's writers are batch work - only consen
     std::string name;
     std::getline(comm, name);
     int policy = sched_getscheduler(std::stoi(task.path().filename().string()));
-    REQUIRE(policy >= 0);
+    if (policy < 0) continue;  // the thread ended while we looked
     policies[name].insert(policy);
   }
   for (const char* name : {"fl-peer", "fl-http"}) {
