@@ -3,6 +3,7 @@
 #include "ledger/secp256k1_group.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <secp256k1.h>
 #include <secp256k1_ecdh.h>
 #include <secp256k1_extrakeys.h>
@@ -12,6 +13,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -47,6 +49,46 @@ const secp256k1_context* Ctx() {
   }();
   return ctx;
 }
+
+// BIP-340's auxiliary randomness, without a system call per signature: SHA-256 of a per-thread
+// 32-byte seed from getrandom and a counter. aux only masks the nonce derivation against side
+// channels (the nonce is a hash of the secret key, aux and the message, so even a repeated
+// aux is safe), and a getrandom per signature cost a kernel entry (~1 us, plus the TLB
+// refills of a kernel with page-table isolation) on every vote, frame and entry signed.
+// A forked child reseeds on first use, so it never repeats its parent's stream.
+std::atomic<uint64_t> fork_generation{0};
+
+class AuxStream {
+ public:
+  ~AuxStream() { Wipe(seed_, sizeof seed_); }
+
+  void Next(uint8_t out[32]) {
+    static const bool registered = [] {
+      return pthread_atfork(nullptr, nullptr,
+                            [] { fork_generation.fetch_add(1, std::memory_order_relaxed); }) == 0;
+    }();
+    (void)registered;
+    uint64_t generation = fork_generation.load(std::memory_order_relaxed);
+    if (!seeded_ || generation != generation_) {
+      RandomBytes(seed_, sizeof seed_);
+      counter_ = 0;
+      generation_ = generation;
+      seeded_ = true;
+    }
+    uint8_t block[sizeof seed_ + 8];
+    std::memcpy(block, seed_, sizeof seed_);
+    for (int i = 0; i < 8; ++i) block[sizeof seed_ + i] = static_cast<uint8_t>(counter_ >> (8 * i));
+    ++counter_;
+    CryptoPP::SHA256().CalculateDigest(out, block, sizeof block);
+    Wipe(block, sizeof block);
+  }
+
+ private:
+  uint8_t seed_[32] = {};
+  uint64_t counter_ = 0;
+  uint64_t generation_ = 0;
+  bool seeded_ = false;
+};
 
 }  // namespace
 
@@ -171,8 +213,9 @@ SecretKey::~SecretKey() {
 std::string SecretKey::Hex() const { return ToHex(ByteView(sk_.data(), sk_.size())); }
 
 Signature SecretKey::Sign(const Hash32& digest) const {
+  thread_local AuxStream aux_stream;
   uint8_t aux[32];
-  RandomBytes(aux, sizeof aux);
+  aux_stream.Next(aux);
   Signature sig;
   auto* kp = reinterpret_cast<const secp256k1_keypair*>(keypair_.data());
   if (!secp256k1_schnorrsig_sign32(Ctx(), sig.data(), digest.data(), kp, aux)) std::abort();

@@ -3,6 +3,7 @@
 #include "ledger/crypto.h"
 
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
@@ -12,6 +13,8 @@
 #include <fstream>
 #include <iostream>
 #include <random>
+#include <set>
+#include <thread>
 
 namespace fedledger {
 namespace {
@@ -235,6 +238,51 @@ TEST_CASE("crypto: BIP-340 signing vectors through SecretKey", "[crypto][bip340]
       CHECK(d == Sig(v.signature));
     }
   }
+}
+
+// Sign()'s aux randomness comes from a per-thread stream; no two threads, and no forked
+// child, may replay another's: a repeat would give the same signature for the same message.
+TEST_CASE("crypto: aux randomness differs across threads and forks", "[crypto]") {
+  const SecretKey key = SecretKey::FromSeed("aux-stream");
+  const Hash32 msg = Sha256(ByteView(reinterpret_cast<const uint8_t*>("m"), 1));
+  std::set<Signature> sigs;
+  for (int i = 0; i < 16; ++i) sigs.insert(key.Sign(msg));
+  std::vector<Signature> from_threads(8);
+  std::vector<std::thread> threads;
+  for (auto& s : from_threads) threads.emplace_back([&] { s = key.Sign(msg); });
+  for (auto& t : threads) t.join();
+  for (const Signature& s : from_threads) sigs.insert(s);
+  CHECK(sigs.size() == 24);
+
+  // The parent's stream is seeded (above); the child's next signature must differ from the
+  // parent's next one, which a copied stream would repeat.
+  int fds[2];
+  REQUIRE(::pipe(fds) == 0);
+  pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    Signature s = key.Sign(msg);
+    bool ok = ::write(fds[1], s.data(), s.size()) == static_cast<ssize_t>(s.size());
+    ::_exit(ok ? 0 : 1);
+  }
+  ::close(fds[1]);
+  Signature from_child;
+  size_t got = 0;
+  while (got < from_child.size()) {
+    ssize_t n = ::read(fds[0], from_child.data() + got, from_child.size() - got);
+    if (n <= 0) break;
+    got += static_cast<size_t>(n);
+  }
+  ::close(fds[0]);
+  int status = 0;
+  REQUIRE(::waitpid(child, &status, 0) == child);
+  REQUIRE(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+  REQUIRE(got == from_child.size());
+  const Signature from_parent = key.Sign(msg);
+  CHECK(VerifySignature(key.pubkey(), msg, from_child));
+  CHECK(from_child != from_parent);
+  CHECK(sigs.count(from_child) == 0);
 }
 
 TEST_CASE("crypto: secret keys are checked scalars", "[crypto]") {
