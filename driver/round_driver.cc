@@ -9,6 +9,7 @@
 #include "driver/data_gate.h"
 #include "driver/row_set.h"
 #include "driver/settings.h"
+#include "ledger/thread_name.h"
 #include "orchestrator/secagg.h"
 #include "trainer/artifact.h"
 #include "trainer/federated.h"
@@ -195,6 +196,7 @@ bool RoundDriver::OnCommitted(const Block& block) {
 }
 
 void RoundDriver::Run() {
+  ScheduleThisThreadAsBatch();
   while (!stop_) {
     {
       std::lock_guard<std::mutex> lock(mu_);

@@ -108,6 +108,9 @@ class RoundDriver {
   // is permanent, e.g. a data file whose hash no longer matches its registration).
   bool Step();
   // Calls Step() until Stop(), sleeping `poll` when there was nothing to do, or until Wake().
+  // The calling thread (and the LibTorch workers it starts, which inherit its policy) runs
+  // as batch work (ledger/thread_name.h): a partner's training shares the machine with its
+  // validator and must not preempt the consensus thread in the middle of a height.
   void Run();
   void Stop();
   // Thread-safe: something the driver may be waiting for happened (a block committed, an

@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 
+#include <sched.h>
 #include <leveldb/db.h>
 #include <leveldb/env.h>
 
@@ -607,7 +608,7 @@ TEST_CASE("export: round trip verifies - any change to a line is caught") {
   }
 }
 
-TEST_CASE("store: LevelDB's compaction thread is named fl-leveldb, not after the thread that wrote") {
+TEST_CASE("store: LevelDB's compaction thread is named fl-leveldb - not after the thread that wrote - and runs as batch work") {
   namespace fs = std::filesystem;
   char tmpl[] = "/tmp/fedledger-store-XXXXXX";
   fs::path dir = mkdtemp(tmpl);
@@ -620,13 +621,18 @@ TEST_CASE("store: LevelDB's compaction thread is named fl-leveldb, not after the
   }
   fs::remove_all(dir);
   std::vector<std::string> names;
+  std::vector<int> compaction_policies;
   for (const auto& t : fs::directory_iterator("/proc/self/task")) {
     std::ifstream comm(t.path() / "comm");
     std::string name;
     std::getline(comm, name);
     names.push_back(name);
+    if (name == "fl-leveldb") {
+      compaction_policies.push_back(sched_getscheduler(std::stoi(t.path().filename().string())));
+    }
   }
   CHECK(std::count(names.begin(), names.end(), "fl-leveldb") == 1);
+  CHECK(compaction_policies == std::vector<int>{SCHED_BATCH});
 }
 
 TEST_CASE("store: with the index written in the background, readers see each block as its Commit returns") {

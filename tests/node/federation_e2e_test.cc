@@ -6,12 +6,15 @@
 // the `sha256sum` of a file the nodes hold. One partner is paused (SIGSTOP) for round 1 of a
 // second task, so that round restarts without it and the ledger records the drop.
 // Small model (1024 bits, 16 hidden units) so the test takes seconds of training.
+#include <sched.h>
 #include <signal.h>
 
 #include <algorithm>
 #include <catch2/catch.hpp>
+#include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 
 #include "ledger/crypto.h"
 #include "net/http_client.h"
@@ -35,6 +38,21 @@ std::string Run(const std::string& args) {
   INFO("$ fedledger " << args << "\n" << out);
   REQUIRE(rc == 0);
   return out;
+}
+
+// Thread name -> the scheduling policies its threads run with, in process `pid`.
+std::map<std::string, std::set<int>> ThreadPolicies(pid_t pid) {
+  std::map<std::string, std::set<int>> policies;
+  std::error_code ec;
+  for (const auto& task :
+       std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task", ec)) {
+    std::ifstream comm(task.path() / "comm");
+    std::string name;
+    if (!std::getline(comm, name)) continue;  // the thread ended while we looked
+    int policy = sched_getscheduler(std::stoi(task.path().filename().string()));
+    if (policy >= 0) policies[name].insert(policy);
+  }
+  return policies;
 }
 
 std::string Sha256sum(const std::string& path) {
@@ -124,6 +142,14 @@ TEST_CASE("federation e2e: 4 node processes run a task, and ledger, audit and sh
   CHECK(refused->status == 403);
   CHECK(refused->body.find("not named by any committed") != std::string::npos);
   REQUIRE(fed.WaitStatus("e2e", "completed", 240s));
+  // A partner's training (the round driver's thread and the LibTorch workers it starts) is
+  // batch work beside its validator's consensus thread.
+  for (int p = 0; p < 3; ++p) {
+    auto policies = ThreadPolicies(fed.c.Pid(p));
+    INFO("node " << p);
+    CHECK(policies["fl-rounds"] == std::set<int>{SCHED_BATCH});
+    CHECK(policies["fl-consensus"] == std::set<int>{SCHED_OTHER});
+  }
   // Each partner writes its report once it has checked the final trunk.
   for (int p = 0; p < 3; ++p) {
     std::string rep = fed.c.node_dir(p) + "/tasks/e2e/report.json";
