@@ -6,7 +6,10 @@
 #include <leveldb/filter_policy.h>
 #include <leveldb/write_batch.h>
 
+#include <time.h>
+
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -183,12 +186,78 @@ leveldb::Env* DefaultEnv() {
   return env;
 }
 
+uint64_t ThreadCpuNs() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000u + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+}  // namespace
+
+// One database's environment: the store's base environment, with each piece of background
+// work LevelDB schedules timed on the thread that runs it. The totals live apart from the
+// wrapper, shared with the work in flight: a database's destructor returns once its last
+// piece of work has signalled, which may be before that work's accounting here has run.
+class Store::CountingEnv : public leveldb::EnvWrapper {
+ public:
+  explicit CountingEnv(leveldb::Env* base) : EnvWrapper(base) {}
+
+  void Schedule(void (*function)(void*), void* arg) override {
+    target()->Schedule(&Run, new Work{function, arg, totals_});
+  }
+
+  BackgroundWork Totals() const {
+    BackgroundWork w;
+    w.runs = totals_->runs.load(std::memory_order_relaxed);
+    w.cpu_ns = totals_->cpu_ns.load(std::memory_order_relaxed);
+    w.wall_ns = totals_->wall_ns.load(std::memory_order_relaxed);
+    return w;
+  }
+
+ private:
+  struct Counts {
+    std::atomic<uint64_t> runs{0}, cpu_ns{0}, wall_ns{0};
+  };
+  struct Work {
+    void (*function)(void*);
+    void* arg;
+    std::shared_ptr<Counts> totals;
+  };
+  static void Run(void* w) {
+    std::unique_ptr<Work> work(static_cast<Work*>(w));
+    const auto wall = std::chrono::steady_clock::now();
+    const uint64_t cpu = ThreadCpuNs();
+    work->function(work->arg);
+    // CPU read inside the wall interval, so that CPU <= wall holds for each piece.
+    const uint64_t cpu_ns = ThreadCpuNs() - cpu;
+    const auto wall_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                             std::chrono::steady_clock::now() - wall).count();
+    work->totals->cpu_ns.fetch_add(cpu_ns, std::memory_order_relaxed);
+    work->totals->wall_ns.fetch_add(static_cast<uint64_t>(wall_ns), std::memory_order_relaxed);
+    work->totals->runs.fetch_add(1, std::memory_order_relaxed);
+  }
+
+  std::shared_ptr<Counts> totals_ = std::make_shared<Counts>();
+};
+
+void Store::MakeEnvs() {
+  leveldb::Env* base = options_.env ? options_.env : DefaultEnv();
+  log_env_ = std::make_unique<CountingEnv>(base);
+  index_env_ = std::make_unique<CountingEnv>(base);
+}
+
+Store::BackgroundTimes Store::background_times() const {
+  return BackgroundTimes{log_env_->Totals(), index_env_->Totals()};
+}
+
+namespace {
+
 // The log database's options. Both databases share `cache` and `filter` (owned by the
 // Store).
-leveldb::Options MakeOptions(const StoreOptions& o, leveldb::Cache* cache,
+leveldb::Options MakeOptions(const StoreOptions& o, leveldb::Env* env, leveldb::Cache* cache,
                              const leveldb::FilterPolicy* filter) {
   leveldb::Options opts;
-  opts.env = o.env ? o.env : DefaultEnv();
+  opts.env = env;
   // A damaged write-ahead log or table is an error, not something to skip: without this,
   // LevelDB drops the log records after a bad checksum on open (committed blocks) and
   // deletes the log.
@@ -201,9 +270,9 @@ leveldb::Options MakeOptions(const StoreOptions& o, leveldb::Cache* cache,
 }
 
 // The index database's: its own memtable size (StoreOptions::index_memtable_bytes).
-leveldb::Options MakeIndexOptions(const StoreOptions& o, leveldb::Cache* cache,
+leveldb::Options MakeIndexOptions(const StoreOptions& o, leveldb::Env* env, leveldb::Cache* cache,
                                   const leveldb::FilterPolicy* filter) {
-  leveldb::Options opts = MakeOptions(o, cache, filter);
+  leveldb::Options opts = MakeOptions(o, env, cache, filter);
   opts.write_buffer_size = o.index_memtable_bytes;
   return opts;
 }
@@ -318,7 +387,9 @@ Result<std::unique_ptr<Store>> Store::Create(const std::string& path, const Bloc
   store->options_ = options;
   store->block_cache_ = leveldb::NewLRUCache(options.block_cache_bytes);
   store->filter_policy_ = leveldb::NewBloomFilterPolicy(10);
-  leveldb::Options opts = MakeIndexOptions(options, store->block_cache_, store->filter_policy_);
+  store->MakeEnvs();
+  leveldb::Options opts = MakeIndexOptions(options, store->index_env_.get(), store->block_cache_,
+                                           store->filter_policy_);
   opts.create_if_missing = true;
   opts.error_if_exists = true;
   leveldb::DB* db = nullptr;
@@ -440,7 +511,9 @@ Result<std::unique_ptr<Store>> Store::OpenAt(const std::string& path, const std:
   store->view_ = std::move(view);
   store->block_cache_ = leveldb::NewLRUCache(options.block_cache_bytes);
   store->filter_policy_ = leveldb::NewBloomFilterPolicy(10);
-  leveldb::Options opts = MakeIndexOptions(options, store->block_cache_, store->filter_policy_);
+  store->MakeEnvs();
+  leveldb::Options opts = MakeIndexOptions(options, store->index_env_.get(), store->block_cache_,
+                                           store->filter_policy_);
   opts.create_if_missing = false;
   leveldb::DB* db = nullptr;
   leveldb::Status s = leveldb::DB::Open(opts, db_path, &db);
@@ -467,7 +540,7 @@ Result<std::unique_ptr<Store>> Store::OpenAt(const std::string& path, const std:
 }
 
 Status Store::OpenLog(const std::string& dir, bool create) {
-  leveldb::Options opts = MakeOptions(options_, block_cache_, filter_policy_);
+  leveldb::Options opts = MakeOptions(options_, log_env_.get(), block_cache_, filter_policy_);
   opts.create_if_missing = create;
   opts.error_if_exists = create;
   const std::string path = dir + "/" + kLogDbDir;

@@ -190,6 +190,19 @@ class Store : public MerkleNodeSource {
   };
   CommitTimes commit_times() const;
 
+  // Each database's background work since the store opened: LevelDB's memtable flushes and
+  // compactions, the pieces of work finished, their thread CPU time and their wall time
+  // (which adds the waits for a core and for the disk). The index database's compactions
+  // rewrite keys that every block scatters; on a busy machine they are what stalls heights
+  // (bench/RESULTS.md, twenty-fifth session). Any thread.
+  struct BackgroundWork {
+    uint64_t runs = 0, cpu_ns = 0, wall_ns = 0;
+  };
+  struct BackgroundTimes {
+    BackgroundWork log, index;
+  };
+  BackgroundTimes background_times() const;
+
   Result<BlockRecord> GetBlockRecord(uint64_t height) const;
   Result<Block> GetBlock(uint64_t height) const;
   Result<Entry> GetEntry(uint64_t index) const;
@@ -250,7 +263,13 @@ class Store : public MerkleNodeSource {
   // writer's error if a write failed.
   Status WaitIndex(uint64_t height) const;
 
+  // The LevelDB environment of each database: StoreOptions::env (or the default) with its
+  // background work counted (background_times). Outlive the databases.
+  class CountingEnv;
+  void MakeEnvs();
+
   StoreOptions options_;
+  std::unique_ptr<CountingEnv> log_env_, index_env_;
   std::unique_ptr<PrivateCopy> view_;  // OpenReadOnly's copy; removed after db_ closes
   bool read_only_ = false;
   leveldb::Cache* block_cache_ = nullptr;              // owned; outlives db_

@@ -386,6 +386,32 @@ Result<std::unique_ptr<Node>> Node::Open(const NodeConfig& config, net::LogFn lo
   }
   m.AddCounterFunction("fedledger_store_commits_total", "Blocks the store committed.",
                        [raw] { return static_cast<double>(raw->store_->commit_times().commits); });
+  // LevelDB's flushes and compactions, by database: "index" compactions rewrite keys every
+  // block scatters, and on a busy machine a heavy one shows as a stall of every height.
+  const std::pair<const char*, Store::BackgroundWork Store::BackgroundTimes::*> dbs[] = {
+      {"log", &Store::BackgroundTimes::log}, {"index", &Store::BackgroundTimes::index}};
+  for (const auto& [db, which] : dbs) {
+    m.AddCounterFunction(
+        "fedledger_store_background_runs_total",
+        "LevelDB background work finished (memtable flushes and compactions), by database.",
+        [raw, which] { return static_cast<double>((raw->store_->background_times().*which).runs); },
+        {{"db", db}});
+    const char* help =
+        "Time in LevelDB background work, by database: the thread's CPU time (clock=cpu) and "
+        "wall time (clock=wall: the CPU time plus waits for a core and for the disk).";
+    m.AddCounterFunction(
+        "fedledger_store_background_seconds_total", help,
+        [raw, which] {
+          return static_cast<double>((raw->store_->background_times().*which).cpu_ns) / 1e9;
+        },
+        {{"db", db}, {"clock", "cpu"}});
+    m.AddCounterFunction(
+        "fedledger_store_background_seconds_total", help,
+        [raw, which] {
+          return static_cast<double>((raw->store_->background_times().*which).wall_ns) / 1e9;
+        },
+        {{"db", db}, {"clock", "wall"}});
+  }
   m.AddGaugeFunction("fedledger_event_queue", "Tasks waiting for the consensus thread.",
                      [raw] { return static_cast<double>(raw->loop_.QueueLength()); });
 

@@ -1056,6 +1056,10 @@ struct WireCounters {
   // count): from its HTTP thread's hand-over to its commit, without the answer's way back.
   double latency_sum = 0, latency_count = 0;
   bool has_wait = false;  // a node older than the wait series does not export it
+  // node1's LevelDB background work (memtable flushes and compactions) by database [log,
+  // index]: pieces finished, CPU and wall seconds (fedledger_store_background_...).
+  double bg_runs[2] = {0, 0}, bg_cpu[2] = {0, 0}, bg_wall[2] = {0, 0};
+  bool has_background = false;
 };
 
 WireCounters ScrapeWire(const std::string& url) {
@@ -1096,6 +1100,17 @@ WireCounters ScrapeWire(const std::string& url) {
     else if (name == "fedledger_entry_signature_checks_total{path=\"peer_batch\"}") w.sig_peer = v;
     else if (name == "fedledger_entry_signature_checks_total{path=\"admission\"}") w.sig_admission = v;
     else if (name == "fedledger_entry_signature_checks_total{path=\"block\"}") w.sig_block = v;
+    else if (name.starts_with("fedledger_store_background_")) {
+      const int db = name.find("db=\"index\"") != std::string::npos ? 1 : 0;
+      if (name.starts_with("fedledger_store_background_runs_total")) {
+        w.bg_runs[db] = v;
+        w.has_background = true;
+      } else if (name.find("clock=\"cpu\"") != std::string::npos) {
+        w.bg_cpu[db] = v;
+      } else if (name.find("clock=\"wall\"") != std::string::npos) {
+        w.bg_wall[db] = v;
+      }
+    }
     else if (name.starts_with("fedledger_commit_heights_waited_total{heights=\"")) {
       char k = name[std::strlen("fedledger_commit_heights_waited_total{heights=\"")];
       if (k >= '0' && k <= '3') w.waited[k - '0'] = v;
@@ -1144,6 +1159,15 @@ void PrintWire(const WireCounters& a, const WireCounters& b, double client_mean_
                 "peer batches %.0f, admission %.0f, in blocks %.1f)\n",
                 pct(b.sig_submit, a.sig_submit), pct(b.sig_peer, a.sig_peer),
                 pct(b.sig_admission, a.sig_admission), pct(b.sig_block, a.sig_block));
+  }
+  // node1's LevelDB flushes and compactions in the level: an index compaction's wall time is
+  // about how long every validator's heights slowed (they all compact at the same moment).
+  if (b.has_background) {
+    std::printf("(node1's LevelDB background work, runs / ms CPU / ms wall: log %.0f / %.0f / %.0f, "
+                "index %.0f / %.0f / %.0f)\n",
+                b.bg_runs[0] - a.bg_runs[0], 1000 * (b.bg_cpu[0] - a.bg_cpu[0]),
+                1000 * (b.bg_wall[0] - a.bg_wall[0]), b.bg_runs[1] - a.bg_runs[1],
+                1000 * (b.bg_cpu[1] - a.bg_cpu[1]), 1000 * (b.bg_wall[1] - a.bg_wall[1]));
   }
   // How many heights an entry waited, counted from the one being decided when it arrived: 1
   // is the next block, 2 means it missed that one.

@@ -236,6 +236,13 @@ TEST_CASE("node API: a waited-for submit is committed and its proof checks offli
   CHECK_THAT(metrics->body, Catch::Contains("fedledger_height_phase_seconds_total{phase=\"to_commit\"}"));
   CHECK_THAT(metrics->body, Catch::Contains("fedledger_store_commits_total 1"));
   CHECK_THAT(metrics->body, Catch::Contains("fedledger_store_commit_seconds_total{part=\"index_write\"}"));
+  for (const char* db : {"log", "index"}) {
+    CHECK_THAT(metrics->body, Catch::Contains(std::string("fedledger_store_background_runs_total{db=\"") + db + "\"}"));
+    for (const char* clock : {"cpu", "wall"}) {
+      CHECK_THAT(metrics->body, Catch::Contains(std::string("fedledger_store_background_seconds_total{db=\"") +
+                                                db + "\",clock=\"" + clock + "\"}"));
+    }
+  }
   // The transport's peer metrics are there, and every family and series exactly once.
   CHECK_THAT(metrics->body, Catch::Contains("fedledger_peer_bytes_sent_total 0"));
   // CPU time, of the process and by thread family.
