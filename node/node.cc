@@ -396,21 +396,18 @@ Result<std::unique_ptr<Node>> Node::Open(const NodeConfig& config, net::LogFn lo
         "LevelDB background work finished (memtable flushes and compactions), by database.",
         [raw, which] { return static_cast<double>((raw->store_->background_times().*which).runs); },
         {{"db", db}});
-    const char* help =
-        "Time in LevelDB background work, by database: the thread's CPU time (clock=cpu) and "
-        "wall time (clock=wall: the CPU time plus waits for a core and for the disk).";
-    m.AddCounterFunction(
-        "fedledger_store_background_seconds_total", help,
-        [raw, which] {
-          return static_cast<double>((raw->store_->background_times().*which).cpu_ns) / 1e9;
-        },
-        {{"db", db}, {"clock", "cpu"}});
-    m.AddCounterFunction(
-        "fedledger_store_background_seconds_total", help,
-        [raw, which] {
-          return static_cast<double>((raw->store_->background_times().*which).wall_ns) / 1e9;
-        },
-        {{"db", db}, {"clock", "wall"}});
+    const std::pair<const char*, uint64_t Store::BackgroundWork::*> clocks[] = {
+        {"cpu", &Store::BackgroundWork::cpu_ns}, {"wall", &Store::BackgroundWork::wall_ns}};
+    for (const auto& [clock, field] : clocks) {
+      m.AddCounterFunction(
+          "fedledger_store_background_seconds_total",
+          "Time in LevelDB background work, by database: the thread's CPU time (clock=cpu) and "
+          "wall time (clock=wall: the CPU time plus waits for a core and for the disk).",
+          [raw, which, field] {
+            return static_cast<double>((raw->store_->background_times().*which).*field) / 1e9;
+          },
+          {{"db", db}, {"clock", clock}});
+    }
   }
   m.AddGaugeFunction("fedledger_event_queue", "Tasks waiting for the consensus thread.",
                      [raw] { return static_cast<double>(raw->loop_.QueueLength()); });
