@@ -18,6 +18,7 @@
 #include "ledger/audit.h"
 #include "ledger/export.h"
 #include "test_util.h"
+#include "tests/thread_policies.h"
 
 using namespace fedledger;
 using fedledger::testing::MemEnv;
@@ -623,18 +624,14 @@ TEST_CASE("store: LevelDB's compaction thread is named fl-leveldb - not after th
   }
   fs::remove_all(dir);
   std::vector<std::string> names;
-  std::vector<int> compaction_policies;
   for (const auto& t : fs::directory_iterator("/proc/self/task")) {
     std::ifstream comm(t.path() / "comm");
     std::string name;
     std::getline(comm, name);
     names.push_back(name);
-    if (name == "fl-leveldb") {
-      compaction_policies.push_back(sched_getscheduler(std::stoi(t.path().filename().string())));
-    }
   }
   CHECK(std::count(names.begin(), names.end(), "fl-leveldb") == 1);
-  CHECK(compaction_policies == std::vector<int>{SCHED_BATCH});
+  CHECK(fedledger::testing::ThreadPolicies()["fl-leveldb"] == std::set<int>{SCHED_BATCH});
 }
 
 // The store's background counts once LevelDB's work has finished: a database signals the end

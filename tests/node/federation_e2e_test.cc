@@ -11,7 +11,6 @@
 
 #include <algorithm>
 #include <catch2/catch.hpp>
-#include <filesystem>
 #include <fstream>
 #include <map>
 #include <set>
@@ -19,6 +18,7 @@
 #include "ledger/crypto.h"
 #include "net/http_client.h"
 #include "tests/node/cluster.h"
+#include "tests/thread_policies.h"
 
 // The rounds need the round driver, which is built with the trainer; a ledger-only build
 // (-DFEDLEDGER_WITH_TRAINER=OFF) has no federation to test.
@@ -38,21 +38,6 @@ std::string Run(const std::string& args) {
   INFO("$ fedledger " << args << "\n" << out);
   REQUIRE(rc == 0);
   return out;
-}
-
-// Thread name -> the scheduling policies its threads run with, in process `pid`.
-std::map<std::string, std::set<int>> ThreadPolicies(pid_t pid) {
-  std::map<std::string, std::set<int>> policies;
-  std::error_code ec;
-  for (const auto& task :
-       std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task", ec)) {
-    std::ifstream comm(task.path() / "comm");
-    std::string name;
-    if (!std::getline(comm, name)) continue;  // the thread ended while we looked
-    int policy = sched_getscheduler(std::stoi(task.path().filename().string()));
-    if (policy >= 0) policies[name].insert(policy);
-  }
-  return policies;
 }
 
 std::string Sha256sum(const std::string& path) {

@@ -22,6 +22,7 @@
 #include "consensus/messages.h"
 #include "net/peer_network.h"
 #include "../net/net_test_util.h"
+#include "tests/thread_policies.h"
 
 namespace fedledger::node {
 namespace {
@@ -441,15 +442,7 @@ TEST_CASE("node: io threads and the store's writers run as batch work but the co
           "thread does not",
           "[api]") {
   SoloNode s;
-  std::map<std::string, std::set<int>> policies;  // thread name -> scheduling policies seen
-  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
-    std::ifstream comm(task.path() / "comm");
-    std::string name;
-    std::getline(comm, name);
-    int policy = sched_getscheduler(std::stoi(task.path().filename().string()));
-    if (policy < 0) continue;  // the thread ended while we looked
-    policies[name].insert(policy);
-  }
+  auto policies = testing::ThreadPolicies();
   for (const char* name : {"fl-peer", "fl-http"}) {
     INFO(name);
     CHECK(policies[name] == std::set<int>{SCHED_BATCH});
