@@ -355,11 +355,16 @@ class NodeChecker {
 // database those up to `index_head` (<= log_head: its unsynced writes of the blocks after it
 // were lost in a crash, and the next open of the store writes them again).
 Status CheckIndexesAndRecords(leveldb::DB* db, leveldb::DB* log_db, const ChainVerifier& v,
-                              uint64_t index_head, uint64_t log_head, uint64_t node_count,
+                              uint32_t format, uint64_t index_head, uint64_t log_head, uint64_t node_count,
                               const std::vector<uint64_t>& block_first) {
   const auto& facts = v.facts();
   const uint64_t n = facts.size();
   const uint64_t indexed = block_first[index_head + 1];  // entries the index database lists
+  // The signer index's chunks closed at the index head, and the entries they list (format 4:
+  // a key per block and signer, every indexed entry).
+  const uint64_t signer_chunks = (index_head + 1) / kSignerChunkHeights;
+  const uint64_t signer_indexed =
+      format == 4 ? indexed : block_first[signer_chunks * kSignerChunkHeights];
   uint64_t tasks_expected = 0;
   for (uint64_t i = 0; i < indexed; ++i) tasks_expected += facts[i].task_id != nullptr;
   uint64_t seen_signer = 0, seen_kind = 0, seen_task = 0, seen_time = 0;
@@ -380,10 +385,31 @@ Status CheckIndexesAndRecords(leveldb::DB* db, leveldb::DB* log_db, const ChainV
         return bad("unknown meta record");
       }
       ++seen_meta;
-    } else if (p == 'I' && k.size() >= 2) {
+    } else if (p == 'I' && k.size() == 42 && k[1] == 's' && format != 4) {
+      // One key per (chunk, signer), written with the chunk's last block: every listed entry
+      // must be the signer's, and the count below proves each entry of the written chunks is
+      // listed once.
+      const uint64_t chunk = BE64(k.data() + 34);
+      if (chunk >= signer_chunks) return bad("signer index of a chunk not closed at the head");
+      auto blocks = keys::DecodeSignerChunk(std::string_view(it->value().data(), it->value().size()), chunk);
+      if (!blocks.ok()) return bad(blocks.status().message());
+      const Hash32 signer = Hash32::FromView(ViewOf(k).subspan(2, 32));
+      for (const keys::SignerBlock& b : *blocks) {
+        const uint64_t first = block_first[b.height];
+        Status offsets = keys::CheckOffsets(b.offsets, static_cast<uint32_t>(block_first[b.height + 1] - first));
+        if (!offsets.ok()) return bad("block " + std::to_string(b.height) + ": " + offsets.message());
+        for (uint32_t o : b.offsets) {
+          if (*facts[first + o].signer != signer) {
+            return bad("signer index disagrees with entry " + std::to_string(first + o));
+          }
+          ++seen_signer;
+        }
+      }
+    } else if (p == 'I' && k.size() >= 2 && (k[1] != 's' || format == 4)) {
       // One key per (block, value); every listed entry must carry that value. Together with
-      // the counts below (each entry has one signer, kind and minute, and at most one task),
-      // this proves each entry is listed exactly once in each index it belongs to.
+      // the counts below (each entry has one kind and minute, and at most one task; in
+      // format 4 one signer too), this proves each entry is listed exactly once in each
+      // index it belongs to.
       char t = k[1];
       if (k.size() < 10) return bad("malformed index key");
       uint64_t height = BE64(k.data() + k.size() - 8);
@@ -464,7 +490,7 @@ Status CheckIndexesAndRecords(leveldb::DB* db, leveldb::DB* log_db, const ChainV
   FL_TRY(count("entry records", seen_entries, n));
   FL_TRY(count("Merkle nodes", seen_nodes, node_count));
   FL_TRY(count("meta records", seen_meta, 3));
-  FL_TRY(count("entries in the signer index", seen_signer, indexed));
+  FL_TRY(count("entries in the signer index", seen_signer, signer_indexed));
   FL_TRY(count("entries in the kind index", seen_kind, indexed));
   FL_TRY(count("entries in the task index", seen_task, tasks_expected));
   FL_TRY(count("entries in the time index", seen_time, indexed));
@@ -515,6 +541,7 @@ Result<AuditSummary> AuditStore(const std::string& path, const AuditOptions& opt
     Reader r(AsView(v));
     index_head = r.U64("head").value();
   }
+  uint32_t format = 0;
   if (!db->Get(AuditRead(), keys::Meta("format"), &v).ok()) {
     return Status::Corruption(
         "format record is missing: a store in format 1 (written before 2026-12-04), which this "
@@ -524,9 +551,10 @@ Result<AuditSummary> AuditStore(const std::string& path, const AuditOptions& opt
     Reader r(AsView(v));
     auto f = r.U32("format");
     if (!f.ok() || !r.done()) return Status::Corruption("format record is not a u32");
-    if (*f != kStoreFormat) {
+    format = *f;
+    if (*f != kStoreFormat && *f != 4) {
       return Status::Corruption(
-          "store format " + std::to_string(*f) + "; this build audits format " +
+          "store format " + std::to_string(*f) + "; this build audits formats 4 and " +
           std::to_string(kStoreFormat) +
           (*f == 2   ? " (format 2, one LevelDB database, was written before 2026-12-06: audit it "
                        "with a build from before then)"
@@ -702,7 +730,7 @@ Result<AuditSummary> AuditStore(const std::string& path, const AuditOptions& opt
     return Status::Corruption("Merkle nodes: recomputed " + std::to_string(node_count) +
                               ", matched " + std::to_string(nodes.checked()));
   }
-  FL_TRY(CheckIndexesAndRecords(db.get(), log_db.get(), verifier, index_head, log_head,
+  FL_TRY(CheckIndexesAndRecords(db.get(), log_db.get(), verifier, format, index_head, log_head,
                                 node_count, block_first));
   AuditSummary summary = verifier.summary();
   summary.index_behind = log_head - index_head;

@@ -53,10 +53,10 @@ std::string Commit(uint64_t log_size, uint64_t height) {
   PutBE64(k, height);
   return k;
 }
-std::string BySigner(const PubKey& signer, uint64_t height) {
+std::string BySigner(const PubKey& signer, uint64_t chunk) {
   std::string k = "Is";
   PutHash(k, signer);
-  PutBE64(k, height);
+  PutBE64(k, chunk);
   return k;
 }
 std::string ByKind(EntryKind kind, uint64_t height) {
@@ -79,12 +79,31 @@ std::string ByTime(uint64_t time_ms, uint64_t height) {
   return k;
 }
 
-std::string IndexValue(const std::vector<uint32_t>& offsets) {
-  std::string v(4 * offsets.size(), '\0');
-  for (size_t i = 0; i < offsets.size(); ++i) {
-    for (int b = 0; b < 4; ++b) v[4 * i + b] = static_cast<char>(offsets[i] >> (8 * b));
-  }
+
+namespace {
+void PutU32(std::string& s, uint32_t v) {
+  for (int b = 0; b < 4; ++b) s.push_back(static_cast<char>(v >> (8 * b)));
+}
+uint32_t GetU32(const char* p) {
+  uint32_t v = 0;
+  for (int b = 3; b >= 0; --b) v = v << 8 | static_cast<uint8_t>(p[b]);
   return v;
+}
+}  // namespace
+
+std::string IndexValue(const std::vector<uint32_t>& offsets) {
+  std::string v;
+  v.reserve(4 * offsets.size());
+  for (uint32_t o : offsets) PutU32(v, o);
+  return v;
+}
+
+Status CheckOffsets(const std::vector<uint32_t>& offsets, uint32_t entry_count) {
+  if (!offsets.empty() && offsets.back() >= entry_count) {
+    return Status::Corruption("index offset " + std::to_string(offsets.back()) +
+                              " is past the block's " + std::to_string(entry_count) + " entries");
+  }
+  return Status::Ok();
 }
 
 Result<std::vector<uint32_t>> DecodeIndexValue(std::string_view value, uint32_t entry_count) {
@@ -94,18 +113,49 @@ Result<std::vector<uint32_t>> DecodeIndexValue(std::string_view value, uint32_t 
   }
   std::vector<uint32_t> offsets(value.size() / 4);
   for (size_t i = 0; i < offsets.size(); ++i) {
-    uint32_t o = 0;
-    for (int b = 3; b >= 0; --b) o = o << 8 | static_cast<uint8_t>(value[4 * i + b]);
-    if (o >= entry_count) {
-      return Status::Corruption("index offset " + std::to_string(o) + " is past the block's " +
-                                std::to_string(entry_count) + " entries");
-    }
-    if (i > 0 && o <= offsets[i - 1]) {
+    offsets[i] = GetU32(value.data() + 4 * i);
+    if (i > 0 && offsets[i] <= offsets[i - 1]) {
       return Status::Corruption("index offsets do not strictly increase");
     }
-    offsets[i] = o;
   }
+  FL_TRY(CheckOffsets(offsets, entry_count));
   return offsets;
+}
+
+void AppendSignerBlock(std::string& value, uint64_t height, const std::vector<uint32_t>& offsets) {
+  PutU32(value, static_cast<uint32_t>(height % kSignerChunkHeights));
+  PutU32(value, static_cast<uint32_t>(offsets.size()));
+  for (uint32_t o : offsets) PutU32(value, o);
+}
+
+Result<std::vector<SignerBlock>> DecodeSignerChunk(std::string_view value, uint64_t chunk) {
+  std::vector<SignerBlock> blocks;
+  size_t at = 0;
+  auto bad = [&](const std::string& why) {
+    return Status::Corruption("signer index value of chunk " + std::to_string(chunk) + " (" +
+                              std::to_string(value.size()) + " bytes), at byte " +
+                              std::to_string(at) + ": " + why);
+  };
+  if (value.empty()) return bad("no blocks");
+  if (chunk > UINT64_MAX / kSignerChunkHeights) return bad("no such chunk");
+  while (at < value.size()) {
+    if (value.size() - at < 8) return bad("a block's height and count are cut short");
+    const uint32_t in_chunk = GetU32(value.data() + at);
+    const uint32_t count = GetU32(value.data() + at + 4);
+    if (in_chunk >= kSignerChunkHeights) return bad("height " + std::to_string(in_chunk) + " is past the chunk");
+    const uint64_t height = chunk * kSignerChunkHeights + in_chunk;
+    if (!blocks.empty() && height <= blocks.back().height) return bad("heights do not strictly increase");
+    if (count == 0) return bad("a block with no offsets");
+    if ((value.size() - at - 8) / 4 < count) return bad("the offsets are cut short");
+    at += 8;
+    SignerBlock b{height, std::vector<uint32_t>(count)};
+    for (uint32_t i = 0; i < count; ++i, at += 4) {
+      b.offsets[i] = GetU32(value.data() + at);
+      if (i > 0 && b.offsets[i] <= b.offsets[i - 1]) return bad("offsets do not strictly increase");
+    }
+    blocks.push_back(std::move(b));
+  }
+  return blocks;
 }
 }  // namespace keys
 
@@ -277,23 +327,21 @@ leveldb::Options MakeIndexOptions(const StoreOptions& o, leveldb::Env* env, leve
   return opts;
 }
 
-// The index database's records of `block`: its block record (`record`, encoded), its index
-// keys and the new head.
+// The index database's records of `block`: its block record (`record`, encoded), its kind,
+// task and time keys and the new head. (Its signer keys wait for the end of its chunk:
+// Store::AddSignerRecords.)
 void AddIndexRecords(const Block& block, const leveldb::Slice& record, leveldb::WriteBatch& batch) {
   const uint64_t height = block.header.height;
   // Index keys, one per (block, value): the offsets of the block's matching entries.
-  std::map<PubKey, std::vector<uint32_t>> by_signer;
   std::map<EntryKind, std::vector<uint32_t>> by_kind;
   std::map<std::string_view, std::vector<uint32_t>> by_task;
   std::map<uint64_t, std::vector<uint32_t>> by_minute;
   for (uint32_t offset = 0; offset < block.entries.size(); ++offset) {
     const Entry& e = block.entries[offset];
-    by_signer[e.signer()].push_back(offset);
     by_kind[e.kind()].push_back(offset);
     if (const std::string* task = TaskIdOf(e.payload())) by_task[*task].push_back(offset);
     by_minute[e.timestamp_ms() / kTimeBucketMs].push_back(offset);
   }
-  for (const auto& [signer, o] : by_signer) batch.Put(keys::BySigner(signer, height), keys::IndexValue(o));
   for (const auto& [kind, o] : by_kind) batch.Put(keys::ByKind(kind, height), keys::IndexValue(o));
   for (const auto& [task, o] : by_task) batch.Put(keys::ByTask(task, height), keys::IndexValue(o));
   for (const auto& [minute, o] : by_minute) {
@@ -336,6 +384,15 @@ leveldb::ReadOptions Reads() {
   leveldb::ReadOptions ro;
   ro.verify_checksums = true;
   return ro;
+}
+
+// The index database's head: the height of the last block whose index records it holds.
+Result<uint64_t> ReadHead(leveldb::DB& db) {
+  std::string v;
+  FL_TRY(FromLevelDB(db.Get(Reads(), keys::Meta("head"), &v), "reading head record"));
+  if (v.size() != 8) return Status::Corruption("head record is not 8 bytes");
+  Reader r(ToView(v));
+  return r.U64("head");
 }
 
 }  // namespace
@@ -406,6 +463,7 @@ Result<std::unique_ptr<Store>> Store::Create(const std::string& path, const Bloc
   leveldb::WriteBatch batch, log_batch;
   CompactRange log;
   AddBlockToBatch(genesis, std::nullopt, log, batch, log_batch);
+  store->AddSignerRecords(genesis, batch);
   Hash32 genesis_hash = genesis.header.Hash();
   batch.Put(keys::Meta("genesis"),
             leveldb::Slice(reinterpret_cast<const char*>(genesis_hash.data()), 32));
@@ -534,6 +592,7 @@ Result<std::unique_ptr<Store>> Store::OpenAt(const std::string& path, const std:
     return log.code() == Status::Code::kCorruption ? Status::Corruption(why) : Status::IOError(why);
   }
   // A private copy (OpenReadOnly) catches up too: only the copy changes.
+  FL_TRY(store->LoadSignerIndex().WithContext("store " + path));
   FL_TRY(store->CatchUpIndex().WithContext("store " + path));
   FL_TRY(store->LoadState().WithContext("store " + path));
   return store;
@@ -555,14 +614,7 @@ Status Store::OpenLog(const std::string& dir, bool create) {
 }
 
 Status Store::CatchUpIndex() {
-  std::string v;
-  FL_TRY(FromLevelDB(db_->Get(Reads(), keys::Meta("head"), &v), "reading head record"));
-  if (v.size() != 8) return Status::Corruption("head record is not 8 bytes");
-  uint64_t height = 0;
-  {
-    Reader r(ToView(v));
-    FL_ASSIGN(height, r.U64("head"));
-  }
+  FL_ASSIGN(const uint64_t height, ReadHead(*db_));
   FL_ASSIGN(BlockRecord prev, GetBlockRecord(height));
   // The index head's commit record, then every one past it, in log order.
   std::unique_ptr<leveldb::Iterator> it(log_db_->NewIterator(Reads()));
@@ -610,6 +662,7 @@ Status Store::CatchUpIndex() {
       block.entries.push_back(std::move(e).value());
     }
     AddIndexRecords(block, it->value(), batch);
+    AddSignerRecords(block, batch);
     prev = std::move(rec).value();
     ++caught_up;
   }
@@ -628,6 +681,119 @@ Status Store::CatchUpIndex() {
   return FromLevelDB(db_->Write(wo, &batch),
                      "writing the index records of " + std::to_string(caught_up) +
                          " block(s) past the index head");
+}
+
+void Store::AddSignerRecords(const Block& block, leveldb::WriteBatch& batch) {
+  const uint64_t height = block.header.height;
+  const uint64_t chunk = height / kSignerChunkHeights;
+  std::unordered_map<PubKey, std::vector<uint32_t>, Hash32Hasher> by_signer;
+  for (uint32_t offset = 0; offset < block.entries.size(); ++offset) {
+    by_signer[block.entries[offset].signer()].push_back(offset);
+  }
+  PruneSignerChunks(index_height_.load(std::memory_order_acquire));
+  std::lock_guard lock(signer_mu_);
+  if (signer_chunks_.empty() || signer_chunks_.back().chunk != chunk) {
+    signer_chunks_.emplace_back().chunk = chunk;
+  }
+  SignerChunk& c = signer_chunks_.back();
+  for (const auto& [signer, offsets] : by_signer) {
+    keys::AppendSignerBlock(c.values[signer], height, offsets);
+  }
+  if (height % kSignerChunkHeights == kSignerChunkHeights - 1) {
+    for (const auto& [signer, value] : c.values) batch.Put(keys::BySigner(signer, chunk), value);
+    c.closed = true;
+  }
+}
+
+void Store::PruneSignerChunks(uint64_t written) {
+  std::lock_guard lock(signer_mu_);
+  while (!signer_chunks_.empty() && signer_chunks_.front().closed &&
+         (signer_chunks_.front().chunk + 1) * kSignerChunkHeights - 1 <= written) {
+    signer_chunks_.pop_front();
+  }
+}
+
+Status Store::LoadSignerIndex() {
+  FL_ASSIGN(const uint64_t head, ReadHead(*db_));
+  leveldb::WriteBatch batch;
+  // The open chunk: from its first height up to the head (none if the head closed a chunk).
+  uint64_t from = head + 1 - (head + 1) % kSignerChunkHeights;
+  if (format_ == 4) {
+    // One key per block and signer: all of them go, and every chunk up to the head is built
+    // from the blocks, in one batch with the new format record, so that a crash leaves the
+    // store in one format or the other.
+    std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(Reads()));
+    for (it->Seek("Is"); it->Valid() && it->key().starts_with("Is"); it->Next()) {
+      batch.Delete(it->key());
+    }
+    FL_TRY(FromLevelDB(it->status(), "reading the format 4 signer index"));
+    from = 0;
+  }
+  for (uint64_t h = from; h <= head; ++h) {
+    FL_ASSIGN(Block block, GetBlock(h));
+    AddSignerRecords(block, batch);
+    PruneSignerChunks(h);  // nothing reads the store yet: `batch` holds the closed chunks
+  }
+  if (format_ == 4) {
+    Writer fw(4);
+    fw.U32(kStoreFormat);
+    batch.Put(keys::Meta("format"), ToSlice(fw.bytes()));
+    leveldb::WriteOptions wo;
+    wo.sync = true;
+    FL_TRY(FromLevelDB(db_->Write(wo, &batch), "rewriting the format 4 signer index as format " +
+                                                   std::to_string(kStoreFormat)));
+    format_ = kStoreFormat;
+  }
+  return Status::Ok();
+}
+
+Status Store::ForEachSignerBlock(
+    const PubKey& signer, uint64_t from,
+    const std::function<Result<bool>(const keys::SignerBlock&)>& fn) const {
+  const uint64_t first_chunk = from / kSignerChunkHeights;
+  // The chunks in memory first, then the written keys: a chunk leaves memory only after its
+  // keys are written, so each chunk is in one place or the other, or in both for a moment
+  // (the keys win then).
+  std::vector<std::pair<uint64_t, std::string>> recent;
+  {
+    std::lock_guard lock(signer_mu_);
+    for (const SignerChunk& c : signer_chunks_) {
+      if (c.chunk < first_chunk) continue;
+      auto it = c.values.find(signer);
+      if (it != c.values.end()) recent.emplace_back(c.chunk, it->second);
+    }
+  }
+  auto each = [&](uint64_t chunk, std::string_view value) -> Result<bool> {
+    auto blocks = keys::DecodeSignerChunk(value, chunk);
+    if (!blocks.ok()) return blocks.status().WithContext("the signer index of " + signer.ShortHex());
+    for (const keys::SignerBlock& b : *blocks) {
+      if (b.height < from) continue;
+      FL_ASSIGN(bool more, fn(b));
+      if (!more) return false;
+    }
+    return true;
+  };
+  std::string prefix = keys::BySigner(signer, 0);
+  prefix.resize(prefix.size() - 8);
+  std::optional<uint64_t> last_written;
+  std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(Reads()));
+  for (it->Seek(keys::BySigner(signer, first_chunk)); it->Valid() && it->key().starts_with(prefix);
+       it->Next()) {
+    if (it->key().size() != prefix.size() + 8) {
+      return Status::Corruption("signer index key of " + std::to_string(it->key().size()) +
+                                " bytes for " + signer.ShortHex());
+    }
+    last_written = ReadBE64(it->key().data() + prefix.size());
+    FL_ASSIGN(bool more, each(*last_written, std::string_view(it->value().data(), it->value().size())));
+    if (!more) return Status::Ok();
+  }
+  FL_TRY(FromLevelDB(it->status(), "scanning the signer index"));
+  for (const auto& [chunk, value] : recent) {
+    if (last_written && chunk <= *last_written) continue;
+    FL_ASSIGN(bool more, each(chunk, value));
+    if (!more) break;
+  }
+  return Status::Ok();
 }
 
 Status Store::CheckFormat() {
@@ -657,10 +823,12 @@ Status Store::CheckFormat() {
           ", which this build does not read: start the node on an empty data directory so it "
           "catches up from its peers, or keep the old build to audit it");
     }
-    if (*f != kStoreFormat) {
+    if (*f != kStoreFormat && *f != 4) {
       return Status::InvalidArgument("the store is in format " + std::to_string(*f) +
-                                     "; this build reads format " + std::to_string(kStoreFormat));
+                                     "; this build reads formats 4 and " +
+                                     std::to_string(kStoreFormat));
     }
+    format_ = *f;
   }
   if (v.size() != 32) return Status::Corruption("genesis record is not 32 bytes");
   genesis_hash_ = Hash32::FromView(ToView(v));
@@ -668,9 +836,6 @@ Status Store::CheckFormat() {
 }
 
 Status Store::LoadState() {
-  std::string v;
-  leveldb::ReadOptions ro = Reads();
-
   FL_ASSIGN(Block genesis, GetBlock(0));
   if (genesis.header.Hash() != genesis_hash_) {
     return Status::Corruption("block 0 does not hash to the recorded genesis hash");
@@ -681,14 +846,7 @@ Status Store::LoadState() {
   genesis_ = *g;
   validators_ = ValidatorSet(g->validators);
 
-  leveldb::Status s = db_->Get(ro, keys::Meta("head"), &v);
-  FL_TRY(FromLevelDB(s, "reading head record"));
-  if (v.size() != 8) return Status::Corruption("head record is not 8 bytes");
-  uint64_t head_height;
-  {
-    Reader r(ToView(v));
-    FL_ASSIGN(head_height, r.U64("head"));
-  }
+  FL_ASSIGN(const uint64_t head_height, ReadHead(*db_));
   FL_ASSIGN(BlockRecord head, GetBlockRecord(head_height));
   FL_ASSIGN(CompactRange log, CompactRange::Load(*this, head.header.log_size));
   if (log.Root() != head.header.log_root) {
@@ -742,33 +900,51 @@ uint64_t Store::LastNonce(const PubKey& signer) const {
 Result<uint64_t> Store::LastNonceLocked(const PubKey& signer) const {
   auto it = nonces_.find(signer);
   if (it != nonces_.end()) return it->second;
-  // The signer's last index key (the highest height), its last offset, that entry's nonce.
-  uint64_t nonce = 0;
-  std::string prefix = keys::BySigner(signer, 0);
-  prefix.resize(prefix.size() - 8);
-  std::unique_ptr<leveldb::Iterator> ix(db_->NewIterator(Reads()));
-  ix->Seek(keys::BySigner(signer, UINT64_MAX));
-  if (ix->Valid()) {
-    ix->Prev();
-  } else {
-    ix->SeekToLast();
-  }
+  // The signer's last block in the index, its last entry there, that entry's nonce.
   auto bad = [&](const std::string& why) {
     return Status::Corruption("the last nonce of " + signer.ShortHex() + ": " + why);
   };
-  if (ix->Valid() && ix->key().starts_with(prefix) && ix->key().size() == prefix.size() + 8) {
-    uint64_t height = ReadBE64(ix->key().data() + prefix.size());
-    auto rec = GetBlockRecord(height);
+  std::optional<keys::SignerBlock> last;
+  {
+    // The newest chunk in memory that holds the signer, or else its last written key.
+    std::lock_guard lock(signer_mu_);
+    for (auto c = signer_chunks_.rbegin(); c != signer_chunks_.rend() && !last; ++c) {
+      auto v = c->values.find(signer);
+      if (v == c->values.end()) continue;
+      auto blocks = keys::DecodeSignerChunk(v->second, c->chunk);
+      if (!blocks.ok()) return bad(blocks.status().message());
+      last = std::move(blocks->back());
+    }
+  }
+  if (!last) {
+    std::string prefix = keys::BySigner(signer, 0);
+    prefix.resize(prefix.size() - 8);
+    std::unique_ptr<leveldb::Iterator> ix(db_->NewIterator(Reads()));
+    ix->Seek(keys::BySigner(signer, UINT64_MAX));
+    if (ix->Valid()) {
+      ix->Prev();
+    } else {
+      ix->SeekToLast();
+    }
+    if (ix->Valid() && ix->key().starts_with(prefix) && ix->key().size() == prefix.size() + 8) {
+      uint64_t chunk = ReadBE64(ix->key().data() + prefix.size());
+      auto blocks = keys::DecodeSignerChunk(std::string_view(ix->value().data(), ix->value().size()), chunk);
+      if (!blocks.ok()) return bad(blocks.status().message());
+      last = std::move(blocks->back());
+    } else if (!ix->status().ok()) {
+      return bad(ix->status().ToString());
+    }
+  }
+  uint64_t nonce = 0;
+  if (last) {
+    auto rec = GetBlockRecord(last->height);
     if (!rec.ok()) return bad(rec.status().message());
-    auto offsets = keys::DecodeIndexValue(std::string_view(ix->value().data(), ix->value().size()),
-                                          rec->header.entry_count);
-    if (!offsets.ok()) return bad(offsets.status().message());
-    auto e = GetEntry(rec->first_entry_index + offsets->back());
+    Status offsets = keys::CheckOffsets(last->offsets, rec->header.entry_count);
+    if (!offsets.ok()) return bad("block " + std::to_string(last->height) + ": " + offsets.message());
+    auto e = GetEntry(rec->first_entry_index + last->offsets.back());
     if (!e.ok()) return bad(e.status().message());
     if (e->signer() != signer) return bad("the signer index points at another signer's entry");
     nonce = e->nonce();
-  } else if (!ix->status().ok()) {
-    return bad(ix->status().ToString());
   }
   nonces_.emplace(signer, nonce);
   return nonce;
@@ -896,6 +1072,7 @@ Status Store::Commit(const Block& block, const Certificate& cert) {
                                                          " (log)"));
   const uint64_t log_ns = since(t);
   t = Clock::now();
+  AddSignerRecords(block, batch);
   if (index_writer_.joinable()) {
     std::lock_guard<std::mutex> lock(index_mu_);
     // The block is committed. Should a write fail since the check above, this block's index
@@ -1013,9 +1190,6 @@ Result<std::optional<uint64_t>> Store::FindEntry(const Entry& entry, uint64_t fr
   const uint64_t nonce = entry.nonce();
   if (nonce == 0 || nonce > LastNonce(signer)) return std::optional<uint64_t>();
   FL_TRY(WaitIndex(height()));
-  std::string prefix = keys::BySigner(signer, 0);
-  prefix.resize(prefix.size() - 8);
-  std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(Reads()));
   // The signer's first block at a height >= `from`: its height, first entry index and the
   // offsets of the signer's entries in it; nullopt if the signer has none from there on.
   struct SignerBlock {
@@ -1024,22 +1198,18 @@ Result<std::optional<uint64_t>> Store::FindEntry(const Entry& entry, uint64_t fr
     std::vector<uint32_t> offsets;
   };
   auto block_from = [&](uint64_t from) -> Result<std::optional<SignerBlock>> {
-    it->Seek(keys::BySigner(signer, from));
-    for (; it->Valid() && it->key().starts_with(prefix); it->Next()) {
-      if (it->key().size() != prefix.size() + 8) continue;
-      uint64_t height = ReadBE64(it->key().data() + prefix.size());
-      FL_ASSIGN(BlockRecord rec, GetBlockRecord(height));
-      auto offsets = keys::DecodeIndexValue(std::string_view(it->value().data(), it->value().size()),
-                                            rec.header.entry_count);
+    std::optional<SignerBlock> found;
+    FL_TRY(ForEachSignerBlock(signer, from, [&](const keys::SignerBlock& b) -> Result<bool> {
+      FL_ASSIGN(BlockRecord rec, GetBlockRecord(b.height));
+      Status offsets = keys::CheckOffsets(b.offsets, rec.header.entry_count);
       if (!offsets.ok()) {
-        return Status::Corruption("signer index of block " + std::to_string(height) + ": " +
-                                  offsets.status().message());
+        return Status::Corruption("signer index of block " + std::to_string(b.height) + ": " +
+                                  offsets.message());
       }
-      return std::optional<SignerBlock>(
-          SignerBlock{height, rec.first_entry_index, std::move(offsets).value()});
-    }
-    FL_TRY(FromLevelDB(it->status(), "scanning the signer index"));
-    return std::optional<SignerBlock>();
+      found = SignerBlock{b.height, rec.first_entry_index, b.offsets};
+      return false;
+    }));
+    return found;
   };
   auto entry_at = [&](uint64_t index) -> Result<Entry> {
     FL_ASSIGN(Entry e, GetEntry(index));
@@ -1140,7 +1310,21 @@ Status Store::QueryEntries(const EntryQuery& q,
     if (q.task_id->size() > 255) return Status::InvalidArgument("task id too long");
     prefix = keys::ByTask(*q.task_id, 0);
   } else if (q.signer) {
-    prefix = keys::BySigner(*q.signer, 0);
+    // The signer index, in height order.
+    FL_TRY(ForEachSignerBlock(*q.signer, 0, [&](const keys::SignerBlock& b) -> Result<bool> {
+      FL_ASSIGN(BlockRecord rec, GetBlockRecord(b.height));
+      Status offsets = keys::CheckOffsets(b.offsets, rec.header.entry_count);
+      if (!offsets.ok()) {
+        return Status::Corruption("signer index of block " + std::to_string(b.height) + ": " +
+                                  offsets.message());
+      }
+      for (uint32_t o : b.offsets) {
+        FL_ASSIGN(bool more, visit(rec.first_entry_index + o));
+        if (!more) return false;
+      }
+      return true;
+    }));
+    return Status::Ok();
   } else if (q.kind) {
     prefix = keys::ByKind(*q.kind, 0);
   }

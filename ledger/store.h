@@ -1,6 +1,6 @@
 // The LevelDB ledger store: blocks, entries, Merkle log nodes and indexes.
 //
-// Two LevelDB databases (docs/FORMAT.md section 8, store format 4). The log database, in the
+// Two LevelDB databases (docs/FORMAT.md section 8, store format 5). The log database, in the
 // store directory's "entries" subdirectory, holds what only ever grows at its end: the
 // entries, the Merkle nodes and each block's commit record, keyed by log position, so every
 // table LevelDB writes lies above every older one and is moved down the levels without being
@@ -26,16 +26,24 @@
 //                                 block's log size - 1): the block record, byte for byte
 //   index database:
 //   "M" name                      meta: "Mgenesis" -> genesis block hash, "Mhead" -> u64 height,
-//                                 "Mformat" -> u32 store format (4)
+//                                 "Mformat" -> u32 store format (5)
 //   "B" be64 height               block record: u64 first_entry_index | bytes header | bytes cert
-//   "Is" signer(32) be64 height   the block's entries by that signer    \  value: u32 offsets
-//   "Ik" u8 kind be64 height      the block's entries of that kind       |  into the block,
-//   "It" u8 len task_id be64 h    the block's entries of that task       |  strictly increasing
-//   "Im" be64 minute be64 height  the block's entries signed in minute   /  (minute = ms / 60000)
+//   "Ik" u8 kind be64 height      the block's entries of that kind       \  value: u32 offsets
+//   "It" u8 len task_id be64 h    the block's entries of that task       |  into the block,
+//   "Im" be64 minute be64 height  the block's entries signed in minute   /  strictly increasing
+//                                                                           (minute = ms / 60000)
+//   "Is" signer(32) be64 chunk    the signer's entries in the blocks of heights
+//                                 [256 chunk, 256 chunk + 255]: per block that has some,
+//                                 u32 height - 256 chunk | u32 count | count x u32 offset
 // One index key per block and value, not per entry: a block of a hundred entries from a few
-// partners costs a handful of index keys. A signer's last nonce is its last entry's, found
-// through the signer index the first time it is asked for and remembered. (be64 = big-endian u64, so LevelDB's key order is
-// numeric order; all values are little-endian as in the rest of the format.)
+// partners costs a handful of index keys. The signer index is coarser still, since its keys
+// are the ones that scatter most (a federation may hold many signing keys, and each block
+// signed by k of them cost k keys all over the key space: bench/RESULTS.md, twenty-fifth
+// session): a chunk's keys are written once, with the index records of its last block, and
+// until then the chunk lives in memory, rebuilt from the blocks when the store opens. A
+// signer's last nonce is its last entry's, found through the signer index the first time it
+// is asked for and remembered. (be64 = big-endian u64, so LevelDB's key order is numeric
+// order; all values are little-endian as in the rest of the format.)
 //
 // Thread safety: any number of concurrent readers; Commit() calls are serialised internally.
 #pragma once
@@ -70,6 +78,58 @@ class FilterPolicy;
 }  // namespace leveldb
 
 namespace fedledger {
+
+// The store format this build reads and writes ("Mformat"). It opens format 4 too (one
+// signer-index key per block and signer), rewriting its signer index as format 5's.
+inline constexpr uint32_t kStoreFormat = 5;
+// The signer index's chunk: the heights whose signer keys are written together.
+inline constexpr uint64_t kSignerChunkHeights = 256;
+// The log database's directory under the store's.
+inline constexpr const char* kLogDbDir = "entries";
+// The time index's bucket: entries are indexed by the minute of their signer's timestamp.
+inline constexpr uint64_t kTimeBucketMs = 60000;
+
+// Storage key helpers, shared with the auditor and tests. The kind, task and time keys name a
+// block height, and their value lists the block's matching entries (IndexValue /
+// DecodeIndexValue); the signer keys name a chunk of heights (AppendSignerBlock /
+// DecodeSignerChunk).
+namespace keys {
+std::string Meta(std::string_view name);
+std::string Block(uint64_t height);
+std::string Entry(uint64_t index);
+std::string Node(NodeId id);
+// The commit record of block `height`, whose log size is `log_size` (>= 1): sorted right after
+// the block's last entry and the nodes that entry completes, before the next block's.
+std::string Commit(uint64_t log_size, uint64_t height);
+// In the log database an entry key is 9 bytes, a node key 10 and a commit record's 18.
+inline bool IsEntryKey(size_t key_size) { return key_size == 9; }
+inline bool IsNodeKey(size_t key_size) { return key_size == 10; }
+inline bool IsCommitKey(size_t key_size) { return key_size == 18; }
+// The signer's key for the blocks of chunk `chunk` (heights [256 chunk, 256 chunk + 255]).
+std::string BySigner(const PubKey& signer, uint64_t chunk);
+std::string ByKind(EntryKind kind, uint64_t height);
+std::string ByTask(std::string_view task_id, uint64_t height);
+// `time_ms` is an entry's timestamp; the key holds its minute.
+std::string ByTime(uint64_t time_ms, uint64_t height);
+// An index value: the entries' offsets within their block, u32 little-endian each.
+std::string IndexValue(const std::vector<uint32_t>& offsets);
+// Refuses an empty value, a length that is not a multiple of 4, offsets that do not strictly
+// increase or that reach `entry_count`.
+Result<std::vector<uint32_t>> DecodeIndexValue(std::string_view value, uint32_t entry_count);
+// A signer-index value: the signer's blocks in the chunk, in height order, each with the
+// offsets of its entries in the block.
+struct SignerBlock {
+  uint64_t height;
+  std::vector<uint32_t> offsets;
+};
+// Appends block `height`'s part (u32 height - 256 chunk, u32 count, the offsets).
+void AppendSignerBlock(std::string& value, uint64_t height, const std::vector<uint32_t>& offsets);
+// Refuses a value that is not a list of blocks of chunk `chunk` in strictly increasing height
+// order, each with at least one offset, offsets strictly increasing. The offsets are checked
+// against the block's entry count by CheckOffsets, once the block record is read.
+Result<std::vector<SignerBlock>> DecodeSignerChunk(std::string_view value, uint64_t chunk);
+Status CheckOffsets(const std::vector<uint32_t>& offsets, uint32_t entry_count);
+}  // namespace keys
 
 struct StoreOptions {
   // Environment for LevelDB's files. nullptr: the default (real files). Tests pass an
@@ -254,6 +314,26 @@ class Store : public MerkleNodeSource {
   // so a concurrent reader can never leave an older nonce behind.
   // Corruption if the index and the entries disagree.
   Result<uint64_t> LastNonceLocked(const PubKey& signer) const;
+  // The signer index (keys::BySigner). The chunks whose keys may not be written yet live in
+  // memory, oldest first, the open one (the head's) last; a reader takes them with the keys.
+  struct SignerChunk {
+    uint64_t chunk = 0;
+    bool closed = false;  // its keys are in the index batch of its last block
+    // Each signer's value, built block by block as its key's value will be.
+    std::unordered_map<PubKey, std::string, Hash32Hasher> values;
+  };
+  // Adds `block`'s signers to its chunk and, if the block is its chunk's last, the chunk's
+  // keys to `batch`, the block's index batch. In height order, once the block is committed.
+  void AddSignerRecords(const Block& block, leveldb::WriteBatch& batch);
+  // Forgets the closed chunks whose last block's index batch is written (height <= `written`).
+  void PruneSignerChunks(uint64_t written);
+  // At open, before CatchUpIndex: the open chunk, rebuilt from the blocks up to the index
+  // database's head; a format 4 store's signer keys are rewritten as chunks first.
+  Status LoadSignerIndex();
+  // The signer's blocks at heights >= `from`, in height order, from the written keys and the
+  // chunks in memory, until `fn` returns false.
+  Status ForEachSignerBlock(const PubKey& signer, uint64_t from,
+                            const std::function<Result<bool>(const keys::SignerBlock&)>& fn) const;
   // The index writer (StoreOptions::index_in_background): StartIndexWriter after the open,
   // StopIndexWriter (it writes what is queued first) before the databases close.
   void StartIndexWriter();
@@ -269,6 +349,7 @@ class Store : public MerkleNodeSource {
   void MakeEnvs();
 
   StoreOptions options_;
+  uint32_t format_ = kStoreFormat;  // the format the store was opened in (CheckFormat)
   std::unique_ptr<CountingEnv> log_env_, index_env_;
   std::unique_ptr<PrivateCopy> view_;  // OpenReadOnly's copy; removed after db_ closes
   bool read_only_ = false;
@@ -306,42 +387,13 @@ class Store : public MerkleNodeSource {
   Status index_error_;  // the first failed write: the store refuses commits after it
   bool index_stop_ = false;
   std::thread index_writer_;
+  // Guards signer_chunks_. Taken last, like index_mu_, and never together with it.
+  mutable std::mutex signer_mu_;
+  std::deque<SignerChunk> signer_chunks_;
 };
 
 // Builds a genesis block (height 0) from a signed GENESIS entry.
 Result<Block> MakeGenesisBlock(const Entry& genesis_entry);
 
-// The store format this build reads and writes ("Mformat").
-inline constexpr uint32_t kStoreFormat = 4;
-// The log database's directory under the store's.
-inline constexpr const char* kLogDbDir = "entries";
-// The time index's bucket: entries are indexed by the minute of their signer's timestamp.
-inline constexpr uint64_t kTimeBucketMs = 60000;
-
-// Storage key helpers, shared with the auditor and tests. The index keys name a block height;
-// their value lists the block's matching entries (IndexValue / DecodeIndexValue).
-namespace keys {
-std::string Meta(std::string_view name);
-std::string Block(uint64_t height);
-std::string Entry(uint64_t index);
-std::string Node(NodeId id);
-// The commit record of block `height`, whose log size is `log_size` (>= 1): sorted right after
-// the block's last entry and the nodes that entry completes, before the next block's.
-std::string Commit(uint64_t log_size, uint64_t height);
-// In the log database an entry key is 9 bytes, a node key 10 and a commit record's 18.
-inline bool IsEntryKey(size_t key_size) { return key_size == 9; }
-inline bool IsNodeKey(size_t key_size) { return key_size == 10; }
-inline bool IsCommitKey(size_t key_size) { return key_size == 18; }
-std::string BySigner(const PubKey& signer, uint64_t height);
-std::string ByKind(EntryKind kind, uint64_t height);
-std::string ByTask(std::string_view task_id, uint64_t height);
-// `time_ms` is an entry's timestamp; the key holds its minute.
-std::string ByTime(uint64_t time_ms, uint64_t height);
-// An index value: the entries' offsets within their block, u32 little-endian each.
-std::string IndexValue(const std::vector<uint32_t>& offsets);
-// Refuses an empty value, a length that is not a multiple of 4, offsets that do not strictly
-// increase or that reach `entry_count`.
-Result<std::vector<uint32_t>> DecodeIndexValue(std::string_view value, uint32_t entry_count);
-}  // namespace keys
 
 }  // namespace fedledger

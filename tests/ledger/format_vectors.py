@@ -573,10 +573,12 @@ def main(doc):
     eq("store.key.node.1.0", b"E" + be(1) + b"\x01")  # after its last leaf, entry 1
     # Index keys name the block (height 1 holds log entries 1 and 2); values list offsets.
     eq("store.key.meta_format", b"Mformat")
-    eq("store.value.meta_format", le(4, 4))
+    eq("store.value.meta_format", le(5, 4))
     # Block 1's commit record, in the log database: after its last leaf (entry 2, log size 3).
     eq("store.key.commit.1", b"E" + be(2) + b"\xff" + be(1))
-    eq("store.key.by_signer.bob.1", b"Is" + pk["bob"] + be(1))
+    # The signer index's keys name a chunk of 256 heights (chunk 0: heights 0..255).
+    eq("store.key.by_signer.bob.0", b"Is" + pk["bob"] + be(0))
+    eq("store.value.by_signer.bob.0", le(1 % 256, 4) + le(1, 4) + le(1, 4))
     eq("store.key.by_kind.model_update.1", b"Ik\x09" + be(1))
     eq("store.value.by_kind.model_update.1", le(2 - 1, 4))
     eq("store.key.by_task.task-00001.1", b"It\x0a" + b"task-00001" + be(1))

@@ -200,11 +200,11 @@ TEST_CASE("store: a store in another format is refused by Open and by the audit,
   }
   SECTION("a later format") {
     rewrite([](leveldb::DB* db) {
-      REQUIRE(db->Put({}, keys::Meta("format"), std::string("\x05\x00\x00\x00", 4)).ok());
+      REQUIRE(db->Put({}, keys::Meta("format"), std::string("\x06\x00\x00\x00", 4)).ok());
     });
     auto opened = Store::Open("/db/ledger", so);
     REQUIRE(!opened.ok());
-    CHECK_THAT(opened.status().message(), Catch::Contains("format 5"));
+    CHECK_THAT(opened.status().message(), Catch::Contains("format 6"));
     CHECK(!AuditStore("/db/ledger", ao).ok());
   }
 }
@@ -264,7 +264,7 @@ TEST_CASE("store: index records a crash lost are written again on open, from the
         }
       }
     }
-    CHECK(removed >= 2 + 4);  // two block records, block 6's signer, kind and minute keys
+    CHECK(removed >= 2 + 3);  // two block records, block 6's kind, task and minute keys
     REQUIRE(db->Put({}, keys::Meta("head"), std::string("\x04\0\0\0\0\0\0\0", 8)).ok());
   });
   REQUIRE(index_keys().size() < complete.size());

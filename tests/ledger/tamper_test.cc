@@ -61,7 +61,7 @@ TEST_CASE("tamper sweep: every single-byte change to a stored ledger is detected
   ReadAll(dbs[0], 0, records);
   size_t index_records = records.size();
   ReadAll(dbs[1], 1, records);
-  REQUIRE(index_records > 20);
+  REQUIRE(index_records > 15);  // no signer keys: chunk 0 is still open (signer_index_test)
   REQUIRE(records.size() - index_records > 20);
 
   auto audit_fails = [&](std::string* why) {

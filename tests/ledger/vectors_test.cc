@@ -285,7 +285,7 @@ std::unique_ptr<Fixture> Build() {
   f->Add("store.key.node.1.0", Hx(keys::Node({1, 0})));
   f->Add("store.key.commit.1", Hx(keys::Commit(3, 1)));
   f->Add("store.key.meta_format", Hx(keys::Meta("format")));
-  f->Add("store.key.by_signer.bob.1", Hx(keys::BySigner(bob.pubkey(), 1)));
+  f->Add("store.key.by_signer.bob.0", Hx(keys::BySigner(bob.pubkey(), 0)));
   f->Add("store.key.by_kind.model_update.1", Hx(keys::ByKind(EntryKind::kModelUpdate, 1)));
   f->Add("store.key.by_task.task-00001.1", Hx(keys::ByTask("task-00001", 1)));
   f->Add("store.key.by_time.1", Hx(keys::ByTime(kUpdateTime, 1)));
@@ -296,6 +296,11 @@ std::unique_ptr<Fixture> Build() {
     REQUIRE(f->store->db()->Get(leveldb::ReadOptions(),
                                 keys::ByKind(EntryKind::kModelUpdate, 1), &v).ok());
     f->Add("store.value.by_kind.model_update.1", Hx(v));
+    // Bob's value in chunk 0 once the chunk closes (at height 255): block 1, offset 1.
+    std::string chunk;
+    keys::AppendSignerBlock(chunk, 1, {1});
+    REQUIRE(keys::DecodeSignerChunk(chunk, 0).value().size() == 1);
+    f->Add("store.value.by_signer.bob.0", Hx(chunk));
   }
   {
     std::string rec;
