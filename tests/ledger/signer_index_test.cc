@@ -6,8 +6,12 @@
 #include <leveldb/db.h>
 #include <leveldb/write_batch.h>
 
+#include <algorithm>
+#include <atomic>
+#include <functional>
 #include <map>
 #include <set>
+#include <thread>
 
 #include "ledger/audit.h"
 #include "test_util.h"
@@ -279,4 +283,65 @@ TEST_CASE("signer index: a damaged chunk is reported, by the store and by the au
   REQUIRE(!s.ok());
   CHECK(s.code() == Status::Code::kCorruption);
   CHECK_THAT(s.message(), Catch::Contains("signer index"));
+}
+
+// Readers run while blocks commit across chunk boundaries, with the index written in the
+// background: a chunk moves from memory to its keys while they read, and no reader ever
+// misses an entry of a block at or below the head it saw.
+TEST_CASE("signer index: readers racing the commits that close chunks see every entry") {
+  MemEnv mem;
+  DevChainOptions o = SmallChain(mem.get(), 2 * (C - 20), 2);  // heights 0..236
+  o.store.index_in_background = true;
+  auto store = SeedDevChain("/db", o).value();
+  const SecretKey op = DevOperatorKey("dev");
+  std::vector<SecretKey> vals;
+  for (int i = 0; i < 4; ++i) vals.push_back(DevValidatorKey("dev", i));
+  // The operator's entries committed at or below each height.
+  const uint64_t blocks = C + 60;  // on to height 552: chunks 0 and 1 close
+  std::vector<std::atomic<uint64_t>> op_entries(store->height() + blocks + 1);
+  {
+    uint64_t n = 0;
+    for (uint64_t h = 0; h <= store->height(); ++h) {
+      const Block b = store->GetBlock(h).value();
+      for (const Entry& e : b.entries) n += e.signer() == op.pubkey();
+      op_entries[h] = n;
+    }
+  }
+  std::atomic<bool> done{false};
+  std::atomic<uint64_t> queries{0}, failures{0};
+  std::thread reader([&] {
+    while (!done.load()) {
+      const uint64_t h = store->height();
+      const uint64_t want = op_entries[h].load();
+      EntryQuery q;
+      q.signer = op.pubkey();
+      std::vector<uint64_t> got;
+      Status s = store->QueryEntries(q, [&](uint64_t i, const Entry&) {
+        got.push_back(i);
+        return true;
+      });
+      const bool ordered = std::adjacent_find(got.begin(), got.end(), std::greater_equal<>()) == got.end();
+      if (!s.ok() || got.size() < want || !ordered) ++failures;
+      ++queries;
+    }
+  });
+  uint64_t nonce = store->LastNonce(op.pubkey());
+  uint64_t n = op_entries[store->height()].load();
+  for (uint64_t i = 0; i < blocks; ++i) {
+    Block b;
+    EntryBody body;
+    body.chain_id = store->chain_id();
+    body.nonce = ++nonce;
+    body.timestamp_ms = store->head().header.time_ms + 1;
+    body.payload = TaskRevokePayload{"task-x", "race " + std::to_string(i)};
+    b.entries.push_back(Entry::Sign(body, op).value());
+    b.header = store->NextHeader(b.entries, body.timestamp_ms, vals[0].pubkey());
+    op_entries[b.header.height] = ++n;  // before the commit makes the height visible
+    REQUIRE(store->Commit(b, DevCertificate(store->chain_id(), b.header, vals)).ok());
+  }
+  done = true;
+  reader.join();
+  CHECK(queries.load() > 10);
+  CHECK(failures.load() == 0);
+  CheckSignerIndex(*store);
 }
