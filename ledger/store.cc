@@ -690,8 +690,8 @@ void Store::AddSignerRecords(const Block& block, leveldb::WriteBatch& batch) {
   for (uint32_t offset = 0; offset < block.entries.size(); ++offset) {
     by_signer[block.entries[offset].signer()].push_back(offset);
   }
-  PruneSignerChunks(index_height_.load(std::memory_order_acquire));
   std::lock_guard lock(signer_mu_);
+  PruneSignerChunksLocked(index_height_.load(std::memory_order_acquire));
   if (signer_chunks_.empty() || signer_chunks_.back().chunk != chunk) {
     signer_chunks_.emplace_back().chunk = chunk;
   }
@@ -705,8 +705,7 @@ void Store::AddSignerRecords(const Block& block, leveldb::WriteBatch& batch) {
   }
 }
 
-void Store::PruneSignerChunks(uint64_t written) {
-  std::lock_guard lock(signer_mu_);
+void Store::PruneSignerChunksLocked(uint64_t written) {
   while (!signer_chunks_.empty() && signer_chunks_.front().closed &&
          (signer_chunks_.front().chunk + 1) * kSignerChunkHeights - 1 <= written) {
     signer_chunks_.pop_front();
@@ -732,7 +731,8 @@ Status Store::LoadSignerIndex() {
   for (uint64_t h = from; h <= head; ++h) {
     FL_ASSIGN(Block block, GetBlock(h));
     AddSignerRecords(block, batch);
-    PruneSignerChunks(h);  // nothing reads the store yet: `batch` holds the closed chunks
+    std::lock_guard lock(signer_mu_);
+    PruneSignerChunksLocked(h);  // nothing reads the store yet: `batch` holds the closed chunks
   }
   if (format_ == 4) {
     Writer fw(4);
@@ -794,6 +794,16 @@ Status Store::ForEachSignerBlock(
     if (!more) break;
   }
   return Status::Ok();
+}
+
+Result<BlockRecord> Store::SignerBlockRecord(const keys::SignerBlock& b) const {
+  FL_ASSIGN(BlockRecord rec, GetBlockRecord(b.height));
+  Status offsets = keys::CheckOffsets(b.offsets, rec.header.entry_count);
+  if (!offsets.ok()) {
+    return Status::Corruption("signer index of block " + std::to_string(b.height) + ": " +
+                              offsets.message());
+  }
+  return rec;
 }
 
 Status Store::CheckFormat() {
@@ -937,10 +947,8 @@ Result<uint64_t> Store::LastNonceLocked(const PubKey& signer) const {
   }
   uint64_t nonce = 0;
   if (last) {
-    auto rec = GetBlockRecord(last->height);
+    auto rec = SignerBlockRecord(*last);
     if (!rec.ok()) return bad(rec.status().message());
-    Status offsets = keys::CheckOffsets(last->offsets, rec->header.entry_count);
-    if (!offsets.ok()) return bad("block " + std::to_string(last->height) + ": " + offsets.message());
     auto e = GetEntry(rec->first_entry_index + last->offsets.back());
     if (!e.ok()) return bad(e.status().message());
     if (e->signer() != signer) return bad("the signer index points at another signer's entry");
@@ -1200,12 +1208,7 @@ Result<std::optional<uint64_t>> Store::FindEntry(const Entry& entry, uint64_t fr
   auto block_from = [&](uint64_t from) -> Result<std::optional<SignerBlock>> {
     std::optional<SignerBlock> found;
     FL_TRY(ForEachSignerBlock(signer, from, [&](const keys::SignerBlock& b) -> Result<bool> {
-      FL_ASSIGN(BlockRecord rec, GetBlockRecord(b.height));
-      Status offsets = keys::CheckOffsets(b.offsets, rec.header.entry_count);
-      if (!offsets.ok()) {
-        return Status::Corruption("signer index of block " + std::to_string(b.height) + ": " +
-                                  offsets.message());
-      }
+      FL_ASSIGN(BlockRecord rec, SignerBlockRecord(b));
       found = SignerBlock{b.height, rec.first_entry_index, b.offsets};
       return false;
     }));
@@ -1312,12 +1315,7 @@ Status Store::QueryEntries(const EntryQuery& q,
   } else if (q.signer) {
     // The signer index, in height order.
     FL_TRY(ForEachSignerBlock(*q.signer, 0, [&](const keys::SignerBlock& b) -> Result<bool> {
-      FL_ASSIGN(BlockRecord rec, GetBlockRecord(b.height));
-      Status offsets = keys::CheckOffsets(b.offsets, rec.header.entry_count);
-      if (!offsets.ok()) {
-        return Status::Corruption("signer index of block " + std::to_string(b.height) + ": " +
-                                  offsets.message());
-      }
+      FL_ASSIGN(BlockRecord rec, SignerBlockRecord(b));
       for (uint32_t o : b.offsets) {
         FL_ASSIGN(bool more, visit(rec.first_entry_index + o));
         if (!more) return false;

@@ -326,7 +326,8 @@ class Store : public MerkleNodeSource {
   // keys to `batch`, the block's index batch. In height order, once the block is committed.
   void AddSignerRecords(const Block& block, leveldb::WriteBatch& batch);
   // Forgets the closed chunks whose last block's index batch is written (height <= `written`).
-  void PruneSignerChunks(uint64_t written);
+  // With signer_mu_ held.
+  void PruneSignerChunksLocked(uint64_t written);
   // At open, before CatchUpIndex: the open chunk, rebuilt from the blocks up to the index
   // database's head; a format 4 store's signer keys are rewritten as chunks first.
   Status LoadSignerIndex();
@@ -334,6 +335,8 @@ class Store : public MerkleNodeSource {
   // chunks in memory, until `fn` returns false.
   Status ForEachSignerBlock(const PubKey& signer, uint64_t from,
                             const std::function<Result<bool>(const keys::SignerBlock&)>& fn) const;
+  // The record of `b`'s block, once `b`'s offsets are checked against its entry count.
+  Result<BlockRecord> SignerBlockRecord(const keys::SignerBlock& b) const;
   // The index writer (StoreOptions::index_in_background): StartIndexWriter after the open,
   // StopIndexWriter (it writes what is queued first) before the databases close.
   void StartIndexWriter();
